@@ -1,0 +1,12 @@
+//! The pure core of watchbill.
+//!
+//! Everything here is deterministic and free of I/O: callers pass in the current instant and
+//! the data they loaded, and get decisions back. That keeps the rules testable with property
+//! tests and lets every backend and every edge (HTTP, SMTP, CLI) share one implementation.
+
+pub mod ids;
+pub mod role;
+pub mod schedule;
+
+pub use ids::{LayerId, OverrideId, ScheduleId, TeamId, TokenId, UserId};
+pub use role::Role;
