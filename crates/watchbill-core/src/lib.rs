@@ -4,9 +4,11 @@
 //! the data they loaded, and get decisions back. That keeps the rules testable with property
 //! tests and lets every backend and every edge (HTTP, SMTP, CLI) share one implementation.
 
+pub mod clock;
 pub mod ids;
 pub mod role;
 pub mod schedule;
 
+pub use clock::{Clock, ManualClock, SystemClock};
 pub use ids::{LayerId, OverrideId, ScheduleId, TeamId, TokenId, UserId};
 pub use role::Role;

@@ -1,1 +1,168 @@
-//! Storage.
+//! watchbill's storage.
+//!
+//! Callers see one interface: a [`Store`] hands out transactions ([`Tx`]), and every read and
+//! write happens inside one, so a request either changes everything it meant to or nothing.
+//! There is one implementation per backend ([`sqlite`], [`postgres`]), each with its own
+//! migrations under `migrations/`. The SQL both dialects share is written once
+//! (`shared_sql.rs`) and instantiated for each backend; what differs (connection set-up,
+//! pragmas, locking) stays in the backend's module. `tests/contract.rs` runs the same suite
+//! against both.
+
+mod error;
+mod migrate;
+pub mod model;
+pub mod postgres;
+mod shared_sql;
+pub mod sqlite;
+pub mod testing;
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use jiff::Timestamp;
+use watchbill_core::{Clock, LayerId, OverrideId, ScheduleId, TeamId, TokenId, UserId};
+
+pub use error::StoreError;
+use model::*;
+
+pub type Result<T, E = StoreError> = std::result::Result<T, E>;
+
+/// Which database a store talks to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// A database holding watchbill's state.
+#[async_trait]
+pub trait Store: Send + Sync + std::fmt::Debug {
+    fn backend(&self) -> Backend;
+
+    /// A transaction for reading. It sees one consistent snapshot.
+    async fn read(&self) -> Result<Box<dyn Tx>>;
+
+    /// A transaction that may write. Nothing it does is visible to others, or durable, before
+    /// [`Tx::commit`] returns.
+    async fn write(&self) -> Result<Box<dyn Tx>>;
+
+    /// Applies any migrations this binary has that the database lacks. Safe to run from
+    /// several processes at once.
+    async fn migrate(&self) -> Result<MigrationReport>;
+
+    /// Answers whether the database is reachable.
+    async fn ping(&self) -> Result<()>;
+}
+
+/// What [`Store::migrate`] did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct MigrationReport {
+    pub applied: Vec<String>,
+    pub already_applied: usize,
+}
+
+/// One transaction. Dropping it without [`Tx::commit`] rolls everything back.
+#[async_trait]
+pub trait Tx: Send {
+    async fn commit(self: Box<Self>) -> Result<()>;
+
+    /// The instant this transaction began, from the store's clock; used for every timestamp
+    /// it writes.
+    fn now(&self) -> Timestamp;
+
+    // Users.
+    async fn insert_user(&mut self, input: &UserInput) -> Result<User>;
+    async fn update_user(&mut self, id: UserId, input: &UserInput) -> Result<User>;
+    async fn delete_user(&mut self, id: UserId) -> Result<()>;
+    async fn user(&mut self, id: UserId) -> Result<User>;
+    async fn find_user_by_email(&mut self, email: &str) -> Result<Option<User>>;
+    async fn find_user_by_ics_token(&mut self, token: &str) -> Result<Option<User>>;
+    async fn users(&mut self) -> Result<Vec<User>>;
+
+    // Teams.
+    async fn insert_team(&mut self, input: &TeamInput) -> Result<Team>;
+    async fn update_team(&mut self, id: TeamId, input: &TeamInput) -> Result<Team>;
+    async fn delete_team(&mut self, id: TeamId) -> Result<()>;
+    async fn team(&mut self, id: TeamId) -> Result<Team>;
+    async fn teams(&mut self) -> Result<Vec<Team>>;
+
+    // Schedules and their layers.
+    async fn insert_schedule(&mut self, input: &ScheduleInput) -> Result<Schedule>;
+    async fn update_schedule(&mut self, id: ScheduleId, input: &ScheduleInput) -> Result<Schedule>;
+    async fn delete_schedule(&mut self, id: ScheduleId) -> Result<()>;
+    async fn schedule(&mut self, id: ScheduleId) -> Result<Schedule>;
+    /// All schedules, or a team's, ordered by id, with their layers.
+    async fn schedules(&mut self, team: Option<TeamId>) -> Result<Vec<Schedule>>;
+    async fn find_schedule_by_ics_token(&mut self, token: &str) -> Result<Option<Schedule>>;
+    /// Adds a layer on top of the schedule's existing ones.
+    async fn insert_layer(&mut self, schedule: ScheduleId, input: &LayerInput) -> Result<Layer>;
+    async fn update_layer(&mut self, id: LayerId, input: &LayerInput) -> Result<Layer>;
+    async fn delete_layer(&mut self, id: LayerId) -> Result<()>;
+
+    // Overrides.
+    async fn insert_override(&mut self, input: &OverrideInput) -> Result<Override>;
+    async fn delete_override(&mut self, id: OverrideId) -> Result<()>;
+    async fn override_by_id(&mut self, id: OverrideId) -> Result<Override>;
+    /// Overrides that overlap `[from, to)`, of the given schedules or all, ordered by id.
+    async fn overrides(
+        &mut self,
+        schedules: Option<&[ScheduleId]>,
+        from: Timestamp,
+        to: Timestamp,
+    ) -> Result<Vec<Override>>;
+
+    // API tokens.
+    async fn insert_token(&mut self, input: &TokenInput) -> Result<ApiToken>;
+    async fn find_token_by_hash(&mut self, secret_hash: &str) -> Result<Option<ApiToken>>;
+    async fn tokens(&mut self) -> Result<Vec<ApiToken>>;
+    async fn delete_token(&mut self, id: TokenId) -> Result<()>;
+
+    // The audit log.
+    async fn record_audit(&mut self, actor: &str, action: &str, subject: &str) -> Result<()>;
+    async fn audit_log(&mut self, limit: i64) -> Result<Vec<AuditEntry>>;
+}
+
+/// Opens the store a URL names: `sqlite://path` (created if missing) or `postgres://…`.
+pub async fn connect(url: &str, clock: Arc<dyn Clock>) -> Result<Arc<dyn Store>> {
+    if url.starts_with("sqlite:") {
+        Ok(Arc::new(sqlite::SqliteStore::open(url, clock).await?))
+    } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        Ok(Arc::new(postgres::PostgresStore::open(url, clock).await?))
+    } else {
+        Err(StoreError::Migration(format!(
+            "unsupported database URL `{}`: use sqlite://PATH or postgres://…",
+            redact(url)
+        )))
+    }
+}
+
+/// A URL with any password replaced, safe to print.
+pub fn redact(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme_end), Some(at)) if at > scheme_end => {
+            let credentials = &url[scheme_end + 3..at];
+            match credentials.find(':') {
+                Some(colon) => format!("{}://{}:***{}", &url[..scheme_end], &credentials[..colon], &url[at..]),
+                None => url.to_owned(),
+            }
+        }
+        _ => url.to_owned(),
+    }
+}
+
+/// A new random secret: 32 characters of URL-safe alphanumerics (about 190 bits).
+pub fn new_secret() -> String {
+    use rand::distributions::Alphanumeric;
+    use rand::Rng;
+    rand::thread_rng()
+        .sample_iter(&Alphanumeric)
+        .take(32)
+        .map(char::from)
+        .collect()
+}
+
+/// The hex SHA-256 of a secret, as stored for API tokens.
+pub fn hash_secret(secret: &str) -> String {
+    use sha2::{Digest, Sha256};
+    hex::encode(Sha256::digest(secret.as_bytes()))
+}

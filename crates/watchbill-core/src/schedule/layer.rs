@@ -71,7 +71,14 @@ impl Layer {
     /// The same rotation, `places` people further along.
     pub fn shifted_by(&self, places: usize) -> Layer {
         let mut layer = self.clone();
-        layer.spec.offset = layer.spec.offset.wrapping_add(places);
+        let n = layer.spec.participants.len();
+        // Wrapping at 2^64 would break the count round the rotation (2^64 is rarely a multiple
+        // of `n`), so on overflow add the two positions modulo `n` instead; both remainders are
+        // below `n`, which is a slice length, so their sum cannot overflow.
+        layer.spec.offset = match layer.spec.offset.checked_add(places) {
+            Some(offset) => offset,
+            None => layer.spec.offset % n + places % n,
+        };
         layer
     }
 
@@ -94,10 +101,14 @@ impl Layer {
     }
 
     fn person(&self, k: i64) -> UserId {
-        let n = self.spec.participants.len() as i64;
-        let index = (k + (self.spec.offset as i64).rem_euclid(n)).rem_euclid(n);
-        // `index` is in 0..n, so the slice access is in bounds.
-        self.spec.participants[index as usize]
+        let n = self.spec.participants.len();
+        // Reduce the offset as a `usize`: casting it to `i64` first would turn offsets of 2^63
+        // and above negative and count them round the rotation from the wrong place. Both
+        // remainders are below `n`, a slice length, so the sum cannot overflow, and the cast of
+        // `k`'s remainder is lossless because it is in `0..n`.
+        let turn = k.rem_euclid(n as i64) as usize;
+        let index = (turn + self.spec.offset % n) % n;
+        self.spec.participants[index]
     }
 
     fn within_bounds(&self, at: Timestamp) -> bool {

@@ -1,0 +1,130 @@
+//! The PostgreSQL backend: several `watchbill serve` processes share one database, and none is
+//! special. Migrations take an advisory lock so that processes starting together apply each
+//! migration exactly once.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::{Executor as _, PgPool, Postgres, Row};
+use watchbill_core::Clock;
+
+use crate::migrate::{CREATE_MIGRATIONS_TABLE, POSTGRES};
+use crate::{Backend, MigrationReport, Store, StoreError, Tx};
+
+/// The advisory lock key held while migrating ("watchbil" in ASCII).
+const MIGRATION_LOCK: i64 = 0x7761_7463_6862_696c;
+
+/// A store in a PostgreSQL database.
+#[derive(Debug)]
+pub struct PostgresStore {
+    pool: PgPool,
+    clock: Arc<dyn Clock>,
+}
+
+impl PostgresStore {
+    pub async fn open(url: &str, clock: Arc<dyn Clock>) -> Result<PostgresStore, StoreError> {
+        let options: PgConnectOptions = url.parse().map_err(StoreError::Database)?;
+        let pool = PgPoolOptions::new()
+            .max_connections(16)
+            .acquire_timeout(Duration::from_secs(10))
+            .connect_with(options.application_name("watchbill"))
+            .await
+            .map_err(StoreError::Database)?;
+        Ok(PostgresStore { pool, clock })
+    }
+
+    /// The underlying pool, for tests that need to look behind the trait.
+    pub fn pool(&self) -> &PgPool {
+        &self.pool
+    }
+}
+
+/// A transaction on the PostgreSQL store.
+pub struct PostgresTx {
+    tx: sqlx::Transaction<'static, Postgres>,
+    now: jiff::Timestamp,
+}
+
+#[async_trait]
+impl Store for PostgresStore {
+    fn backend(&self) -> Backend {
+        Backend::Postgres
+    }
+
+    async fn read(&self) -> Result<Box<dyn Tx>, StoreError> {
+        let tx = self
+            .pool
+            .begin_with("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+            .await
+            .map_err(StoreError::Database)?;
+        Ok(Box::new(PostgresTx {
+            tx,
+            now: self.clock.now(),
+        }))
+    }
+
+    async fn write(&self) -> Result<Box<dyn Tx>, StoreError> {
+        let tx = self.pool.begin().await.map_err(StoreError::Database)?;
+        Ok(Box::new(PostgresTx {
+            tx,
+            now: self.clock.now(),
+        }))
+    }
+
+    async fn migrate(&self) -> Result<MigrationReport, StoreError> {
+        let mut report = MigrationReport::default();
+        let newest_known = POSTGRES.iter().map(|m| m.version).max().unwrap_or(0);
+        let mut tx = self.pool.begin().await?;
+        sqlx::query("SELECT pg_advisory_xact_lock($1)")
+            .bind(MIGRATION_LOCK)
+            .execute(&mut *tx)
+            .await?;
+        (&mut *tx).execute(CREATE_MIGRATIONS_TABLE).await?;
+        let newest: Option<i64> = sqlx::query("SELECT MAX(version) AS v FROM watchbill_migrations")
+            .fetch_one(&mut *tx)
+            .await?
+            .try_get("v")?;
+        if newest.unwrap_or(0) > newest_known {
+            return Err(StoreError::Migration(format!(
+                "the database has schema version {}, newer than this binary's {newest_known}; upgrade watchbill",
+                newest.unwrap_or(0)
+            )));
+        }
+        for migration in POSTGRES {
+            let applied = sqlx::query("SELECT 1 AS one FROM watchbill_migrations WHERE version = $1")
+                .bind(migration.version)
+                .fetch_optional(&mut *tx)
+                .await?;
+            if applied.is_some() {
+                report.already_applied += 1;
+                continue;
+            }
+            (&mut *tx)
+                .execute(migration.sql)
+                .await
+                .map_err(|e| StoreError::Migration(format!("{} {}: {e}", migration.version, migration.name)))?;
+            sqlx::query("INSERT INTO watchbill_migrations (version, name, applied_at) VALUES ($1, $2, $3)")
+                .bind(migration.version)
+                .bind(migration.name)
+                .bind(self.clock.now().as_second())
+                .execute(&mut *tx)
+                .await?;
+            report.applied.push(format!("{:04}_{}", migration.version, migration.name));
+        }
+        // All migrations commit together, so a failure leaves the schema as it was.
+        tx.commit().await?;
+        Ok(report)
+    }
+
+    async fn ping(&self) -> Result<(), StoreError> {
+        sqlx::query("SELECT 1").execute(&self.pool).await?;
+        Ok(())
+    }
+}
+
+mod tx {
+    use super::PostgresTx;
+    crate::shared_sql::shared_tx_impl!(PostgresTx, sqlx::Postgres, sqlx::postgres::PgRow);
+}

@@ -1,0 +1,142 @@
+//! The SQLite backend: one file, zero set-up.
+//!
+//! Writes go through a pool of exactly one connection, so transactions in this process never
+//! fight over SQLite's single write lock; reads use a separate pool and, thanks to WAL, never
+//! wait for writers. `synchronous = FULL` makes every commit durable before it returns.
+
+use std::str::FromStr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::{Executor as _, Row, Sqlite, SqlitePool};
+use watchbill_core::Clock;
+
+use crate::migrate::{CREATE_MIGRATIONS_TABLE, SQLITE};
+use crate::{Backend, MigrationReport, Store, StoreError, Tx};
+
+/// A store in a SQLite file.
+#[derive(Debug)]
+pub struct SqliteStore {
+    writer: SqlitePool,
+    reader: SqlitePool,
+    clock: Arc<dyn Clock>,
+}
+
+impl SqliteStore {
+    /// Opens (creating if needed) the database at `url`, e.g. `sqlite://watchbill.db`.
+    pub async fn open(url: &str, clock: Arc<dyn Clock>) -> Result<SqliteStore, StoreError> {
+        let options = SqliteConnectOptions::from_str(url)
+            .map_err(StoreError::Database)?
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Full)
+            .busy_timeout(Duration::from_secs(10))
+            .foreign_keys(true);
+        let writer = SqlitePoolOptions::new()
+            .max_connections(1)
+            .connect_with(options.clone())
+            .await
+            .map_err(StoreError::Database)?;
+        let reader = SqlitePoolOptions::new()
+            .max_connections(4)
+            .connect_with(options.read_only(true))
+            .await
+            .map_err(StoreError::Database)?;
+        Ok(SqliteStore {
+            writer,
+            reader,
+            clock,
+        })
+    }
+}
+
+/// A transaction on the SQLite store.
+pub struct SqliteTx {
+    tx: sqlx::Transaction<'static, Sqlite>,
+    now: jiff::Timestamp,
+}
+
+#[async_trait]
+impl Store for SqliteStore {
+    fn backend(&self) -> Backend {
+        Backend::Sqlite
+    }
+
+    async fn read(&self) -> Result<Box<dyn Tx>, StoreError> {
+        let tx = self.reader.begin().await.map_err(StoreError::Database)?;
+        Ok(Box::new(SqliteTx {
+            tx,
+            now: self.clock.now(),
+        }))
+    }
+
+    async fn write(&self) -> Result<Box<dyn Tx>, StoreError> {
+        // IMMEDIATE takes the write lock up front, so a transaction that reads before it
+        // writes cannot fail half-way when another process wrote in between.
+        let tx = self
+            .writer
+            .begin_with("BEGIN IMMEDIATE")
+            .await
+            .map_err(StoreError::Database)?;
+        Ok(Box::new(SqliteTx {
+            tx,
+            now: self.clock.now(),
+        }))
+    }
+
+    async fn migrate(&self) -> Result<MigrationReport, StoreError> {
+        let mut report = MigrationReport::default();
+        let newest_known = SQLITE.iter().map(|m| m.version).max().unwrap_or(0);
+        for migration in SQLITE {
+            let mut tx = self
+                .writer
+                .begin_with("BEGIN IMMEDIATE")
+                .await
+                .map_err(StoreError::Database)?;
+            (&mut *tx).execute(CREATE_MIGRATIONS_TABLE).await?;
+            let newest: Option<i64> = sqlx::query("SELECT MAX(version) AS v FROM watchbill_migrations")
+                .fetch_one(&mut *tx)
+                .await?
+                .try_get("v")?;
+            if newest.unwrap_or(0) > newest_known {
+                return Err(StoreError::Migration(format!(
+                    "the database has schema version {}, newer than this binary's {newest_known}; upgrade watchbill",
+                    newest.unwrap_or(0)
+                )));
+            }
+            let applied = sqlx::query("SELECT 1 AS one FROM watchbill_migrations WHERE version = $1")
+                .bind(migration.version)
+                .fetch_optional(&mut *tx)
+                .await?;
+            if applied.is_some() {
+                report.already_applied += 1;
+                continue;
+            }
+            (&mut *tx)
+                .execute(migration.sql)
+                .await
+                .map_err(|e| StoreError::Migration(format!("{} {}: {e}", migration.version, migration.name)))?;
+            sqlx::query("INSERT INTO watchbill_migrations (version, name, applied_at) VALUES ($1, $2, $3)")
+                .bind(migration.version)
+                .bind(migration.name)
+                .bind(self.clock.now().as_second())
+                .execute(&mut *tx)
+                .await?;
+            tx.commit().await?;
+            report.applied.push(format!("{:04}_{}", migration.version, migration.name));
+        }
+        Ok(report)
+    }
+
+    async fn ping(&self) -> Result<(), StoreError> {
+        sqlx::query("SELECT 1").execute(&self.reader).await?;
+        Ok(())
+    }
+}
+
+mod tx {
+    use super::SqliteTx;
+    crate::shared_sql::shared_tx_impl!(SqliteTx, sqlx::Sqlite, sqlx::sqlite::SqliteRow);
+}
