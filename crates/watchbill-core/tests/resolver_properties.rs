@@ -10,7 +10,7 @@
 //! years, up to ten. Set `PROPTEST_CASES` to run more cases than the default of 64.
 
 use jiff::civil::{self, Weekday};
-use jiff::tz::TimeZone;
+use jiff::tz::{AmbiguousOffset, TimeZone};
 use jiff::{SignedDuration, Timestamp};
 use proptest::collection::vec;
 use proptest::option;
@@ -18,8 +18,8 @@ use proptest::prelude::*;
 use proptest::sample::select;
 
 use watchbill_core::schedule::{
-    HandoffAnchor, Layer, LayerSpec, Override, OverrideKind, Restriction, Schedule, Shift,
-    Source, TurnLength, WeekdaySet,
+    HandoffAnchor, Layer, LayerSpec, Override, OverrideKind, Restriction, Schedule, Shift, Source,
+    TurnLength, WeekdaySet,
 };
 use watchbill_core::{OverrideId, UserId};
 
@@ -309,7 +309,11 @@ fn who(shift: Shift) -> Option<(UserId, Source)> {
 fn assert_tiles(shifts: &[Shift], from: Timestamp, to: Timestamp) {
     assert!(!shifts.is_empty(), "no shifts for a non-empty window");
     assert_eq!(shifts[0].start, from, "first shift starts late or early");
-    assert_eq!(shifts[shifts.len() - 1].end, to, "last shift ends late or early");
+    assert_eq!(
+        shifts[shifts.len() - 1].end,
+        to,
+        "last shift ends late or early"
+    );
     for shift in shifts {
         assert!(shift.start < shift.end, "empty shift {shift:?}");
         assert_eq!(
@@ -353,6 +357,118 @@ fn probe_points(scenario: &Scenario, shifts: &[Shift]) -> Vec<Timestamp> {
     }
     points.retain(|t| scenario.from <= *t && *t < scenario.to);
     points
+}
+
+/// The instant a handoff at local `civil` happens, worked out with jiff alone: the first
+/// instant the wall clock reads `civil` or later (the earlier of two readings in a fold, the
+/// clock change itself in a gap).
+fn oracle_instant(zone: &TimeZone, civil: civil::DateTime) -> Timestamp {
+    let ambiguous = zone.to_ambiguous_timestamp(civil);
+    match ambiguous.offset() {
+        AmbiguousOffset::Gap { .. } => {
+            // `compatible()` reads a skipped time with the offset from before the change,
+            // which lands after the change; the change itself is the latest one up to there.
+            let after = ambiguous.compatible().unwrap();
+            let change = zone
+                .preceding(after + SignedDuration::from_nanos(1))
+                .next()
+                .unwrap();
+            change.timestamp()
+        }
+        _ => ambiguous.earlier().unwrap(),
+    }
+}
+
+/// The latest local date-time at or before `local` that reads the anchor, using jiff's
+/// calendar rather than the resolver's day arithmetic.
+fn oracle_anchor(anchor: HandoffAnchor, local: civil::DateTime) -> civil::DateTime {
+    let mut candidate = local.date().to_datetime(anchor.time);
+    if candidate > local {
+        candidate = candidate
+            .date()
+            .yesterday()
+            .unwrap()
+            .to_datetime(anchor.time);
+    }
+    if let Some(weekday) = anchor.weekday {
+        while candidate.weekday() != weekday {
+            candidate = candidate
+                .date()
+                .yesterday()
+                .unwrap()
+                .to_datetime(anchor.time);
+        }
+    }
+    candidate
+}
+
+fn turn_span(turn: TurnLength) -> SignedDuration {
+    match turn {
+        TurnLength::Hours(n) => SignedDuration::from_hours(i64::from(n)),
+        TurnLength::Days(n) => SignedDuration::from_hours(24 * i64::from(n)),
+        TurnLength::Weeks(n) => SignedDuration::from_hours(7 * 24 * i64::from(n)),
+    }
+}
+
+/// An unrestricted, unbounded layer worked out turn by turn from its definition, over
+/// `[spec.start, to)`, as `(start, end, person)` with adjacent equal people joined.
+fn oracle_turns(
+    zone: &TimeZone,
+    spec: &LayerSpec,
+    to: Timestamp,
+) -> Vec<(Timestamp, Timestamp, UserId)> {
+    let turn = turn_span(spec.turn);
+    let local_start = spec.start.to_zoned(zone.clone()).datetime();
+    // The anchor occurrence at or before the start, then whole turns forward while they still
+    // begin at or before it on the wall clock (for turns shorter than the anchor's period).
+    let mut base = oracle_anchor(spec.handoff, local_start);
+    while base + turn <= local_start {
+        base = base + turn;
+    }
+    let handoff = |k: i64| oracle_instant(zone, base + turn * i32::try_from(k).unwrap());
+    // The turn containing the start, by instants (a clock change can put the wall-clock
+    // estimate one turn off).
+    let mut first = -1;
+    while handoff(first) > spec.start {
+        first -= 1;
+    }
+    while handoff(first + 1) <= spec.start {
+        first += 1;
+    }
+    let n = spec.participants.len();
+    let mut out: Vec<(Timestamp, Timestamp, UserId)> = Vec::new();
+    let mut k = first;
+    while handoff(k) < to {
+        let start = handoff(k).max(spec.start);
+        let end = handoff(k + 1).min(to);
+        let index = (spec.offset % n + usize::try_from(k - first).unwrap() % n) % n;
+        let person = spec.participants[index];
+        if start < end {
+            match out.last_mut() {
+                Some(last) if last.2 == person && last.1 == start => last.1 = end,
+                _ => out.push((start, end, person)),
+            }
+        }
+        k += 1;
+    }
+    out
+}
+
+/// Whether a restriction set allows local wall-clock time `local`, read naively off the clock.
+fn oracle_active(restrictions: &[Restriction], local: civil::DateTime) -> bool {
+    let seconds = |time: civil::Time| {
+        i64::from(time.hour()) * HOUR + i64::from(time.minute()) * 60 + i64::from(time.second())
+    };
+    let now = seconds(local.time());
+    let today = local.weekday();
+    let yesterday = local.date().yesterday().unwrap().weekday();
+    restrictions.iter().any(|r| {
+        let start = seconds(r.start);
+        let length = (seconds(r.end) - start).rem_euclid(DAY);
+        let end = start + if length == 0 { DAY } else { length };
+        (r.days.contains(today) && start <= now && now < end)
+            || (r.days.contains(yesterday) && now + DAY < end)
+    })
 }
 
 proptest! {
@@ -434,6 +550,58 @@ proptest! {
         for at in edges(&with, &without, scenario.from, scenario.to) {
             if at < cover.start || at >= cover.end {
                 prop_assert_eq!(who(shift_at(&with, at)), who(shift_at(&without, at)), "at {}", at);
+            }
+        }
+    }
+
+    /// Without restrictions, a layer's turns are exactly the ones its definition describes,
+    /// worked out independently with jiff's calendar arithmetic.
+    #[test]
+    fn layer_turns_match_an_independent_oracle(scenario in scenario()) {
+        let zone = scenario.zone();
+        for spec in &scenario.layers {
+            let spec = LayerSpec { restrictions: Vec::new(), end: None, ..spec.clone() };
+            let to = spec.start + SignedDuration::from_hours(60 * 24);
+            let expected = oracle_turns(&zone, &spec, to);
+            let layer = Layer::new(spec.clone(), &zone).unwrap();
+            let schedule = Schedule::new(zone.clone(), vec![layer], Vec::new());
+            let rendered = schedule.render(spec.start, to);
+            let got: Vec<(Timestamp, Timestamp, UserId)> = rendered
+                .iter()
+                .map(|shift| (shift.start, shift.end, shift.user.unwrap()))
+                .collect();
+            prop_assert_eq!(got, expected, "layer {:?}", spec);
+        }
+    }
+
+    /// With restrictions, a layer has someone exactly when the wall clock is inside a window.
+    /// Instants whose wall-clock reading repeats (in a fold) are skipped: there the resolver
+    /// deliberately works with instants, which a naive reading of the clock cannot express.
+    #[test]
+    fn restrictions_match_the_wall_clock(scenario in scenario()) {
+        let zone = scenario.zone();
+        for (index, spec) in scenario.layers.iter().enumerate() {
+            if spec.restrictions.is_empty() {
+                continue;
+            }
+            let spec = LayerSpec {
+                start: scenario.from - SignedDuration::from_hours(48),
+                end: None,
+                ..spec.clone()
+            };
+            let layer = Layer::new(spec.clone(), &zone).unwrap();
+            let schedule = Schedule::new(zone.clone(), vec![layer.clone()], Vec::new());
+            let shifts = schedule.render_layer(0, scenario.from, scenario.to);
+            for at in probe_points(&scenario, &shifts) {
+                let local = at.to_zoned(zone.clone()).datetime();
+                if zone.to_ambiguous_timestamp(local).is_ambiguous() {
+                    continue;
+                }
+                prop_assert_eq!(
+                    layer.on_call_at(&zone, at).is_some(),
+                    oracle_active(&spec.restrictions, local),
+                    "layer {} at {} ({})", index, at, local
+                );
             }
         }
     }

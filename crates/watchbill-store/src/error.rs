@@ -33,7 +33,10 @@ impl StoreError {
         StoreError::NotFound { what: what.into() }
     }
 
-    pub fn reference(message: impl Into<Cow<'static, str>>, field: impl Into<Cow<'static, str>>) -> StoreError {
+    pub fn reference(
+        message: impl Into<Cow<'static, str>>,
+        field: impl Into<Cow<'static, str>>,
+    ) -> StoreError {
         StoreError::Reference {
             message: message.into(),
             field: Some(field.into()),

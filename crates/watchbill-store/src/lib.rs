@@ -61,7 +61,8 @@ pub struct MigrationReport {
     pub already_applied: usize,
 }
 
-/// One transaction. Dropping it without [`Tx::commit`] rolls everything back.
+/// One transaction. Dropping it without [`Tx::commit`] rolls everything back. After any error
+/// the transaction is spent (PostgreSQL aborts it): drop it and start again.
 #[async_trait]
 pub trait Tx: Send {
     async fn commit(self: Box<Self>) -> Result<()>;
@@ -142,7 +143,12 @@ pub fn redact(url: &str) -> String {
         (Some(scheme_end), Some(at)) if at > scheme_end => {
             let credentials = &url[scheme_end + 3..at];
             match credentials.find(':') {
-                Some(colon) => format!("{}://{}:***{}", &url[..scheme_end], &credentials[..colon], &url[at..]),
+                Some(colon) => format!(
+                    "{}://{}:***{}",
+                    &url[..scheme_end],
+                    &credentials[..colon],
+                    &url[at..]
+                ),
                 None => url.to_owned(),
             }
         }

@@ -20,5 +20,6 @@ pub(crate) const POSTGRES: &[Migration] = &[Migration {
 }];
 
 /// The table recording which migrations a database has, in the syntax both backends accept.
-pub(crate) const CREATE_MIGRATIONS_TABLE: &str = "CREATE TABLE IF NOT EXISTS watchbill_migrations (\
+pub(crate) const CREATE_MIGRATIONS_TABLE: &str =
+    "CREATE TABLE IF NOT EXISTS watchbill_migrations (\
     version BIGINT PRIMARY KEY, name TEXT NOT NULL, applied_at BIGINT NOT NULL)";

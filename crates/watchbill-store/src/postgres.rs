@@ -93,25 +93,29 @@ impl Store for PostgresStore {
             )));
         }
         for migration in POSTGRES {
-            let applied = sqlx::query("SELECT 1 AS one FROM watchbill_migrations WHERE version = $1")
-                .bind(migration.version)
-                .fetch_optional(&mut *tx)
-                .await?;
+            let applied =
+                sqlx::query("SELECT 1 AS one FROM watchbill_migrations WHERE version = $1")
+                    .bind(migration.version)
+                    .fetch_optional(&mut *tx)
+                    .await?;
             if applied.is_some() {
                 report.already_applied += 1;
                 continue;
             }
-            (&mut *tx)
-                .execute(migration.sql)
-                .await
-                .map_err(|e| StoreError::Migration(format!("{} {}: {e}", migration.version, migration.name)))?;
-            sqlx::query("INSERT INTO watchbill_migrations (version, name, applied_at) VALUES ($1, $2, $3)")
-                .bind(migration.version)
-                .bind(migration.name)
-                .bind(self.clock.now().as_second())
-                .execute(&mut *tx)
-                .await?;
-            report.applied.push(format!("{:04}_{}", migration.version, migration.name));
+            (&mut *tx).execute(migration.sql).await.map_err(|e| {
+                StoreError::Migration(format!("{} {}: {e}", migration.version, migration.name))
+            })?;
+            sqlx::query(
+                "INSERT INTO watchbill_migrations (version, name, applied_at) VALUES ($1, $2, $3)",
+            )
+            .bind(migration.version)
+            .bind(migration.name)
+            .bind(self.clock.now().as_second())
+            .execute(&mut *tx)
+            .await?;
+            report
+                .applied
+                .push(format!("{:04}_{}", migration.version, migration.name));
         }
         // All migrations commit together, so a failure leaves the schema as it was.
         tx.commit().await?;

@@ -16,11 +16,13 @@ pub(crate) fn seconds(at: Timestamp) -> i64 {
 }
 
 pub(crate) fn timestamp(seconds: i64) -> Result<Timestamp, StoreError> {
-    Timestamp::from_second(seconds).map_err(|e| StoreError::Corrupt(format!("timestamp {seconds}: {e}")))
+    Timestamp::from_second(seconds)
+        .map_err(|e| StoreError::Corrupt(format!("timestamp {seconds}: {e}")))
 }
 
 pub(crate) fn role(text: &str) -> Result<Role, StoreError> {
-    text.parse().map_err(|_| StoreError::Corrupt(format!("role `{text}`")))
+    text.parse()
+        .map_err(|_| StoreError::Corrupt(format!("role `{text}`")))
 }
 
 pub(crate) fn restrictions(text: &str) -> Result<Vec<RestrictionInput>, StoreError> {
@@ -39,7 +41,11 @@ pub(crate) fn override_columns(kind: &OverrideKind) -> (&'static str, i64, Optio
     }
 }
 
-pub(crate) fn override_kind(kind: &str, user: i64, other: Option<i64>) -> Result<OverrideKind, StoreError> {
+pub(crate) fn override_kind(
+    kind: &str,
+    user: i64,
+    other: Option<i64>,
+) -> Result<OverrideKind, StoreError> {
     use watchbill_core::UserId;
     match (kind, other) {
         ("cover", _) => Ok(OverrideKind::Cover { user: UserId(user) }),

@@ -96,36 +96,41 @@ impl Store for SqliteStore {
                 .await
                 .map_err(StoreError::Database)?;
             (&mut *tx).execute(CREATE_MIGRATIONS_TABLE).await?;
-            let newest: Option<i64> = sqlx::query("SELECT MAX(version) AS v FROM watchbill_migrations")
-                .fetch_one(&mut *tx)
-                .await?
-                .try_get("v")?;
+            let newest: Option<i64> =
+                sqlx::query("SELECT MAX(version) AS v FROM watchbill_migrations")
+                    .fetch_one(&mut *tx)
+                    .await?
+                    .try_get("v")?;
             if newest.unwrap_or(0) > newest_known {
                 return Err(StoreError::Migration(format!(
                     "the database has schema version {}, newer than this binary's {newest_known}; upgrade watchbill",
                     newest.unwrap_or(0)
                 )));
             }
-            let applied = sqlx::query("SELECT 1 AS one FROM watchbill_migrations WHERE version = $1")
-                .bind(migration.version)
-                .fetch_optional(&mut *tx)
-                .await?;
+            let applied =
+                sqlx::query("SELECT 1 AS one FROM watchbill_migrations WHERE version = $1")
+                    .bind(migration.version)
+                    .fetch_optional(&mut *tx)
+                    .await?;
             if applied.is_some() {
                 report.already_applied += 1;
                 continue;
             }
-            (&mut *tx)
-                .execute(migration.sql)
-                .await
-                .map_err(|e| StoreError::Migration(format!("{} {}: {e}", migration.version, migration.name)))?;
-            sqlx::query("INSERT INTO watchbill_migrations (version, name, applied_at) VALUES ($1, $2, $3)")
-                .bind(migration.version)
-                .bind(migration.name)
-                .bind(self.clock.now().as_second())
-                .execute(&mut *tx)
-                .await?;
+            (&mut *tx).execute(migration.sql).await.map_err(|e| {
+                StoreError::Migration(format!("{} {}: {e}", migration.version, migration.name))
+            })?;
+            sqlx::query(
+                "INSERT INTO watchbill_migrations (version, name, applied_at) VALUES ($1, $2, $3)",
+            )
+            .bind(migration.version)
+            .bind(migration.name)
+            .bind(self.clock.now().as_second())
+            .execute(&mut *tx)
+            .await?;
             tx.commit().await?;
-            report.applied.push(format!("{:04}_{}", migration.version, migration.name));
+            report
+                .applied
+                .push(format!("{:04}_{}", migration.version, migration.name));
         }
         Ok(report)
     }

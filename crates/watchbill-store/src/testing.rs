@@ -34,7 +34,8 @@ enum Cleanup {
 impl TestDatabase {
     /// A new, empty SQLite file in the temporary directory.
     pub fn sqlite() -> TestDatabase {
-        let path = std::env::temp_dir().join(format!("watchbill-test-{}.db", new_secret().to_lowercase()));
+        let path =
+            std::env::temp_dir().join(format!("watchbill-test-{}.db", new_secret().to_lowercase()));
         TestDatabase {
             backend: Backend::Sqlite,
             url: format!("sqlite://{}", path.display()),
@@ -47,7 +48,9 @@ impl TestDatabase {
         let admin_url = postgres_admin_url();
         let name = format!("wbtest_{}", new_secret().to_lowercase());
         let mut admin = sqlx::PgConnection::connect(&admin_url).await.map_err(|e| {
-            format!("PostgreSQL is required for the tests and was not reachable at {admin_url}: {e}")
+            format!(
+                "PostgreSQL is required for the tests and was not reachable at {admin_url}: {e}"
+            )
         })?;
         sqlx::query(&format!("CREATE DATABASE {name}"))
             .execute(&mut admin)
@@ -88,13 +91,17 @@ impl Drop for TestDatabase {
                 // Drop runs outside any async context we could borrow, so the cleanup gets a
                 // small runtime of its own on a separate thread.
                 let _ = std::thread::spawn(move || {
-                    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build();
+                    let runtime = tokio::runtime::Builder::new_current_thread()
+                        .enable_all()
+                        .build();
                     if let Ok(runtime) = runtime {
                         runtime.block_on(async {
                             if let Ok(mut admin) = sqlx::PgConnection::connect(&admin_url).await {
-                                let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-                                    .execute(&mut admin)
-                                    .await;
+                                let _ = sqlx::query(&format!(
+                                    "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
+                                ))
+                                .execute(&mut admin)
+                                .await;
                             }
                         });
                     }

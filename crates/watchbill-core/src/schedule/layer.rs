@@ -84,7 +84,10 @@ impl Layer {
 
     /// The instant turn `k` begins.
     fn handoff(&self, zone: &TimeZone, k: i64) -> Timestamp {
-        first_instant_at_or_after(zone, self.anchor.saturating_add(k.saturating_mul(self.turn)))
+        first_instant_at_or_after(
+            zone,
+            self.anchor.saturating_add(k.saturating_mul(self.turn)),
+        )
     }
 
     /// The turn in progress at `at`: handoff(k) <= at < handoff(k + 1).
@@ -150,7 +153,10 @@ impl Layer {
         if self.spec.restrictions.is_empty() {
             return turns;
         }
-        intersect(&turns, &active_windows(&self.spec.restrictions, zone, from, to))
+        intersect(
+            &turns,
+            &active_windows(&self.spec.restrictions, zone, from, to),
+        )
     }
 }
 

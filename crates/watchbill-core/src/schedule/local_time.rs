@@ -111,7 +111,13 @@ mod tests {
 
     #[test]
     fn day_numbers_match_jiff() {
-        for date in ["1970-01-01", "2000-02-29", "1969-12-31", "2026-11-25", "2400-03-01"] {
+        for date in [
+            "1970-01-01",
+            "2000-02-29",
+            "1969-12-31",
+            "2026-11-25",
+            "2400-03-01",
+        ] {
             let d: civil::Date = date.parse().unwrap();
             let expected = d.since(civil::date(1970, 1, 1)).unwrap().get_days();
             let got = days_from_civil(d.year().into(), d.month().into(), d.day().into());

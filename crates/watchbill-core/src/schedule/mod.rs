@@ -158,14 +158,12 @@ impl Schedule {
         }
         let segments = layer.segments(&self.zone, from, to);
         let mut shifts = fill_gaps(
-            segments
-                .into_iter()
-                .map(|(start, end, user)| Shift {
-                    start,
-                    end,
-                    user: Some(user),
-                    source: Some(Source::Layer(index)),
-                }),
+            segments.into_iter().map(|(start, end, user)| Shift {
+                start,
+                end,
+                user: Some(user),
+                source: Some(Source::Layer(index)),
+            }),
             from,
             to,
         );
@@ -200,7 +198,12 @@ impl Schedule {
 
     /// The edge of the stretch around `at` in which `user` is continuously on call, searching
     /// a window that grows until it finds the edge or reaches the horizon.
-    fn stretch_edge(&self, at: Timestamp, user: Option<UserId>, direction: Direction) -> Option<Timestamp> {
+    fn stretch_edge(
+        &self,
+        at: Timestamp,
+        user: Option<UserId>,
+        direction: Direction,
+    ) -> Option<Timestamp> {
         let mut reach = 8 * 86_400;
         loop {
             let reach_clamped = reach.min(HORIZON_SECONDS);
@@ -216,10 +219,14 @@ impl Schedule {
                     self.render(at, to)
                 }
             };
-            let edge = shifts.iter().find(|shift| shift.user != user).map(|shift| match direction {
-                Direction::Back => shift.end,
-                Direction::Ahead => shift.start,
-            });
+            let edge =
+                shifts
+                    .iter()
+                    .find(|shift| shift.user != user)
+                    .map(|shift| match direction {
+                        Direction::Back => shift.end,
+                        Direction::Ahead => shift.start,
+                    });
             if edge.is_some() || reach >= HORIZON_SECONDS {
                 return match direction {
                     // With no earlier shift at all, the stretch began exactly at `at`.
@@ -256,8 +263,13 @@ enum Direction {
 }
 
 /// The highest layer with someone wins: tile `[from, to)` from per-layer segments.
-fn stack_layers(layers: &[Vec<(Timestamp, Timestamp, UserId)>], from: Timestamp, to: Timestamp) -> Vec<Shift> {
-    let mut boundaries: Vec<Timestamp> = Vec::with_capacity(2 + layers.iter().map(|l| l.len() * 2).sum::<usize>());
+fn stack_layers(
+    layers: &[Vec<(Timestamp, Timestamp, UserId)>],
+    from: Timestamp,
+    to: Timestamp,
+) -> Vec<Shift> {
+    let mut boundaries: Vec<Timestamp> =
+        Vec::with_capacity(2 + layers.iter().map(|l| l.len() * 2).sum::<usize>());
     boundaries.push(from);
     boundaries.push(to);
     for segments in layers {
@@ -324,7 +336,10 @@ fn fill_gaps(shifts: impl Iterator<Item = Shift>, from: Timestamp, to: Timestamp
 /// Joins adjacent shifts with the same person and source.
 fn coalesce(shifts: &mut Vec<Shift>) {
     shifts.dedup_by(|next, previous| {
-        if previous.user == next.user && previous.source == next.source && previous.end == next.start {
+        if previous.user == next.user
+            && previous.source == next.source
+            && previous.end == next.start
+        {
             previous.end = next.end;
             true
         } else {

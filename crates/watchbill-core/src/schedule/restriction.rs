@@ -40,7 +40,9 @@ impl WeekdaySet {
     }
 
     pub fn days(self) -> impl Iterator<Item = Weekday> {
-        ALL_WEEKDAYS.into_iter().filter(move |day| self.contains(*day))
+        ALL_WEEKDAYS
+            .into_iter()
+            .filter(move |day| self.contains(*day))
     }
 }
 
@@ -68,7 +70,8 @@ pub struct Restriction {
 
 impl Restriction {
     fn length_seconds(&self) -> i64 {
-        let length = (time_seconds(self.end) - time_seconds(self.start)).rem_euclid(SECONDS_PER_DAY);
+        let length =
+            (time_seconds(self.end) - time_seconds(self.start)).rem_euclid(SECONDS_PER_DAY);
         if length == 0 {
             SECONDS_PER_DAY
         } else {

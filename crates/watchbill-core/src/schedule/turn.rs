@@ -162,7 +162,10 @@ mod tests {
     #[test]
     fn turn_lengths_parse() {
         assert_eq!("1w".parse::<TurnLength>().unwrap(), TurnLength::Weeks(1));
-        assert_eq!("12 hours".parse::<TurnLength>().unwrap(), TurnLength::Hours(12));
+        assert_eq!(
+            "12 hours".parse::<TurnLength>().unwrap(),
+            TurnLength::Hours(12)
+        );
         assert_eq!("3d".parse::<TurnLength>().unwrap(), TurnLength::Days(3));
         assert!("0d".parse::<TurnLength>().is_err());
         assert!("week".parse::<TurnLength>().is_err());
@@ -173,7 +176,10 @@ mod tests {
     fn anchors_parse_and_print() {
         let anchor: HandoffAnchor = "wed 10:00".parse().unwrap();
         assert_eq!(anchor.to_string(), "Wednesday 10:00");
-        assert_eq!("09:30".parse::<HandoffAnchor>().unwrap().to_string(), "09:30");
+        assert_eq!(
+            "09:30".parse::<HandoffAnchor>().unwrap().to_string(),
+            "09:30"
+        );
         assert!("Someday 10:00".parse::<HandoffAnchor>().is_err());
         assert!("Wednesday 25:00".parse::<HandoffAnchor>().is_err());
     }
@@ -182,7 +188,10 @@ mod tests {
     fn latest_anchor_before_a_date() {
         let anchor: HandoffAnchor = "Wednesday 10:00".parse().unwrap();
         let friday: civil::DateTime = "2026-11-27T08:00".parse().unwrap();
-        assert_eq!(anchor.latest_at_or_before(friday).to_string(), "2026-11-25T10:00:00");
+        assert_eq!(
+            anchor.latest_at_or_before(friday).to_string(),
+            "2026-11-25T10:00:00"
+        );
         let wednesday_early: civil::DateTime = "2026-11-25T09:00".parse().unwrap();
         assert_eq!(
             anchor.latest_at_or_before(wednesday_early).to_string(),

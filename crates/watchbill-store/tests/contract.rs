@@ -1,0 +1,454 @@
+//! The storage contract: every backend must pass these, so callers never need to know which
+//! one they talk to. Each test runs once on a fresh SQLite file and once on a fresh
+//! PostgreSQL database.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::sync::Arc;
+
+use jiff::Timestamp;
+use watchbill_core::{Role, SystemClock, UserId};
+use watchbill_store::model::*;
+use watchbill_store::testing::TestDatabase;
+use watchbill_store::{Backend, Store, StoreError};
+
+async fn open(backend: Backend) -> (TestDatabase, Arc<dyn Store>) {
+    let db = TestDatabase::new(backend).await.expect("test database");
+    let store = watchbill_store::connect(&db.url, Arc::new(SystemClock))
+        .await
+        .expect("connect");
+    store.migrate().await.expect("migrate");
+    (db, store)
+}
+
+macro_rules! contract {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test]
+                async fn $name() {
+                    super::$name(watchbill_store::Backend::Sqlite).await;
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test]
+                async fn $name() {
+                    super::$name(watchbill_store::Backend::Postgres).await;
+                }
+            )*
+        }
+    };
+}
+
+contract!(
+    migrations_apply_once,
+    users_round_trip_and_conflict,
+    teams_keep_members_and_refuse_unknown_users,
+    schedules_keep_layers_in_order,
+    following_schedules_cannot_chain,
+    overrides_are_found_by_window,
+    uncommitted_writes_vanish,
+    tokens_are_found_by_hash,
+    users_in_rotation_cannot_be_deleted,
+    audit_log_keeps_newest_first,
+);
+
+fn user(name: &str) -> UserInput {
+    UserInput {
+        name: name.to_owned(),
+        email: format!("{}@example.test", name.to_lowercase()),
+        time_zone: "America/Los_Angeles".to_owned(),
+        photo_url: None,
+        role: Role::Responder,
+    }
+}
+
+fn at(s: &str) -> Timestamp {
+    s.parse().unwrap()
+}
+
+fn weekly(name: &str, participants: Vec<UserId>) -> LayerInput {
+    LayerInput {
+        name: name.to_owned(),
+        participants,
+        turn: "1w".to_owned(),
+        handoff: "Wednesday 10:00".to_owned(),
+        start: at("2026-01-07T18:00:00Z"),
+        end: None,
+        restrictions: vec![RestrictionInput {
+            days: vec!["Monday".to_owned()],
+            start: "09:00".to_owned(),
+            end: "17:00".to_owned(),
+        }],
+        offset: 0,
+    }
+}
+
+async fn seed_team(store: &Arc<dyn Store>) -> (Vec<User>, Team) {
+    let mut tx = store.write().await.unwrap();
+    let mut users = Vec::new();
+    for name in ["Ada", "Grace", "Linus"] {
+        users.push(tx.insert_user(&user(name)).await.unwrap());
+    }
+    let team = tx
+        .insert_team(&TeamInput {
+            name: "User-facing".to_owned(),
+            description: String::new(),
+            members: users.iter().map(|u| u.id).collect(),
+        })
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    (users, team)
+}
+
+async fn migrations_apply_once(backend: Backend) {
+    let (_db, store) = open(backend).await;
+    let again = store.migrate().await.unwrap();
+    assert!(again.applied.is_empty());
+    assert_eq!(again.already_applied, 1);
+}
+
+async fn users_round_trip_and_conflict(backend: Backend) {
+    let (_db, store) = open(backend).await;
+    let mut tx = store.write().await.unwrap();
+    let ada = tx.insert_user(&user("Ada")).await.unwrap();
+    assert_eq!(ada.email, "ada@example.test");
+    assert_eq!(ada.role, Role::Responder);
+    assert_eq!(ada.ics_token.len(), 32);
+    let mut shouting = user("Ada");
+    shouting.email = "ADA@example.test".to_owned();
+    tx.commit().await.unwrap();
+
+    let mut tx = store.write().await.unwrap();
+    let duplicate = tx.insert_user(&shouting).await.unwrap_err();
+    assert!(
+        matches!(duplicate, StoreError::Conflict { .. }),
+        "{duplicate:?}"
+    );
+    // After an error the transaction is spent (PostgreSQL aborts it); start another.
+    drop(tx);
+
+    let mut tx = store.write().await.unwrap();
+    let mut changed = user("Ada");
+    changed.name = "Ada Lovelace".to_owned();
+    changed.role = Role::Admin;
+    let updated = tx.update_user(ada.id, &changed).await.unwrap();
+    assert_eq!(updated.name, "Ada Lovelace");
+    assert_eq!(updated.ics_token, ada.ics_token);
+    assert!(matches!(
+        tx.update_user(UserId(9_999), &changed).await,
+        Err(StoreError::NotFound { .. })
+    ));
+    tx.commit().await.unwrap();
+
+    let mut tx = store.read().await.unwrap();
+    let found = tx
+        .find_user_by_email("ADA@EXAMPLE.TEST")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(found.role, Role::Admin);
+    assert_eq!(
+        tx.find_user_by_ics_token(&ada.ics_token)
+            .await
+            .unwrap()
+            .unwrap()
+            .id,
+        ada.id
+    );
+    assert_eq!(tx.users().await.unwrap().len(), 1);
+}
+
+async fn teams_keep_members_and_refuse_unknown_users(backend: Backend) {
+    let (_db, store) = open(backend).await;
+    let (users, team) = seed_team(&store).await;
+    assert_eq!(team.members, users.iter().map(|u| u.id).collect::<Vec<_>>());
+
+    let mut tx = store.write().await.unwrap();
+    let error = tx
+        .insert_team(&TeamInput {
+            name: "Infrastructure".to_owned(),
+            description: String::new(),
+            members: vec![users[0].id, UserId(4_242)],
+        })
+        .await
+        .unwrap_err();
+    match error {
+        StoreError::Reference { field, .. } => assert_eq!(field.as_deref(), Some("members[1]")),
+        other => panic!("expected a reference error, got {other:?}"),
+    }
+    drop(tx);
+
+    let mut tx = store.write().await.unwrap();
+    let conflict = tx
+        .insert_team(&TeamInput {
+            name: "User-facing".to_owned(),
+            description: String::new(),
+            members: vec![],
+        })
+        .await
+        .unwrap_err();
+    assert!(matches!(conflict, StoreError::Conflict { .. }));
+    drop(tx);
+
+    let mut tx = store.read().await.unwrap();
+    let teams = tx.teams().await.unwrap();
+    assert_eq!(teams.len(), 1, "the failed inserts left nothing behind");
+}
+
+async fn schedules_keep_layers_in_order(backend: Backend) {
+    let (_db, store) = open(backend).await;
+    let (users, team) = seed_team(&store).await;
+    let mut tx = store.write().await.unwrap();
+    let schedule = tx
+        .insert_schedule(&ScheduleInput {
+            team_id: team.id,
+            name: "Captain On-Call".to_owned(),
+            time_zone: "America/Los_Angeles".to_owned(),
+            follows: None,
+        })
+        .await
+        .unwrap();
+    let ids: Vec<UserId> = users.iter().rev().map(|u| u.id).collect();
+    let base = tx
+        .insert_layer(schedule.id, &weekly("Weekly", ids.clone()))
+        .await
+        .unwrap();
+    let top = tx
+        .insert_layer(schedule.id, &weekly("Weekdays", vec![ids[0]]))
+        .await
+        .unwrap();
+    assert!(top.position > base.position);
+    tx.commit().await.unwrap();
+    let mut tx = store.write().await.unwrap();
+    let duplicate = tx
+        .insert_layer(schedule.id, &weekly("Weekly", vec![ids[0]]))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(duplicate, StoreError::Conflict { .. }),
+        "{duplicate:?}"
+    );
+    drop(tx);
+
+    let mut tx = store.read().await.unwrap();
+    let loaded = tx.schedule(schedule.id).await.unwrap();
+    assert_eq!(loaded.layers.len(), 2);
+    assert_eq!(loaded.layers[0].input, weekly("Weekly", ids.clone()));
+    assert_eq!(loaded.layers[1].input.name, "Weekdays");
+    let all = tx.schedules(Some(team.id)).await.unwrap();
+    assert_eq!(all, vec![loaded.clone()]);
+    let by_token = tx
+        .find_schedule_by_ics_token(&loaded.ics_token)
+        .await
+        .unwrap();
+    assert_eq!(by_token.map(|s| s.id), Some(schedule.id));
+    drop(tx);
+
+    let mut tx = store.write().await.unwrap();
+    let mut changed = weekly("Weekly", vec![ids[2], ids[1]]);
+    changed.turn = "2w".to_owned();
+    let updated = tx.update_layer(base.id, &changed).await.unwrap();
+    assert_eq!(updated.input, changed);
+    let unknown = tx
+        .update_layer(base.id, &weekly("Weekly", vec![UserId(777)]))
+        .await
+        .unwrap_err();
+    match unknown {
+        StoreError::Reference { field, .. } => {
+            assert_eq!(field.as_deref(), Some("participants[0]"))
+        }
+        other => panic!("expected a reference error, got {other:?}"),
+    }
+}
+
+async fn following_schedules_cannot_chain(backend: Backend) {
+    let (_db, store) = open(backend).await;
+    let (_users, team) = seed_team(&store).await;
+    let mut tx = store.write().await.unwrap();
+    let input = |name: &str, follows| ScheduleInput {
+        team_id: team.id,
+        name: name.to_owned(),
+        time_zone: "America/Los_Angeles".to_owned(),
+        follows,
+    };
+    let primary = tx
+        .insert_schedule(&input("Captain On-Call", None))
+        .await
+        .unwrap();
+    let follows = Follows {
+        schedule_id: primary.id,
+        offset: 1,
+    };
+    let secondary = tx
+        .insert_schedule(&input("First-mate", Some(follows)))
+        .await
+        .unwrap();
+    assert_eq!(secondary.follows, Some(follows));
+    let chained = Follows {
+        schedule_id: secondary.id,
+        offset: 1,
+    };
+    let error = tx
+        .insert_schedule(&input("Third", Some(chained)))
+        .await
+        .unwrap_err();
+    assert!(matches!(error, StoreError::Reference { .. }), "{error:?}");
+    let layer_on_follower = tx
+        .insert_layer(secondary.id, &weekly("Own", vec![]))
+        .await
+        .unwrap_err();
+    assert!(matches!(layer_on_follower, StoreError::Reference { .. }));
+    let delete = tx.delete_schedule(primary.id).await.unwrap_err();
+    assert!(matches!(delete, StoreError::Reference { .. }));
+    tx.delete_schedule(secondary.id).await.unwrap();
+    tx.delete_schedule(primary.id).await.unwrap();
+    tx.commit().await.unwrap();
+}
+
+async fn overrides_are_found_by_window(backend: Backend) {
+    let (_db, store) = open(backend).await;
+    let (users, team) = seed_team(&store).await;
+    let mut tx = store.write().await.unwrap();
+    let schedule = tx
+        .insert_schedule(&ScheduleInput {
+            team_id: team.id,
+            name: "Captain On-Call".to_owned(),
+            time_zone: "UTC".to_owned(),
+            follows: None,
+        })
+        .await
+        .unwrap();
+    let cover = tx
+        .insert_override(&OverrideInput {
+            schedule_id: schedule.id,
+            start: at("2026-03-01T00:00:00Z"),
+            end: at("2026-03-02T00:00:00Z"),
+            kind: OverrideKind::Cover { user: users[0].id },
+            note: "dentist".to_owned(),
+        })
+        .await
+        .unwrap();
+    let swap = tx
+        .insert_override(&OverrideInput {
+            schedule_id: schedule.id,
+            start: at("2026-03-01T12:00:00Z"),
+            end: at("2026-03-05T00:00:00Z"),
+            kind: OverrideKind::Swap {
+                first: users[1].id,
+                second: users[2].id,
+            },
+            note: String::new(),
+        })
+        .await
+        .unwrap();
+    assert!(swap.id > cover.id, "ids grow with creation");
+    let unknown = tx
+        .insert_override(&OverrideInput {
+            schedule_id: schedule.id,
+            start: at("2026-03-01T00:00:00Z"),
+            end: at("2026-03-02T00:00:00Z"),
+            kind: OverrideKind::Cover { user: UserId(404) },
+            note: String::new(),
+        })
+        .await
+        .unwrap_err();
+    assert!(matches!(unknown, StoreError::Reference { .. }));
+    tx.commit().await.unwrap();
+
+    let mut tx = store.read().await.unwrap();
+    let window = |from, to| (at(from), at(to));
+    let (from, to) = window("2026-03-01T18:00:00Z", "2026-03-03T00:00:00Z");
+    let found = tx.overrides(Some(&[schedule.id]), from, to).await.unwrap();
+    assert_eq!(found, vec![cover.clone(), swap.clone()]);
+    let (from, to) = window("2026-03-02T00:00:00Z", "2026-03-03T00:00:00Z");
+    assert_eq!(
+        tx.overrides(None, from, to).await.unwrap(),
+        vec![swap.clone()],
+        "end is exclusive"
+    );
+    assert!(tx.overrides(Some(&[]), from, to).await.unwrap().is_empty());
+}
+
+async fn uncommitted_writes_vanish(backend: Backend) {
+    let (_db, store) = open(backend).await;
+    let mut tx = store.write().await.unwrap();
+    tx.insert_user(&user("Ghost")).await.unwrap();
+    drop(tx);
+    let mut tx = store.read().await.unwrap();
+    assert!(tx.users().await.unwrap().is_empty());
+}
+
+async fn tokens_are_found_by_hash(backend: Backend) {
+    let (_db, store) = open(backend).await;
+    let mut tx = store.write().await.unwrap();
+    let secret = watchbill_store::new_secret();
+    let token = tx
+        .insert_token(&TokenInput {
+            name: "ci".to_owned(),
+            role: Role::Viewer,
+            user_id: None,
+            secret_hash: watchbill_store::hash_secret(&secret),
+        })
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    let mut tx = store.read().await.unwrap();
+    let found = tx
+        .find_token_by_hash(&watchbill_store::hash_secret(&secret))
+        .await
+        .unwrap();
+    assert_eq!(found, Some(token));
+    assert_eq!(
+        tx.find_token_by_hash(&watchbill_store::hash_secret("guess"))
+            .await
+            .unwrap(),
+        None
+    );
+}
+
+async fn users_in_rotation_cannot_be_deleted(backend: Backend) {
+    let (_db, store) = open(backend).await;
+    let (users, team) = seed_team(&store).await;
+    let mut tx = store.write().await.unwrap();
+    let schedule = tx
+        .insert_schedule(&ScheduleInput {
+            team_id: team.id,
+            name: "Captain On-Call".to_owned(),
+            time_zone: "UTC".to_owned(),
+            follows: None,
+        })
+        .await
+        .unwrap();
+    tx.insert_layer(schedule.id, &weekly("Weekly", vec![users[0].id]))
+        .await
+        .unwrap();
+    let error = tx.delete_user(users[0].id).await.unwrap_err();
+    assert!(matches!(error, StoreError::Reference { .. }), "{error:?}");
+    tx.delete_user(users[1].id).await.unwrap();
+    assert_eq!(
+        tx.team(team.id).await.unwrap().members,
+        vec![users[0].id, users[2].id]
+    );
+    tx.commit().await.unwrap();
+}
+
+async fn audit_log_keeps_newest_first(backend: Backend) {
+    let (_db, store) = open(backend).await;
+    let mut tx = store.write().await.unwrap();
+    tx.record_audit("token:1", "user.create", "user 1")
+        .await
+        .unwrap();
+    tx.record_audit("token:1", "user.delete", "user 1")
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    let mut tx = store.read().await.unwrap();
+    let log = tx.audit_log(10).await.unwrap();
+    assert_eq!(
+        log.iter().map(|e| e.action.as_str()).collect::<Vec<_>>(),
+        ["user.delete", "user.create"]
+    );
+}
