@@ -423,7 +423,7 @@ fn oracle_turns(
     // begin at or before it on the wall clock (for turns shorter than the anchor's period).
     let mut base = oracle_anchor(spec.handoff, local_start);
     while base + turn <= local_start {
-        base = base + turn;
+        base += turn;
     }
     let handoff = |k: i64| oracle_instant(zone, base + turn * i32::try_from(k).unwrap());
     // The turn containing the start, by instants (a clock change can put the wall-clock

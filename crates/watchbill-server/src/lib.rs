@@ -1,1 +1,55 @@
-//! HTTP.
+//! watchbill's HTTP server: the REST API under `/api/v1` with its OpenAPI document, the
+//! health check, and the calendar feeds.
+//!
+//! Handlers translate between HTTP and the store and core; they hold no business rules.
+
+pub mod api;
+pub mod auth;
+pub mod error;
+pub mod extract;
+mod health;
+mod ics;
+pub mod org;
+mod resolve;
+pub mod setup;
+pub mod state;
+mod sync;
+
+use std::future::Future;
+
+use axum::extract::DefaultBodyLimit;
+use axum::Router;
+use tokio::net::TcpListener;
+use tower_http::trace::TraceLayer;
+
+use crate::error::{ApiError, ErrorCode};
+pub use crate::state::AppState;
+
+/// The largest request body the API accepts.
+const BODY_LIMIT: usize = 2 * 1024 * 1024;
+
+/// The whole HTTP application.
+pub fn app(state: AppState) -> Router {
+    let (api, _) = api::router();
+    api.merge(ics::routes())
+        .fallback(|| async { ApiError::new(ErrorCode::NotFound, "no such route") })
+        .layer(DefaultBodyLimit::max(BODY_LIMIT))
+        .layer(TraceLayer::new_for_http())
+        .with_state(state)
+}
+
+/// The OpenAPI document, for tools and tests.
+pub fn openapi() -> utoipa::openapi::OpenApi {
+    api::router().1
+}
+
+/// Serves `app` on `listener` until `shutdown` completes, then finishes in-flight requests.
+pub async fn serve(
+    listener: TcpListener,
+    state: AppState,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(listener, app(state))
+        .with_graceful_shutdown(shutdown)
+        .await
+}

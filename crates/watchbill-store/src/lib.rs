@@ -24,6 +24,8 @@ use watchbill_core::{Clock, LayerId, OverrideId, ScheduleId, TeamId, TokenId, Us
 
 pub use error::StoreError;
 use model::*;
+/// The database driver's error, for callers that classify [`StoreError::Database`].
+pub use sqlx::Error as DatabaseError;
 
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 

@@ -49,6 +49,11 @@ impl Layer {
         if spec.restrictions.iter().any(|r| r.days.is_empty()) {
             return Err(ScheduleError::RestrictionWithoutDays);
         }
+        // `TurnLength` is a plain enum, so a zero-length turn can reach here without going
+        // through its parser; it must be refused before the arithmetic below divides by it.
+        if !spec.turn.is_valid() {
+            return Err(ScheduleError::InvalidTurn(spec.turn.to_string()));
+        }
         let turn = spec.turn.civil_seconds();
         let start_local = local_seconds(zone, spec.start);
         let start_datetime = civil_datetime(start_local).ok_or(ScheduleError::OutOfRange)?;
@@ -97,10 +102,16 @@ impl Layer {
         while self.handoff(zone, k) > at {
             k -= 1;
         }
-        while self.handoff(zone, k + 1) <= at {
+        loop {
+            let next = self.handoff(zone, k + 1);
+            // Every handoff past the end of jiff's range clamps to `Timestamp::MAX`, which no
+            // real handoff can equal (handoffs fall on whole seconds, and it does not). Such a
+            // turn never begins; stepping onto it would loop forever when `at` is the maximum.
+            if next > at || next == Timestamp::MAX {
+                return k;
+            }
             k += 1;
         }
-        k
     }
 
     fn person(&self, k: i64) -> UserId {
@@ -182,4 +193,75 @@ fn intersect(
         }
     }
     out
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+mod tests {
+    use super::*;
+    use crate::schedule::{Schedule, ScheduleError};
+
+    fn la() -> TimeZone {
+        TimeZone::get("America/Los_Angeles").unwrap()
+    }
+
+    fn spec(participants: i64, turn: TurnLength, offset: usize) -> LayerSpec {
+        LayerSpec {
+            name: "primary".to_owned(),
+            participants: (1..=participants).map(UserId).collect(),
+            turn,
+            handoff: "Wednesday 10:00".parse().unwrap(),
+            start: "2026-01-07T18:00:00Z".parse().unwrap(),
+            end: None,
+            restrictions: Vec::new(),
+            offset,
+        }
+    }
+
+    /// Offsets of 2^63 and more used to be cast to `i64` before reducing, which made them
+    /// negative and started the rotation at the wrong person; `shifted_by` wrapped at 2^64,
+    /// which is not a multiple of the rotation length either.
+    #[test]
+    fn huge_offsets_count_round_the_rotation() {
+        let zone = la();
+        // 2^64 - 1 is a multiple of 3, so this offset starts with the first person.
+        let layer = Layer::new(spec(3, TurnLength::Weeks(1), usize::MAX), &zone).unwrap();
+        let start = layer.spec().start;
+        assert_eq!(layer.on_call_at(&zone, start), Some(UserId(1)));
+        assert_eq!(
+            layer.shifted_by(1).on_call_at(&zone, start),
+            Some(UserId(2))
+        );
+        assert_eq!(
+            layer.shifted_by(usize::MAX).on_call_at(&zone, start),
+            Some(UserId(1))
+        );
+    }
+
+    /// A turn of zero can be built without the parser; it used to panic dividing by zero.
+    #[test]
+    fn zero_length_turns_are_refused() {
+        let refused = Layer::new(spec(2, TurnLength::Hours(0), 0), &la()).unwrap_err();
+        assert_eq!(refused, ScheduleError::InvalidTurn("0h".to_owned()));
+    }
+
+    /// Handoffs past the end of jiff's range clamp to the last instant. Asking about that
+    /// instant, or rendering up to it, used to loop forever.
+    #[test]
+    fn the_end_of_time_is_answered() {
+        let zone = la();
+        let layer = Layer::new(spec(2, TurnLength::Days(1), 0), &zone).unwrap();
+        let schedule = Schedule::new(zone, vec![layer], Vec::new());
+        let from = Timestamp::MAX - jiff::SignedDuration::from_hours(100);
+        let shifts = schedule.render(from, Timestamp::MAX);
+        assert_eq!(shifts.first().unwrap().start, from);
+        let last = shifts.last().unwrap();
+        assert_eq!(last.end, Timestamp::MAX);
+        assert_eq!(
+            schedule.on_call_at(Timestamp::MAX).map(|(user, _)| user),
+            last.user
+        );
+        assert!(schedule.on_call_at(Timestamp::MIN).is_none());
+        assert_eq!(schedule.now(Timestamp::MAX).user, last.user);
+    }
 }

@@ -93,11 +93,18 @@ pub(crate) fn civil_datetime(civil: i64) -> Option<civil::DateTime> {
 
 /// An instant from seconds, clamped into jiff's supported range.
 pub(crate) fn clamp_timestamp(seconds: i64) -> Timestamp {
-    let clamped = seconds.clamp(Timestamp::MIN.as_second(), Timestamp::MAX.as_second());
+    // `Timestamp::MAX` has a fractional second, so clamping to its whole second would land
+    // just before it: a handoff beyond the range would then never reach a window ending at
+    // `Timestamp::MAX`, and rendering up to it would loop forever. Past the end, use the end.
+    if seconds > Timestamp::MAX.as_second() {
+        return Timestamp::MAX;
+    }
+    let clamped = seconds.max(Timestamp::MIN.as_second());
     Timestamp::from_second(clamped).unwrap_or(Timestamp::UNIX_EPOCH)
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 mod tests {
     use super::*;
 

@@ -18,7 +18,7 @@ use jiff::Timestamp;
 pub use layer::{Layer, LayerSpec};
 pub use overrides::{Override, OverrideKind};
 pub use restriction::{Restriction, WeekdaySet};
-pub use turn::{parse_weekday, weekday_name, HandoffAnchor, TurnLength};
+pub use turn::{parse_weekday, weekday_name, HandoffAnchor, TurnLength, ALL_WEEKDAYS};
 
 use crate::{OverrideId, UserId};
 

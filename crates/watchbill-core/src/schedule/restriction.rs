@@ -144,6 +144,7 @@ pub(crate) fn is_active(restrictions: &[Restriction], zone: &TimeZone, at: Times
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 mod tests {
     use super::*;
 

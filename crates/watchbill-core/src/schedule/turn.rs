@@ -31,6 +31,12 @@ impl TurnLength {
             TurnLength::Hours(n) | TurnLength::Days(n) | TurnLength::Weeks(n) => n,
         }
     }
+
+    /// Whether a rotation can use this length. A turn of zero would never hand off (and
+    /// would divide by zero in the resolver); one longer than ten years is surely a typo.
+    pub(crate) fn is_valid(self) -> bool {
+        self.count() > 0 && self.civil_seconds() <= 3_660 * SECONDS_PER_DAY
+    }
 }
 
 impl fmt::Display for TurnLength {
@@ -62,8 +68,7 @@ impl FromStr for TurnLength {
             "w" | "week" | "weeks" => TurnLength::Weeks(count),
             _ => return Err(ScheduleError::InvalidTurn(s.to_owned())),
         };
-        // A turn of zero would never hand off; one longer than ten years is surely a typo.
-        if turn.count() == 0 || turn.civil_seconds() > 3_660 * SECONDS_PER_DAY {
+        if !turn.is_valid() {
             return Err(ScheduleError::InvalidTurn(s.to_owned()));
         }
         Ok(turn)
@@ -132,7 +137,8 @@ pub fn parse_weekday(s: &str) -> Option<Weekday> {
     })
 }
 
-pub(crate) const ALL_WEEKDAYS: [Weekday; 7] = [
+/// The days of the week, Monday first.
+pub const ALL_WEEKDAYS: [Weekday; 7] = [
     Weekday::Monday,
     Weekday::Tuesday,
     Weekday::Wednesday,
@@ -156,6 +162,7 @@ pub fn weekday_name(day: Weekday) -> &'static str {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 mod tests {
     use super::*;
 

@@ -1,0 +1,127 @@
+//! The REST API under `/api/v1`, with its OpenAPI document.
+//!
+//! Routes are registered through `utoipa_axum`, so a route cannot exist without its entry in
+//! the OpenAPI document served at `/api/v1/openapi.json`.
+
+pub mod oncall;
+pub mod org;
+pub mod overrides;
+pub mod schedules;
+pub mod teams;
+pub mod tokens;
+pub mod users;
+
+use axum::routing::get;
+use axum::{Json, Router};
+use jiff::{SignedDuration, Timestamp};
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::{Modify, OpenApi};
+use utoipa_axum::router::OpenApiRouter;
+
+use crate::error::{ApiError, ApiResult};
+use crate::state::AppState;
+
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "watchbill", description = "On-call schedules, paging and product-maintenance duty."),
+    modifiers(&TokenSecurity),
+    tags(
+        (name = "users"), (name = "teams"), (name = "schedules"), (name = "overrides"),
+        (name = "oncall"), (name = "tokens"), (name = "organisation"), (name = "system"),
+    )
+)]
+struct ApiDoc;
+
+struct TokenSecurity;
+
+impl Modify for TokenSecurity {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "token",
+            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
+        );
+    }
+}
+
+/// The API router, and the OpenAPI document describing every route in it.
+pub fn router() -> (Router<AppState>, utoipa::openapi::OpenApi) {
+    let (router, openapi) = OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .merge(users::routes())
+        .merge(teams::routes())
+        .merge(schedules::routes())
+        .merge(overrides::routes())
+        .merge(oncall::routes())
+        .merge(tokens::routes())
+        .merge(org::routes())
+        .merge(crate::health::routes())
+        .split_for_parts();
+    let document = openapi.clone();
+    let router = router.route(
+        "/api/v1/openapi.json",
+        get(move || async move { Json(document) }),
+    );
+    (router, openapi)
+}
+
+/// The longest window a rendering request may ask for.
+pub const MAX_WINDOW_DAYS: i64 = 3_660;
+
+/// Reads an instant from a query parameter: RFC 3339 (`2026-11-25T10:00:00-08:00`), a date
+/// (`2026-11-25`, midnight UTC), or `now`.
+pub fn instant(text: Option<&str>, now: Timestamp, field: &str) -> ApiResult<Timestamp> {
+    let Some(text) = text.map(str::trim).filter(|t| !t.is_empty()) else {
+        return Ok(now);
+    };
+    if text.eq_ignore_ascii_case("now") {
+        return Ok(now);
+    }
+    if let Ok(at) = text.parse::<Timestamp>() {
+        return Ok(at);
+    }
+    if let Ok(date) = text.parse::<jiff::civil::Date>() {
+        if let Ok(at) = date.to_zoned(jiff::tz::TimeZone::UTC) {
+            return Ok(at.timestamp());
+        }
+    }
+    Err(ApiError::invalid(
+        field.to_owned(),
+        format!(
+            "`{text}` is not a time; use RFC 3339 such as 2026-11-25T10:00:00Z, a date, or `now`"
+        ),
+    ))
+}
+
+/// A `[from, to)` window from query parameters.
+#[derive(Debug, Clone, Copy)]
+pub struct Window {
+    pub from: Timestamp,
+    pub to: Timestamp,
+}
+
+impl Window {
+    pub fn parse(
+        from: Option<&str>,
+        to: Option<&str>,
+        now: Timestamp,
+        default_days: i64,
+    ) -> ApiResult<Window> {
+        let from = instant(from, now, "from")?;
+        let to = match to {
+            Some(_) => instant(to, now, "to")?,
+            None => from
+                .saturating_add(SignedDuration::from_hours(24 * default_days))
+                .unwrap_or(from),
+        };
+        if to <= from {
+            return Err(ApiError::invalid("to", "`to` must be after `from`"));
+        }
+        if to.duration_since(from) > SignedDuration::from_hours(24 * MAX_WINDOW_DAYS) {
+            return Err(ApiError::invalid(
+                "to",
+                format!("the window may be at most {MAX_WINDOW_DAYS} days long"),
+            ));
+        }
+        Ok(Window { from, to })
+    }
+}

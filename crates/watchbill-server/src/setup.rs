@@ -1,0 +1,200 @@
+//! First-start set-up: the admin bootstrap token, and the demo organisation.
+
+use jiff::Timestamp;
+use watchbill_core::Role;
+use watchbill_store::model::TokenInput;
+use watchbill_store::{hash_secret, new_secret, Store, StoreError};
+
+use crate::api::tokens::TOKEN_PREFIX;
+use crate::error::ApiError;
+use crate::org::{apply, OrgDocument, OrgLayer, OrgSchedule, OrgTeam, OrgUser};
+
+/// What set-up did, for the start-up banner.
+#[derive(Debug, Default)]
+pub struct SetupReport {
+    /// A new admin token's secret, shown once.
+    pub admin_token: Option<String>,
+    /// Whether the token came from `WATCHBILL_BOOTSTRAP_TOKEN`, so it need not be printed.
+    pub token_from_environment: bool,
+    pub demo_created: bool,
+}
+
+/// Why set-up failed.
+#[derive(Debug, thiserror::Error)]
+pub enum SetupError {
+    #[error("{0}")]
+    Store(#[from] StoreError),
+    #[error("the demo organisation could not be created: {0}")]
+    Demo(String),
+    #[error("WATCHBILL_BOOTSTRAP_TOKEN must be at least 16 characters")]
+    WeakBootstrapToken,
+}
+
+impl From<ApiError> for SetupError {
+    fn from(error: ApiError) -> SetupError {
+        SetupError::Demo(error.message.into_owned())
+    }
+}
+
+/// When the database has no API token at all, creates the admin bootstrap token: the one in
+/// `bootstrap` if given, otherwise a random one.
+pub async fn bootstrap(
+    store: &dyn Store,
+    bootstrap: Option<&str>,
+) -> Result<SetupReport, SetupError> {
+    let mut report = SetupReport::default();
+    if bootstrap.is_some_and(|secret| secret.len() < 16) {
+        return Err(SetupError::WeakBootstrapToken);
+    }
+    let mut tx = store.write().await?;
+    if !tx.tokens().await?.is_empty() {
+        return Ok(report);
+    }
+    let secret = match bootstrap {
+        Some(secret) => {
+            report.token_from_environment = true;
+            secret.to_owned()
+        }
+        None => format!("{TOKEN_PREFIX}{}", new_secret()),
+    };
+    tx.insert_token(&TokenInput {
+        name: "bootstrap admin".to_owned(),
+        role: Role::Admin,
+        user_id: None,
+        secret_hash: hash_secret(&secret),
+    })
+    .await?;
+    tx.record_audit("watchbill", "token.create", "bootstrap admin token")
+        .await?;
+    tx.commit().await?;
+    report.admin_token = Some(secret);
+    Ok(report)
+}
+
+/// Fills an empty database with the demo organisation and returns a fresh admin token for it.
+/// On a database that already has users, only the token is created.
+pub async fn demo(store: &dyn Store) -> Result<SetupReport, SetupError> {
+    let mut report = SetupReport::default();
+    let mut tx = store.write().await?;
+    if tx.users().await?.is_empty() {
+        apply(tx.as_mut(), &demo_document()).await?;
+        report.demo_created = true;
+    }
+    let admin = tx
+        .find_user_by_email(DEMO_ADMIN_EMAIL)
+        .await?
+        .map(|user| user.id);
+    let secret = format!("{TOKEN_PREFIX}{}", new_secret());
+    tx.insert_token(&TokenInput {
+        name: format!("demo admin {}", tx.now().strftime("%Y-%m-%d %H:%M:%S")),
+        role: Role::Admin,
+        user_id: admin,
+        secret_hash: hash_secret(&secret),
+    })
+    .await?;
+    tx.record_audit("watchbill", "token.create", "demo admin token")
+        .await?;
+    tx.commit().await?;
+    report.admin_token = Some(secret);
+    Ok(report)
+}
+
+pub const DEMO_ADMIN_EMAIL: &str = "admin@demo.watchbill.test";
+
+/// The seed's organisation: three teams, each with a weekly Captain On-Call handing off on
+/// Wednesday at 10:00 in Los Angeles, before sprint planning, and a First-mate one person
+/// along the same rotation.
+pub fn demo_document() -> OrgDocument {
+    let teams: [(&str, [&str; 4]); 3] = [
+        (
+            "User-facing",
+            [
+                "Ada Lovelace",
+                "Grace Hopper",
+                "Alan Turing",
+                "Katherine Johnson",
+            ],
+        ),
+        (
+            "Infrastructure",
+            [
+                "Linus Torvalds",
+                "Radia Perlman",
+                "Ken Thompson",
+                "Barbara Liskov",
+            ],
+        ),
+        (
+            "Analytics",
+            [
+                "Florence Nightingale",
+                "John Tukey",
+                "Hedy Lamarr",
+                "Claude Shannon",
+            ],
+        ),
+    ];
+    let email = |name: &str| {
+        format!(
+            "{}@demo.watchbill.test",
+            name.split(' ').next().unwrap_or(name).to_lowercase()
+        )
+    };
+    let mut users = vec![OrgUser {
+        name: "Demo Admin".to_owned(),
+        email: DEMO_ADMIN_EMAIL.to_owned(),
+        time_zone: "America/Los_Angeles".to_owned(),
+        role: "admin".to_owned(),
+        photo_url: None,
+    }];
+    let mut org_teams = Vec::new();
+    let mut schedules = Vec::new();
+    // The first handoff of every demo rotation: Wednesday 7 January 2026, 10:00 in Los Angeles.
+    let start: Timestamp = Timestamp::from_second(1_767_808_800).unwrap_or(Timestamp::UNIX_EPOCH);
+    for (team, people) in teams {
+        for person in people {
+            users.push(OrgUser {
+                name: person.to_owned(),
+                email: email(person),
+                time_zone: "America/Los_Angeles".to_owned(),
+                role: "responder".to_owned(),
+                photo_url: None,
+            });
+        }
+        org_teams.push(OrgTeam {
+            name: team.to_owned(),
+            description: format!("The {team} team's product on-call line-up."),
+            members: people.iter().map(|p| email(p)).collect(),
+        });
+        schedules.push(OrgSchedule {
+            team: team.to_owned(),
+            name: "Captain On-Call".to_owned(),
+            time_zone: "America/Los_Angeles".to_owned(),
+            follows: None,
+            offset: None,
+            layers: vec![OrgLayer {
+                name: "Weekly".to_owned(),
+                participants: people.iter().map(|p| email(p)).collect(),
+                turn: "1w".to_owned(),
+                handoff: "Wednesday 10:00".to_owned(),
+                start,
+                end: None,
+                restrictions: Vec::new(),
+                offset: 0,
+            }],
+        });
+        schedules.push(OrgSchedule {
+            team: team.to_owned(),
+            name: "First-mate".to_owned(),
+            time_zone: "America/Los_Angeles".to_owned(),
+            follows: Some("Captain On-Call".to_owned()),
+            offset: Some(1),
+            layers: Vec::new(),
+        });
+    }
+    OrgDocument {
+        users,
+        teams: org_teams,
+        schedules,
+    }
+}

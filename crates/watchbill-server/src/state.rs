@@ -1,0 +1,15 @@
+//! What every request handler can reach.
+
+use std::sync::Arc;
+
+use watchbill_core::Clock;
+use watchbill_store::Store;
+
+/// Shared, cheap to clone.
+#[derive(Debug, Clone)]
+pub struct AppState {
+    pub store: Arc<dyn Store>,
+    pub clock: Arc<dyn Clock>,
+    /// The URL people reach this server at, used in links such as calendar feeds.
+    pub public_url: String,
+}
