@@ -1,0 +1,125 @@
+//! The command line.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+#[derive(Debug, Parser)]
+#[command(name = "watchbill", version, about = "On-call schedules, paging and product-maintenance duty in one binary.")]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the server: HTTP API, calendar feeds and background work.
+    Serve(ServeArgs),
+    /// Apply the database migrations and exit.
+    Migrate(ServeArgs),
+    /// Create or update users, teams and schedules from a TOML file.
+    Apply(ApplyArgs),
+    /// Print the organisation as TOML, in the form `apply` takes.
+    Export(ClientArgs),
+    /// Show who is on call.
+    Oncall(OncallArgs),
+    /// List schedules or show their shifts.
+    Schedule(ScheduleArgs),
+}
+
+/// Server settings. Each is taken from the flag, else the `WATCHBILL_*` variable, else the
+/// `--config` file, else the default.
+#[derive(Debug, Clone, Args, Default)]
+pub struct ServeArgs {
+    /// A TOML configuration file.
+    #[arg(long, env = "WATCHBILL_CONFIG")]
+    pub config: Option<PathBuf>,
+    /// Address for HTTP [default: 127.0.0.1:8080].
+    #[arg(long, env = "WATCHBILL_LISTEN")]
+    pub listen: Option<String>,
+    /// `sqlite://PATH` or `postgres://…` [default: sqlite://watchbill.db].
+    #[arg(long, env = "WATCHBILL_DATABASE_URL")]
+    pub database_url: Option<String>,
+    /// The URL people reach this server at, for links [default: http://LISTEN].
+    #[arg(long, env = "WATCHBILL_PUBLIC_URL")]
+    pub public_url: Option<String>,
+    /// Log filter, e.g. `info` or `watchbill=debug` [default: info].
+    #[arg(long, env = "WATCHBILL_LOG")]
+    pub log: Option<String>,
+    /// Fill an empty database with the demo organisation and print an admin token.
+    #[arg(long)]
+    pub demo: bool,
+}
+
+/// Where the server is and how to authenticate.
+#[derive(Debug, Clone, Args)]
+pub struct ClientArgs {
+    /// The server's URL.
+    #[arg(long, env = "WATCHBILL_URL", default_value = "http://127.0.0.1:8080")]
+    pub url: String,
+    /// An API token.
+    #[arg(long, env = "WATCHBILL_TOKEN", hide_env_values = true)]
+    pub token: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct ApplyArgs {
+    /// The organisation file.
+    pub file: PathBuf,
+    /// Show what would change without changing it.
+    #[arg(long)]
+    pub dry_run: bool,
+    #[command(flatten)]
+    pub client: ClientArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct OncallArgs {
+    /// Only this team (name or id).
+    #[arg(long)]
+    pub team: Option<String>,
+    /// The instant to ask about: RFC 3339, a date, or `now`.
+    #[arg(long)]
+    pub at: Option<String>,
+    /// Show times in this zone [default: the system's].
+    #[arg(long)]
+    pub tz: Option<String>,
+    /// Print the server's JSON instead of a table.
+    #[arg(long)]
+    pub json: bool,
+    #[command(flatten)]
+    pub client: ClientArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct ScheduleArgs {
+    #[command(subcommand)]
+    pub command: ScheduleCommand,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ScheduleCommand {
+    /// List schedules.
+    List {
+        #[command(flatten)]
+        client: ClientArgs,
+    },
+    /// Print a schedule's shifts over a window.
+    Show {
+        /// The schedule: its id, its name, or TEAM/NAME.
+        schedule: String,
+        /// Start of the window [default: now].
+        #[arg(long)]
+        from: Option<String>,
+        /// End of the window [default: two weeks after --from].
+        #[arg(long)]
+        to: Option<String>,
+        /// Show times in this zone [default: the schedule's].
+        #[arg(long)]
+        tz: Option<String>,
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        client: ClientArgs,
+    },
+}

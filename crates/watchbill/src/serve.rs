@@ -1,0 +1,129 @@
+//! `watchbill serve` and `watchbill migrate`: wiring the store, the HTTP server and set-up.
+
+use std::sync::Arc;
+
+use tokio::net::TcpListener;
+use watchbill_core::{Clock, SystemClock};
+use watchbill_server::setup::{bootstrap, demo, DEMO_ADMIN_EMAIL};
+use watchbill_server::AppState;
+use watchbill_store::{redact, Store};
+
+use crate::config::{unknown_variables, ServeConfig};
+
+/// Why the server could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    #[error("cannot open the database {url}: {source}")]
+    Database {
+        url: String,
+        source: watchbill_store::StoreError,
+    },
+    #[error("{0}")]
+    Store(#[from] watchbill_store::StoreError),
+    #[error("{0}")]
+    Setup(#[from] watchbill_server::setup::SetupError),
+    #[error("cannot listen on {listen}: {source}")]
+    Listen { listen: String, source: std::io::Error },
+    #[error("the server stopped: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+async fn open_store(config: &ServeConfig, clock: Arc<dyn Clock>) -> Result<Arc<dyn Store>, ServeError> {
+    let store = watchbill_store::connect(&config.database_url, clock)
+        .await
+        .map_err(|source| ServeError::Database {
+            url: redact(&config.database_url),
+            source,
+        })?;
+    let report = store.migrate().await?;
+    for name in &report.applied {
+        tracing::info!(migration = %name, "applied migration");
+    }
+    Ok(store)
+}
+
+pub async fn migrate(config: ServeConfig) -> Result<(), ServeError> {
+    let store = watchbill_store::connect(&config.database_url, Arc::new(SystemClock))
+        .await
+        .map_err(|source| ServeError::Database {
+            url: redact(&config.database_url),
+            source,
+        })?;
+    let report = store.migrate().await?;
+    if report.applied.is_empty() {
+        println!("The database is up to date ({} migration(s)).", report.already_applied);
+    } else {
+        println!("Applied: {}", report.applied.join(", "));
+    }
+    Ok(())
+}
+
+pub async fn serve(config: ServeConfig) -> Result<(), ServeError> {
+    for name in unknown_variables(std::env::vars()) {
+        tracing::warn!(variable = %name, "unknown WATCHBILL_ variable is ignored; check its spelling");
+    }
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    let store = open_store(&config, clock.clone()).await?;
+    let listener = TcpListener::bind(&config.listen).await.map_err(|source| ServeError::Listen {
+        listen: config.listen.clone(),
+        source,
+    })?;
+    let address = listener.local_addr()?;
+    let public_url = if config.public_url.ends_with(":0") {
+        format!("http://{address}")
+    } else {
+        config.public_url.clone()
+    };
+
+    let bootstrap_secret = std::env::var("WATCHBILL_BOOTSTRAP_TOKEN").ok();
+    let setup = bootstrap(store.as_ref(), bootstrap_secret.as_deref()).await?;
+    let demo_setup = if config.demo { Some(demo(store.as_ref()).await?) } else { None };
+
+    println!("watchbill {} is listening on {public_url}", env!("CARGO_PKG_VERSION"));
+    println!("  database: {}", redact(&config.database_url));
+    if let Some(token) = setup.admin_token.as_ref().filter(|_| !setup.token_from_environment) {
+        if demo_setup.is_none() {
+            println!("  admin bootstrap token (shown once): {token}");
+        }
+    }
+    if let Some(demo) = &demo_setup {
+        if demo.demo_created {
+            println!("  demo organisation created: teams User-facing, Infrastructure and Analytics");
+        }
+        if let Some(token) = &demo.admin_token {
+            println!("  demo admin: {DEMO_ADMIN_EMAIL}");
+            println!("  demo admin token: {token}");
+            println!("  try: curl -H 'Authorization: Bearer {token}' {public_url}/api/v1/oncall");
+        }
+    }
+    let state = AppState {
+        store,
+        clock,
+        public_url,
+    };
+    watchbill_server::serve(listener, state, shutdown_signal()).await?;
+    println!("watchbill stopped");
+    Ok(())
+}
+
+/// Completes on Ctrl-C or SIGTERM.
+async fn shutdown_signal() {
+    let interrupt = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = interrupt => {},
+        () = terminate => {},
+    }
+}
