@@ -30,6 +30,9 @@ const FUTURE: SignedDuration = SignedDuration::from_hours(24 * 180);
 
 /// One calendar event: a person's continuous stretch on one schedule.
 struct Event {
+    /// What identifies the event across fetches: its start, or its end if the feed's window
+    /// cuts the start off.
+    anchor: Timestamp,
     schedule: ScheduleId,
     user: UserId,
     start: Timestamp,
@@ -112,8 +115,11 @@ async fn events(
     now: Timestamp,
     summary: impl Fn(UserId, ScheduleId) -> String,
 ) -> ApiResult<Vec<Event>> {
-    let from = now.saturating_sub(PAST).unwrap_or(now);
-    let to = now.saturating_add(FUTURE).unwrap_or(now);
+    // Whole minutes, so that the feed does not change with every fetch.
+    let minute =
+        Timestamp::from_second(now.as_second() - now.as_second().rem_euclid(60)).unwrap_or(now);
+    let from = minute.saturating_sub(PAST).unwrap_or(now);
+    let to = minute.saturating_add(FUTURE).unwrap_or(now);
     let by_id: HashMap<ScheduleId, &Schedule> = all.iter().map(|s| (s.id, s)).collect();
     let overrides = tx.overrides(Some(wanted), from, to).await?;
     let mut events = Vec::new();
@@ -131,6 +137,7 @@ async fn events(
                 (_, user) => {
                     events.extend(current.take());
                     current = user.map(|user| Event {
+                        anchor: shift.start,
                         schedule: *id,
                         user,
                         start: shift.start,
@@ -141,6 +148,11 @@ async fn events(
             }
         }
         events.extend(current);
+    }
+    for event in &mut events {
+        if event.start == from {
+            event.anchor = event.end;
+        }
     }
     events.retain(|e| only.is_none_or(|user| e.user == user));
     events.sort_by_key(|e| e.start);
@@ -164,7 +176,7 @@ fn calendar(name: &str, events: &[Event], now: Timestamp) -> Response {
         line(format!(
             "UID:{}-{}-{}@watchbill",
             event.schedule,
-            event.start.as_second(),
+            event.anchor.as_second(),
             event.user
         ));
         line(format!("DTSTAMP:{}", utc(now)));

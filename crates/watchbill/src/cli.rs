@@ -5,7 +5,11 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand};
 
 #[derive(Debug, Parser)]
-#[command(name = "watchbill", version, about = "On-call schedules, paging and product-maintenance duty in one binary.")]
+#[command(
+    name = "watchbill",
+    version,
+    about = "On-call schedules, paging and product-maintenance duty in one binary."
+)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,

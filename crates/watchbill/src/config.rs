@@ -79,7 +79,11 @@ impl ServeConfig {
                 .or(file.database_url)
                 .unwrap_or_else(|| "sqlite://watchbill.db".to_owned()),
             public_url: public_url.trim_end_matches('/').to_owned(),
-            log: args.log.clone().or(file.log).unwrap_or_else(|| "info".to_owned()),
+            log: args
+                .log
+                .clone()
+                .or(file.log)
+                .unwrap_or_else(|| "info".to_owned()),
             listen,
             demo: args.demo,
         })
@@ -101,7 +105,11 @@ fn read_file(path: &Path) -> Result<FileConfig, ConfigError> {
 
 /// The 1-based line of a byte offset.
 pub fn line_of(text: &str, offset: usize) -> usize {
-    text.as_bytes()[..offset.min(text.len())].iter().filter(|b| **b == b'\n').count() + 1
+    text.as_bytes()[..offset.min(text.len())]
+        .iter()
+        .filter(|b| **b == b'\n')
+        .count()
+        + 1
 }
 
 /// `WATCHBILL_*` variables in the environment that watchbill does not know.
@@ -138,7 +146,10 @@ mod tests {
 
         impl TempFile {
             pub fn new(text: &str) -> TempFile {
-                let path = std::env::temp_dir().join(format!("watchbill-config-{}.toml", watchbill_store::new_secret()));
+                let path = std::env::temp_dir().join(format!(
+                    "watchbill-config-{}.toml",
+                    watchbill_store::new_secret()
+                ));
                 std::fs::write(&path, text).unwrap();
                 TempFile(path)
             }
@@ -161,9 +172,17 @@ mod tests {
 
     #[test]
     fn file_overrides_defaults_and_flags_override_file() {
-        let file = config_file("listen = \"0.0.0.0:9000\"\ndatabase_url = \"sqlite://from-file.db\"\n");
+        let file =
+            config_file("listen = \"0.0.0.0:9000\"\ndatabase_url = \"sqlite://from-file.db\"\n");
         let path = file.0.display().to_string();
-        let args = serve_args(&["watchbill", "serve", "--config", &path, "--database-url", "sqlite://from-flag.db"]);
+        let args = serve_args(&[
+            "watchbill",
+            "serve",
+            "--config",
+            &path,
+            "--database-url",
+            "sqlite://from-flag.db",
+        ]);
         let config = ServeConfig::load(&args).unwrap();
         assert_eq!(config.listen, "0.0.0.0:9000");
         assert_eq!(config.database_url, "sqlite://from-flag.db");
@@ -216,6 +235,9 @@ mod tests {
             ("HOME", "x"),
         ]
         .map(|(k, v)| (k.to_owned(), v.to_owned()));
-        assert_eq!(unknown_variables(vars.into_iter()), vec!["WATCHBILL_LISTN".to_owned()]);
+        assert_eq!(
+            unknown_variables(vars.into_iter()),
+            vec!["WATCHBILL_LISTN".to_owned()]
+        );
     }
 }

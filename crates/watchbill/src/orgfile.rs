@@ -162,12 +162,18 @@ start = 2026-01-07T18:00:00Z
     #[test]
     fn bare_datetimes_are_read() {
         let doc = parse("org.toml", FILE).unwrap();
-        assert_eq!(doc.schedules[0].layers[0].start.to_string(), "2026-01-07T18:00:00Z");
+        assert_eq!(
+            doc.schedules[0].layers[0].start.to_string(),
+            "2026-01-07T18:00:00Z"
+        );
     }
 
     #[test]
     fn fields_are_located_on_their_line() {
-        assert_eq!(line_of_field(FILE, "schedules[0].layers[0].participants[1]"), 17);
+        assert_eq!(
+            line_of_field(FILE, "schedules[0].layers[0].participants[1]"),
+            17
+        );
         assert_eq!(line_of_field(FILE, "teams[0].members[0]"), 8);
         assert_eq!(line_of_field(FILE, "users[0]"), 2);
     }
@@ -178,7 +184,12 @@ start = 2026-01-07T18:00:00Z
         let error = parse("org.toml", &broken).unwrap_err();
         assert_eq!(error.field.as_deref(), Some("schedules[0].layers[0].turn"));
         assert_eq!(error.line, 18);
-        assert!(error.to_string().starts_with("org.toml:18: schedules[0].layers[0].turn: "), "{error}");
+        assert!(
+            error
+                .to_string()
+                .starts_with("org.toml:18: schedules[0].layers[0].turn: "),
+            "{error}"
+        );
     }
 
     #[test]

@@ -23,12 +23,18 @@ pub enum ServeError {
     #[error("{0}")]
     Setup(#[from] watchbill_server::setup::SetupError),
     #[error("cannot listen on {listen}: {source}")]
-    Listen { listen: String, source: std::io::Error },
+    Listen {
+        listen: String,
+        source: std::io::Error,
+    },
     #[error("the server stopped: {0}")]
     Io(#[from] std::io::Error),
 }
 
-async fn open_store(config: &ServeConfig, clock: Arc<dyn Clock>) -> Result<Arc<dyn Store>, ServeError> {
+async fn open_store(
+    config: &ServeConfig,
+    clock: Arc<dyn Clock>,
+) -> Result<Arc<dyn Store>, ServeError> {
     let store = watchbill_store::connect(&config.database_url, clock)
         .await
         .map_err(|source| ServeError::Database {
@@ -51,7 +57,10 @@ pub async fn migrate(config: ServeConfig) -> Result<(), ServeError> {
         })?;
     let report = store.migrate().await?;
     if report.applied.is_empty() {
-        println!("The database is up to date ({} migration(s)).", report.already_applied);
+        println!(
+            "The database is up to date ({} migration(s)).",
+            report.already_applied
+        );
     } else {
         println!("Applied: {}", report.applied.join(", "));
     }
@@ -64,10 +73,13 @@ pub async fn serve(config: ServeConfig) -> Result<(), ServeError> {
     }
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let store = open_store(&config, clock.clone()).await?;
-    let listener = TcpListener::bind(&config.listen).await.map_err(|source| ServeError::Listen {
-        listen: config.listen.clone(),
-        source,
-    })?;
+    let listener =
+        TcpListener::bind(&config.listen)
+            .await
+            .map_err(|source| ServeError::Listen {
+                listen: config.listen.clone(),
+                source,
+            })?;
     let address = listener.local_addr()?;
     let public_url = if config.public_url.ends_with(":0") {
         format!("http://{address}")
@@ -77,18 +89,31 @@ pub async fn serve(config: ServeConfig) -> Result<(), ServeError> {
 
     let bootstrap_secret = std::env::var("WATCHBILL_BOOTSTRAP_TOKEN").ok();
     let setup = bootstrap(store.as_ref(), bootstrap_secret.as_deref()).await?;
-    let demo_setup = if config.demo { Some(demo(store.as_ref()).await?) } else { None };
+    let demo_setup = if config.demo {
+        Some(demo(store.as_ref()).await?)
+    } else {
+        None
+    };
 
-    println!("watchbill {} is listening on {public_url}", env!("CARGO_PKG_VERSION"));
+    println!(
+        "watchbill {} is listening on {public_url}",
+        env!("CARGO_PKG_VERSION")
+    );
     println!("  database: {}", redact(&config.database_url));
-    if let Some(token) = setup.admin_token.as_ref().filter(|_| !setup.token_from_environment) {
+    if let Some(token) = setup
+        .admin_token
+        .as_ref()
+        .filter(|_| !setup.token_from_environment)
+    {
         if demo_setup.is_none() {
             println!("  admin bootstrap token (shown once): {token}");
         }
     }
     if let Some(demo) = &demo_setup {
         if demo.demo_created {
-            println!("  demo organisation created: teams User-facing, Infrastructure and Analytics");
+            println!(
+                "  demo organisation created: teams User-facing, Infrastructure and Analytics"
+            );
         }
         if let Some(token) = &demo.admin_token {
             println!("  demo admin: {DEMO_ADMIN_EMAIL}");

@@ -70,6 +70,16 @@ pub const MAX_WINDOW_DAYS: i64 = 3_660;
 /// Reads an instant from a query parameter: RFC 3339 (`2026-11-25T10:00:00-08:00`), a date
 /// (`2026-11-25`, midnight UTC), or `now`.
 pub fn instant(text: Option<&str>, now: Timestamp, field: &str) -> ApiResult<Timestamp> {
+    instant_in(text, now, field, &jiff::tz::TimeZone::UTC)
+}
+
+/// Like [`instant`], with dates and zone-less date-times read in `zone`.
+pub fn instant_in(
+    text: Option<&str>,
+    now: Timestamp,
+    field: &str,
+    zone: &jiff::tz::TimeZone,
+) -> ApiResult<Timestamp> {
     let Some(text) = text.map(str::trim).filter(|t| !t.is_empty()) else {
         return Ok(now);
     };
@@ -79,8 +89,13 @@ pub fn instant(text: Option<&str>, now: Timestamp, field: &str) -> ApiResult<Tim
     if let Ok(at) = text.parse::<Timestamp>() {
         return Ok(at);
     }
+    if let Ok(datetime) = text.parse::<jiff::civil::DateTime>() {
+        if let Ok(at) = datetime.to_zoned(zone.clone()) {
+            return Ok(at.timestamp());
+        }
+    }
     if let Ok(date) = text.parse::<jiff::civil::Date>() {
-        if let Ok(at) = date.to_zoned(jiff::tz::TimeZone::UTC) {
+        if let Ok(at) = date.to_zoned(zone.clone()) {
             return Ok(at.timestamp());
         }
     }
@@ -106,9 +121,20 @@ impl Window {
         now: Timestamp,
         default_days: i64,
     ) -> ApiResult<Window> {
-        let from = instant(from, now, "from")?;
+        Window::parse_in(from, to, now, default_days, &jiff::tz::TimeZone::UTC)
+    }
+
+    /// Like [`Window::parse`], with dates read in `zone`.
+    pub fn parse_in(
+        from: Option<&str>,
+        to: Option<&str>,
+        now: Timestamp,
+        default_days: i64,
+        zone: &jiff::tz::TimeZone,
+    ) -> ApiResult<Window> {
+        let from = instant_in(from, now, "from", zone)?;
         let to = match to {
-            Some(_) => instant(to, now, "to")?,
+            Some(_) => instant_in(to, now, "to", zone)?,
             None => from
                 .saturating_add(SignedDuration::from_hours(24 * default_days))
                 .unwrap_or(from),

@@ -112,10 +112,12 @@ pub async fn on_call_at(
     };
     let all = tx.schedules(None).await?;
     let by_id: HashMap<ScheduleId, &Schedule> = all.iter().map(|s| (s.id, s)).collect();
-    let selected: Vec<&Schedule> = all
+    let mut selected: Vec<&Schedule> = all
         .iter()
         .filter(|s| team_filter.is_none_or(|team| s.team_id == team.id))
         .collect();
+    // Grouped by team, each team's schedules in the order they were made (primary first).
+    selected.sort_by_key(|s| (s.team_id, s.id));
     let ids: Vec<ScheduleId> = selected.iter().map(|s| s.id).collect();
     let from = at.saturating_sub(OVERRIDE_REACH).unwrap_or(at);
     let to = at.saturating_add(OVERRIDE_REACH).unwrap_or(at);

@@ -516,6 +516,18 @@ impl ShiftsQuery {
     }
 }
 
+/// The window a query asks for, with dates read in the schedule's zone.
+async fn schedule_window(
+    tx: &mut dyn Tx,
+    id: ScheduleId,
+    query: &ShiftsQuery,
+    now: Timestamp,
+) -> ApiResult<Window> {
+    let record = tx.schedule(id).await?;
+    let tz = zone(&record.time_zone, "time_zone")?;
+    Window::parse_in(query.from.as_deref(), query.to.as_deref(), now, 14, &tz)
+}
+
 /// A schedule resolved for reading: the record, the resolver's form, and user names.
 pub struct Resolved {
     pub record: Schedule,
@@ -600,13 +612,8 @@ async fn schedule_shifts(
     ApiPath(id): ApiPath<i64>,
     ApiQuery(query): ApiQuery<ShiftsQuery>,
 ) -> ApiResult<Json<ShiftsView>> {
-    let window = Window::parse(
-        query.from.as_deref(),
-        query.to.as_deref(),
-        state.clock.now(),
-        14,
-    )?;
     let mut tx = state.store.read().await?;
+    let window = schedule_window(tx.as_mut(), ScheduleId(id), &query, state.clock.now()).await?;
     let resolved = resolve_one(tx.as_mut(), ScheduleId(id), window.from, window.to).await?;
     let shifts = match query.layer {
         Some(index) if index >= resolved.schedule.layers().len() => {
@@ -649,13 +656,8 @@ async fn schedule_gaps(
     ApiPath(id): ApiPath<i64>,
     ApiQuery(query): ApiQuery<ShiftsQuery>,
 ) -> ApiResult<Json<Vec<GapView>>> {
-    let window = Window::parse(
-        query.from.as_deref(),
-        query.to.as_deref(),
-        state.clock.now(),
-        14,
-    )?;
     let mut tx = state.store.read().await?;
+    let window = schedule_window(tx.as_mut(), ScheduleId(id), &query, state.clock.now()).await?;
     let resolved = resolve_one(tx.as_mut(), ScheduleId(id), window.from, window.to).await?;
     Ok(Json(
         resolved

@@ -17,5 +17,7 @@ pub fn display_zone(name: Option<&str>) -> Result<TimeZone, String> {
 
 /// `Wed 2 Dec 10:00 PST`.
 pub fn short_time(at: Timestamp, zone: &TimeZone) -> String {
-    at.to_zoned(zone.clone()).strftime("%a %-d %b %H:%M %Z").to_string()
+    at.to_zoned(zone.clone())
+        .strftime("%a %-d %b %H:%M %Z")
+        .to_string()
 }

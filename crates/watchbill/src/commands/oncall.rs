@@ -45,7 +45,10 @@ pub async fn run(args: OncallArgs) -> Result<(), CommandError> {
     }
     if args.json {
         let value: serde_json::Value = client.get("/api/v1/oncall", &query).await?;
-        println!("{}", serde_json::to_string_pretty(&value).unwrap_or_default());
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&value).unwrap_or_default()
+        );
         return Ok(());
     }
     let answer: Answer = client.get("/api/v1/oncall", &query).await?;
@@ -56,7 +59,12 @@ pub async fn run(args: OncallArgs) -> Result<(), CommandError> {
 fn render(answer: &Answer, zone: &jiff::tz::TimeZone) -> String {
     let mut out = String::new();
     let mut team = None;
-    let width = answer.schedules.iter().map(|s| s.schedule_name.len()).max().unwrap_or(0);
+    let width = answer
+        .schedules
+        .iter()
+        .map(|s| s.schedule_name.len())
+        .max()
+        .unwrap_or(0);
     let name_width = answer
         .schedules
         .iter()
@@ -69,14 +77,19 @@ fn render(answer: &Answer, zone: &jiff::tz::TimeZone) -> String {
             team = Some(&entry.team_name);
         }
         let who = entry.user.as_ref().map_or("nobody", |u| u.name.as_str());
-        let until = entry
-            .until
-            .map_or_else(|| "no end in sight".to_owned(), |t| format!("until {}", short_time(t, zone)));
+        let until = entry.until.map_or_else(
+            || "no end in sight".to_owned(),
+            |t| format!("until {}", short_time(t, zone)),
+        );
         let next = entry
             .next
             .as_ref()
             .map_or_else(String::new, |n| format!(", then {}", n.user.name));
-        let _ = writeln!(out, "  {:width$}  {:name_width$}  {until}{next}", entry.schedule_name, who);
+        let _ = writeln!(
+            out,
+            "  {:width$}  {:name_width$}  {until}{next}",
+            entry.schedule_name, who
+        );
     }
     if answer.schedules.is_empty() {
         out.push_str("No schedules.\n");

@@ -16,7 +16,11 @@ struct ApplyReport {
 pub async fn apply(args: ApplyArgs) -> Result<(), CommandError> {
     let file = OrgFile::read(&args.file)?;
     let client = Client::new(&args.client)?;
-    let query = if args.dry_run { vec![("dry_run", "true".to_owned())] } else { vec![] };
+    let query = if args.dry_run {
+        vec![("dry_run", "true".to_owned())]
+    } else {
+        vec![]
+    };
     let report: ApplyReport = match client.post("/api/v1/apply", &query, &file.document).await {
         Ok(report) => report,
         Err(ClientError::Api { message, field, .. }) => {
@@ -24,7 +28,11 @@ pub async fn apply(args: ApplyArgs) -> Result<(), CommandError> {
         }
         Err(other) => return Err(other.into()),
     };
-    let verb = if args.dry_run { "would change" } else { "changed" };
+    let verb = if args.dry_run {
+        "would change"
+    } else {
+        "changed"
+    };
     if report.changes.is_empty() {
         println!("{}: nothing to change", file.path);
     } else {
@@ -39,7 +47,8 @@ pub async fn apply(args: ApplyArgs) -> Result<(), CommandError> {
 pub async fn export(args: ClientArgs) -> Result<(), CommandError> {
     let client = Client::new(&args)?;
     let document: OrgDocument = client.get("/api/v1/export", &[]).await?;
-    let text = to_toml(&document).map_err(|e| CommandError::Usage(format!("cannot write TOML: {e}")))?;
+    let text =
+        to_toml(&document).map_err(|e| CommandError::Usage(format!("cannot write TOML: {e}")))?;
     print!("{text}");
     Ok(())
 }

@@ -57,7 +57,10 @@ async fn catalogue(client: &Client) -> Result<(Vec<Team>, Vec<Schedule>), Comman
 }
 
 fn team_name(teams: &[Team], id: i64) -> &str {
-    teams.iter().find(|t| t.id == id).map_or("?", |t| t.name.as_str())
+    teams
+        .iter()
+        .find(|t| t.id == id)
+        .map_or("?", |t| t.name.as_str())
 }
 
 async fn list(args: &ClientArgs) -> Result<(), CommandError> {
@@ -76,7 +79,11 @@ async fn list(args: &ClientArgs) -> Result<(), CommandError> {
 }
 
 /// Finds a schedule by id, by `TEAM/NAME`, or by a name only one team uses.
-fn find<'a>(teams: &[Team], schedules: &'a [Schedule], wanted: &str) -> Result<&'a Schedule, CommandError> {
+fn find<'a>(
+    teams: &[Team],
+    schedules: &'a [Schedule],
+    wanted: &str,
+) -> Result<&'a Schedule, CommandError> {
     if let Ok(id) = wanted.parse::<i64>() {
         return schedules
             .iter()
@@ -94,7 +101,9 @@ fn find<'a>(teams: &[Team], schedules: &'a [Schedule], wanted: &str) -> Result<&
         .collect();
     match matches.as_slice() {
         [one] => Ok(one),
-        [] => Err(CommandError::Usage(format!("no schedule is named `{wanted}`"))),
+        [] => Err(CommandError::Usage(format!(
+            "no schedule is named `{wanted}`"
+        ))),
         several => Err(CommandError::Usage(format!(
             "`{wanted}` names {} schedules; use TEAM/NAME, e.g. `{}/{}`",
             several.len(),
@@ -125,12 +134,21 @@ async fn show(
     let path = format!("/api/v1/schedules/{}/shifts", schedule.id);
     if json {
         let value: serde_json::Value = client.get(&path, &query).await?;
-        println!("{}", serde_json::to_string_pretty(&value).unwrap_or_default());
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&value).unwrap_or_default()
+        );
         return Ok(());
     }
-    let zone = display_zone(Some(tz.as_deref().unwrap_or(&schedule.time_zone))).map_err(CommandError::Usage)?;
+    let zone = display_zone(Some(tz.as_deref().unwrap_or(&schedule.time_zone)))
+        .map_err(CommandError::Usage)?;
     let shifts: Shifts = client.get(&path, &query).await?;
-    println!("{}/{} ({})", team_name(&teams, schedule.team_id), schedule.name, zone.iana_name().unwrap_or("local"));
+    println!(
+        "{}/{} ({})",
+        team_name(&teams, schedule.team_id),
+        schedule.name,
+        zone.iana_name().unwrap_or("local")
+    );
     for shift in &shifts.shifts {
         let who = shift.user_name.as_deref().unwrap_or("— nobody (gap) —");
         let why = match (shift.source.as_deref(), &shift.layer, shift.override_id) {
