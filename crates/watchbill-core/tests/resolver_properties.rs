@@ -634,7 +634,16 @@ proptest! {
     #[test]
     fn now_describes_the_current_stretch(scenario in scenario()) {
         let schedule = scenario.schedule();
-        for &at in scenario.probes.iter().take(4) {
+        // A few random instants and a few handoffs: `now` exactly at a change is the case
+        // most likely to get `since` or `until` wrong.
+        let handoffs = schedule.render(scenario.from, scenario.to);
+        let instants = scenario
+            .probes
+            .iter()
+            .take(3)
+            .copied()
+            .chain(handoffs.iter().skip(1).take(3).map(|shift| shift.start));
+        for at in instants {
             let current = schedule.on_call_at(at);
             let now = schedule.now(at);
             let user = current.map(|(user, _)| user);

@@ -8,9 +8,9 @@ use std::collections::HashMap;
 use axum::extract::{Path, State};
 use axum::http::header::{CACHE_CONTROL, CONTENT_TYPE};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
-use axum::Router;
 use jiff::{SignedDuration, Timestamp};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 use watchbill_core::{ScheduleId, UserId};
 use watchbill_store::model::Schedule;
 
@@ -18,10 +18,10 @@ use crate::error::{ApiError, ApiResult};
 use crate::resolve::core_schedule;
 use crate::state::AppState;
 
-pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/ics/schedules/{file}", get(schedule_feed))
-        .route("/ics/users/{file}", get(user_feed))
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(schedule_feed))
+        .routes(routes!(user_feed))
 }
 
 /// Feeds cover the past 30 days and the coming 180.
@@ -46,6 +46,10 @@ fn token_of(file: &str) -> ApiResult<&str> {
         .ok_or_else(|| ApiError::not_found("calendar feed"))
 }
 
+/// A schedule's shifts as an iCalendar feed. The URL is the credential: no token needed.
+#[utoipa::path(get, path = "/ics/schedules/{file}", tag = "calendar",
+    params(("file" = String, Path, description = "The feed's secret followed by `.ics`")),
+    responses((status = 200, content_type = "text/calendar", body = String), (status = 404, body = ApiError)))]
 async fn schedule_feed(
     State(state): State<AppState>,
     Path(file): Path<String>,
@@ -75,6 +79,10 @@ async fn schedule_feed(
     Ok(calendar(&schedule.name, &events, now))
 }
 
+/// A person's shifts on every schedule as an iCalendar feed. The URL is the credential.
+#[utoipa::path(get, path = "/ics/users/{file}", tag = "calendar",
+    params(("file" = String, Path, description = "The feed's secret followed by `.ics`")),
+    responses((status = 200, content_type = "text/calendar", body = String), (status = 404, body = ApiError)))]
 async fn user_feed(State(state): State<AppState>, Path(file): Path<String>) -> ApiResult<Response> {
     let token = token_of(&file)?;
     let mut tx = state.store.read().await?;

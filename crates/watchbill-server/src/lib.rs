@@ -31,8 +31,7 @@ const BODY_LIMIT: usize = 2 * 1024 * 1024;
 /// The whole HTTP application.
 pub fn app(state: AppState) -> Router {
     let (api, _) = api::router();
-    api.merge(ics::routes())
-        .fallback(|| async { ApiError::new(ErrorCode::NotFound, "no such route") })
+    api.fallback(|| async { ApiError::new(ErrorCode::NotFound, "no such route") })
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
         .layer(TraceLayer::new_for_http())
         .with_state(state)

@@ -27,7 +27,8 @@ use crate::state::AppState;
     modifiers(&TokenSecurity),
     tags(
         (name = "users"), (name = "teams"), (name = "schedules"), (name = "overrides"),
-        (name = "oncall"), (name = "tokens"), (name = "organisation"), (name = "system"),
+        (name = "oncall"), (name = "tokens"), (name = "organisation"), (name = "calendar"),
+        (name = "system"),
     )
 )]
 struct ApiDoc;
@@ -55,6 +56,7 @@ pub fn router() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .merge(tokens::routes())
         .merge(org::routes())
         .merge(crate::health::routes())
+        .merge(crate::ics::routes())
         .split_for_parts();
     let document = openapi.clone();
     let router = router.route(

@@ -1,0 +1,186 @@
+//! A real server on 127.0.0.1 with a fresh database per test, a clock the test moves, and a
+//! client that speaks to it over HTTP.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, dead_code)]
+
+use std::sync::Arc;
+
+use jiff::Timestamp;
+use reqwest::{Method, StatusCode};
+use serde_json::{json, Value};
+use tokio::sync::oneshot;
+use watchbill_core::ManualClock;
+use watchbill_server::AppState;
+use watchbill_store::testing::TestDatabase;
+use watchbill_store::{Backend, Store};
+
+pub const ADMIN_TOKEN: &str = "test-admin-token-0123456789";
+
+pub struct TestApp {
+    pub url: String,
+    pub store: Arc<dyn Store>,
+    pub clock: Arc<ManualClock>,
+    http: reqwest::Client,
+    shutdown: Option<oneshot::Sender<()>>,
+    // Dropped last: the database outlives the server.
+    _db: TestDatabase,
+}
+
+impl TestApp {
+    /// Starts a server on a fresh database with the clock at `now` and an admin token.
+    pub async fn start(backend: Backend, now: &str) -> TestApp {
+        let db = TestDatabase::new(backend).await.expect("test database");
+        let clock = Arc::new(ManualClock::new(now.parse().unwrap()));
+        let store = watchbill_store::connect(&db.url, clock.clone())
+            .await
+            .unwrap();
+        store.migrate().await.unwrap();
+        watchbill_server::setup::bootstrap(store.as_ref(), Some(ADMIN_TOKEN))
+            .await
+            .unwrap();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let state = AppState {
+            store: store.clone(),
+            clock: clock.clone(),
+            public_url: url.clone(),
+        };
+        let (shutdown, stopped) = oneshot::channel::<()>();
+        tokio::spawn(watchbill_server::serve(listener, state, async {
+            let _ = stopped.await;
+        }));
+        TestApp {
+            url,
+            store,
+            clock,
+            http: reqwest::Client::new(),
+            shutdown: Some(shutdown),
+            _db: db,
+        }
+    }
+
+    pub fn set_now(&self, now: &str) {
+        self.clock.set(now.parse::<Timestamp>().unwrap());
+    }
+
+    pub async fn request(
+        &self,
+        method: Method,
+        path: &str,
+        token: Option<&str>,
+        body: Option<Value>,
+    ) -> (StatusCode, Value) {
+        let mut request = self.http.request(method, format!("{}{path}", self.url));
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        let response = request.send().await.unwrap();
+        let status = response.status();
+        let text = response.text().await.unwrap();
+        let value = if text.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_str(&text).unwrap_or(Value::String(text))
+        };
+        (status, value)
+    }
+
+    pub async fn get(&self, path: &str) -> (StatusCode, Value) {
+        self.request(Method::GET, path, Some(ADMIN_TOKEN), None)
+            .await
+    }
+
+    pub async fn post(&self, path: &str, body: Value) -> (StatusCode, Value) {
+        self.request(Method::POST, path, Some(ADMIN_TOKEN), Some(body))
+            .await
+    }
+
+    pub async fn put(&self, path: &str, body: Value) -> (StatusCode, Value) {
+        self.request(Method::PUT, path, Some(ADMIN_TOKEN), Some(body))
+            .await
+    }
+
+    pub async fn delete(&self, path: &str) -> (StatusCode, Value) {
+        self.request(Method::DELETE, path, Some(ADMIN_TOKEN), None)
+            .await
+    }
+
+    pub async fn text(&self, path: &str) -> (StatusCode, String, String) {
+        let response = self
+            .http
+            .get(format!("{}{path}", self.url))
+            .send()
+            .await
+            .unwrap();
+        let status = response.status();
+        let content_type = response
+            .headers()
+            .get("content-type")
+            .map(|v| v.to_str().unwrap().to_owned())
+            .unwrap_or_default();
+        (status, content_type, response.text().await.unwrap())
+    }
+
+    /// Creates a user and returns its id.
+    pub async fn user(&self, name: &str) -> i64 {
+        let (status, body) = self
+            .post(
+                "/api/v1/users",
+                json!({"name": name, "email": format!("{}@example.test", name.to_lowercase()), "time_zone": "America/Los_Angeles"}),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+        body["id"].as_i64().unwrap()
+    }
+
+    /// Creates a team with the given members and returns its id.
+    pub async fn team(&self, name: &str, members: &[i64]) -> i64 {
+        let (status, body) = self
+            .post("/api/v1/teams", json!({"name": name, "members": members}))
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+        body["id"].as_i64().unwrap()
+    }
+
+    /// A token with the given role.
+    pub async fn token(&self, role: &str) -> String {
+        let (status, body) = self
+            .post("/api/v1/tokens", json!({"name": role, "role": role}))
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+        body["secret"].as_str().unwrap().to_owned()
+    }
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        if let Some(shutdown) = self.shutdown.take() {
+            let _ = shutdown.send(());
+        }
+    }
+}
+
+/// Runs each named async test function once per backend.
+#[macro_export]
+macro_rules! on_both_backends {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test]
+                async fn $name() {
+                    super::$name(watchbill_store::Backend::Sqlite).await;
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test]
+                async fn $name() {
+                    super::$name(watchbill_store::Backend::Postgres).await;
+                }
+            )*
+        }
+    };
+}
