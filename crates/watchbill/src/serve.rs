@@ -121,6 +121,7 @@ pub async fn serve(config: ServeConfig) -> Result<(), ServeError> {
             println!("  try: curl -H 'Authorization: Bearer {token}' {public_url}/api/v1/oncall");
         }
     }
+    println!("Press Ctrl-C to stop.");
     let state = AppState {
         store,
         clock,

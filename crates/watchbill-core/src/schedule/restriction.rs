@@ -139,7 +139,7 @@ pub(crate) fn is_active(restrictions: &[Restriction], zone: &TimeZone, at: Times
     let mut windows = Vec::new();
     restrictions
         .iter()
-        .for_each(|r| r.windows(zone, today, today, &mut windows));
+        .for_each(|r| r.windows(zone, today - 1, today, &mut windows));
     windows.iter().any(|(start, end)| *start <= at && at < *end)
 }
 
