@@ -240,19 +240,34 @@ impl Schedule {
 
     /// The first person on call at or after `from`, with their continuous stretch.
     fn next_after(&self, from: Timestamp) -> Option<NextShift> {
-        let to = local_time::clamp_timestamp(from.as_second() + HORIZON_SECONDS);
-        let shifts = self.render(from, to);
-        let first = shifts.iter().position(|shift| shift.user.is_some())?;
-        let user = shifts[first].user?;
-        let end = shifts[first..]
-            .iter()
-            .find(|shift| shift.user != Some(user))
-            .map(|shift| shift.start);
-        Some(NextShift {
-            user,
-            start: shifts[first].start,
-            end,
-        })
+        // Most rotations hand off within days, so look a week ahead first and widen only when
+        // the answer lies further out.
+        let mut reach = 8 * 86_400;
+        loop {
+            let reach_clamped = reach.min(HORIZON_SECONDS);
+            let to = local_time::clamp_timestamp(from.as_second() + reach_clamped);
+            let shifts = self.render(from, to);
+            let found = shifts
+                .iter()
+                .position(|shift| shift.user.is_some())
+                .and_then(|first| {
+                    let user = shifts[first].user?;
+                    let end = shifts[first..]
+                        .iter()
+                        .find(|shift| shift.user != Some(user))
+                        .map(|shift| shift.start);
+                    Some(NextShift {
+                        user,
+                        start: shifts[first].start,
+                        end,
+                    })
+                });
+            let complete = found.is_some_and(|next| next.end.is_some());
+            if complete || reach >= HORIZON_SECONDS {
+                return found;
+            }
+            reach *= 4;
+        }
     }
 }
 
