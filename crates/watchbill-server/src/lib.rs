@@ -11,6 +11,7 @@ mod health;
 mod ics;
 pub mod org;
 mod resolve;
+pub mod roster;
 pub mod setup;
 pub mod state;
 mod sync;

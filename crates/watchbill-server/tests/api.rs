@@ -23,6 +23,7 @@ on_both_backends!(
     every_documented_route_is_served,
     changes_are_audited,
     demo_organisation_has_the_seed_line_up,
+    servers_sharing_a_database_see_each_others_changes,
 );
 
 /// Three people in a weekly Wednesday 10:00 Los Angeles rotation, arranged so that Linus has
@@ -826,4 +827,33 @@ async fn demo_organisation_has_the_seed_line_up(backend: Backend) {
     assert!(!again.demo_created);
     let (_, teams) = app.get("/api/v1/teams").await;
     assert_eq!(teams.as_array().unwrap().len(), 3);
+}
+
+async fn servers_sharing_a_database_see_each_others_changes(backend: Backend) {
+    let first = TestApp::start(backend, "2026-11-26T12:00:00Z").await;
+    let (_, schedule, users) = weekly_line_up(&first).await;
+    let second = first.another_server().await;
+    let (_, before) = second.get("/api/v1/oncall?at=2026-11-27T12:00:00Z").await;
+    assert_eq!(before["schedules"][0]["user"]["name"], "Linus");
+    let (status, _) = first
+        .post(
+            &format!("/api/v1/schedules/{schedule}/overrides"),
+            json!({"start": "2026-11-27T00:00:00Z", "end": "2026-11-28T00:00:00Z", "user_id": users[1]}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED);
+    let (_, after) = second.get("/api/v1/oncall?at=2026-11-27T12:00:00Z").await;
+    assert_eq!(
+        after["schedules"][0]["user"]["name"], "Grace",
+        "the second server's cached roster was refreshed"
+    );
+    let (_, renamed) = first
+        .put(
+            &format!("/api/v1/users/{}", users[1]),
+            json!({"name": "Grace Hopper", "email": "grace@example.test"}),
+        )
+        .await;
+    assert_eq!(renamed["name"], "Grace Hopper");
+    let (_, after) = second.get("/api/v1/oncall?at=2026-11-27T12:00:00Z").await;
+    assert_eq!(after["schedules"][0]["user"]["name"], "Grace Hopper");
 }

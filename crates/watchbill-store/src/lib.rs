@@ -73,6 +73,10 @@ pub trait Tx: Send {
     /// it writes.
     fn now(&self) -> Timestamp;
 
+    /// The roster revision: a number that grows with every committed change to users, teams,
+    /// schedules, layers or overrides. Equal numbers mean an equal roster.
+    async fn roster_revision(&mut self) -> Result<i64>;
+
     // Users.
     async fn insert_user(&mut self, input: &UserInput) -> Result<User>;
     async fn update_user(&mut self, id: UserId, input: &UserInput) -> Result<User>;

@@ -45,6 +45,8 @@ impl PostgresStore {
 pub struct PostgresTx {
     tx: sqlx::Transaction<'static, Postgres>,
     now: jiff::Timestamp,
+    /// Whether this transaction already incremented the roster revision.
+    bumped: bool,
 }
 
 #[async_trait]
@@ -62,6 +64,7 @@ impl Store for PostgresStore {
         Ok(Box::new(PostgresTx {
             tx,
             now: self.clock.now(),
+            bumped: false,
         }))
     }
 
@@ -70,6 +73,7 @@ impl Store for PostgresStore {
         Ok(Box::new(PostgresTx {
             tx,
             now: self.clock.now(),
+            bumped: false,
         }))
     }
 

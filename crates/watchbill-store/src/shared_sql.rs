@@ -57,8 +57,8 @@ pub(crate) fn override_kind(
     }
 }
 
-/// Implements [`crate::Tx`] for `$tx`, a struct with fields `tx: sqlx::Transaction<'static, $db>`
-/// and `now: Timestamp`.
+/// Implements [`crate::Tx`] for `$tx`, a struct with fields `tx: sqlx::Transaction<'static, $db>`,
+/// `now: Timestamp` and `bumped: bool`.
 macro_rules! shared_tx_impl {
     ($tx:ident, $db:ty, $row:ty) => {
         use std::collections::BTreeMap;
@@ -163,6 +163,17 @@ macro_rules! shared_tx_impl {
         }
 
         impl $tx {
+            /// Marks the roster as changed, once per transaction.
+            async fn bump_roster(&mut self) -> Result<()> {
+                if !self.bumped {
+                    sqlx::query("UPDATE roster_revision SET value = value + 1 WHERE id = 1")
+                        .execute(&mut *self.tx)
+                        .await?;
+                    self.bumped = true;
+                }
+                Ok(())
+            }
+
             async fn require_user(&mut self, id: UserId, field: String) -> Result<()> {
                 let found = sqlx::query("SELECT 1 AS one FROM users WHERE id = $1")
                     .bind(id.0)
@@ -321,7 +332,15 @@ macro_rules! shared_tx_impl {
                 self.now
             }
 
+            async fn roster_revision(&mut self) -> Result<i64> {
+                let row = sqlx::query("SELECT value FROM roster_revision WHERE id = 1")
+                    .fetch_one(&mut *self.tx)
+                    .await?;
+                Ok(row.try_get("value")?)
+            }
+
             async fn insert_user(&mut self, input: &UserInput) -> Result<User> {
+                self.bump_roster().await?;
                 let row = sqlx::query(
                     "INSERT INTO users (name, email, time_zone, photo_url, role, ics_token, created_at, updated_at) \
                      VALUES ($1, $2, $3, $4, $5, $6, $7, $7) RETURNING id",
@@ -340,6 +359,7 @@ macro_rules! shared_tx_impl {
             }
 
             async fn update_user(&mut self, id: UserId, input: &UserInput) -> Result<User> {
+                self.bump_roster().await?;
                 let done = sqlx::query(
                     "UPDATE users SET name = $1, email = $2, time_zone = $3, photo_url = $4, role = $5, updated_at = $6 \
                      WHERE id = $7",
@@ -361,6 +381,7 @@ macro_rules! shared_tx_impl {
             }
 
             async fn delete_user(&mut self, id: UserId) -> Result<()> {
+                self.bump_roster().await?;
                 let in_use = sqlx::query(
                     "SELECT (SELECT COUNT(*) FROM layer_participants WHERE user_id = $1) \
                           + (SELECT COUNT(*) FROM overrides WHERE user_id = $1 OR other_user_id = $1) AS uses",
@@ -422,6 +443,7 @@ macro_rules! shared_tx_impl {
             }
 
             async fn insert_team(&mut self, input: &TeamInput) -> Result<Team> {
+                self.bump_roster().await?;
                 let row = sqlx::query(
                     "INSERT INTO teams (name, description, created_at, updated_at) VALUES ($1, $2, $3, $3) RETURNING id",
                 )
@@ -437,6 +459,7 @@ macro_rules! shared_tx_impl {
             }
 
             async fn update_team(&mut self, id: TeamId, input: &TeamInput) -> Result<Team> {
+                self.bump_roster().await?;
                 let done = sqlx::query("UPDATE teams SET name = $1, description = $2, updated_at = $3 WHERE id = $4")
                     .bind(&input.name)
                     .bind(&input.description)
@@ -453,6 +476,7 @@ macro_rules! shared_tx_impl {
             }
 
             async fn delete_team(&mut self, id: TeamId) -> Result<()> {
+                self.bump_roster().await?;
                 let row = sqlx::query("SELECT COUNT(*) AS n FROM schedules WHERE team_id = $1")
                     .bind(id.0)
                     .fetch_one(&mut *self.tx)
@@ -524,6 +548,7 @@ macro_rules! shared_tx_impl {
             }
 
             async fn insert_schedule(&mut self, input: &ScheduleInput) -> Result<Schedule> {
+                self.bump_roster().await?;
                 self.team(input.team_id).await.map_err(|_| {
                     StoreError::reference(format!("team {} does not exist", input.team_id), "team_id")
                 })?;
@@ -546,6 +571,7 @@ macro_rules! shared_tx_impl {
             }
 
             async fn update_schedule(&mut self, id: ScheduleId, input: &ScheduleInput) -> Result<Schedule> {
+                self.bump_roster().await?;
                 self.team(input.team_id).await.map_err(|_| {
                     StoreError::reference(format!("team {} does not exist", input.team_id), "team_id")
                 })?;
@@ -584,6 +610,7 @@ macro_rules! shared_tx_impl {
             }
 
             async fn delete_schedule(&mut self, id: ScheduleId) -> Result<()> {
+                self.bump_roster().await?;
                 let followers = sqlx::query("SELECT COUNT(*) AS n FROM schedules WHERE follows_schedule_id = $1")
                     .bind(id.0)
                     .fetch_one(&mut *self.tx)
@@ -649,6 +676,7 @@ macro_rules! shared_tx_impl {
             }
 
             async fn insert_layer(&mut self, schedule: ScheduleId, input: &LayerInput) -> Result<Layer> {
+                self.bump_roster().await?;
                 let owner = self.schedule(schedule).await?;
                 if owner.follows.is_some() {
                     return Err(StoreError::reference(
@@ -680,6 +708,7 @@ macro_rules! shared_tx_impl {
             }
 
             async fn update_layer(&mut self, id: LayerId, input: &LayerInput) -> Result<Layer> {
+                self.bump_roster().await?;
                 let existing = self.layer_by_id(id).await?;
                 sqlx::query(
                     "UPDATE layers SET name = $1, turn = $2, handoff = $3, start_at = $4, end_at = $5, \
@@ -702,6 +731,7 @@ macro_rules! shared_tx_impl {
             }
 
             async fn delete_layer(&mut self, id: LayerId) -> Result<()> {
+                self.bump_roster().await?;
                 let existing = self.layer_by_id(id).await?;
                 sqlx::query("DELETE FROM layers WHERE id = $1")
                     .bind(id.0)
@@ -711,6 +741,7 @@ macro_rules! shared_tx_impl {
             }
 
             async fn insert_override(&mut self, input: &OverrideInput) -> Result<Override> {
+                self.bump_roster().await?;
                 self.schedule(input.schedule_id).await?;
                 let (kind, user, other) = override_columns(&input.kind);
                 self.require_user(watchbill_core::UserId(user), "user".to_owned()).await?;
@@ -736,6 +767,7 @@ macro_rules! shared_tx_impl {
             }
 
             async fn delete_override(&mut self, id: OverrideId) -> Result<()> {
+                self.bump_roster().await?;
                 let existing = self.override_by_id(id).await?;
                 sqlx::query("DELETE FROM overrides WHERE id = $1")
                     .bind(id.0)

@@ -56,6 +56,8 @@ impl SqliteStore {
 pub struct SqliteTx {
     tx: sqlx::Transaction<'static, Sqlite>,
     now: jiff::Timestamp,
+    /// Whether this transaction already incremented the roster revision.
+    bumped: bool,
 }
 
 #[async_trait]
@@ -69,6 +71,7 @@ impl Store for SqliteStore {
         Ok(Box::new(SqliteTx {
             tx,
             now: self.clock.now(),
+            bumped: false,
         }))
     }
 
@@ -83,6 +86,7 @@ impl Store for SqliteStore {
         Ok(Box::new(SqliteTx {
             tx,
             now: self.clock.now(),
+            bumped: false,
         }))
     }
 

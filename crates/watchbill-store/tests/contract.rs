@@ -52,6 +52,7 @@ contract!(
     tokens_are_found_by_hash,
     users_in_rotation_cannot_be_deleted,
     audit_log_keeps_newest_first,
+    roster_revision_grows_with_committed_changes_only,
 );
 
 fn user(name: &str) -> UserInput {
@@ -107,7 +108,7 @@ async fn migrations_apply_once(backend: Backend) {
     let (_db, store) = open(backend).await;
     let again = store.migrate().await.unwrap();
     assert!(again.applied.is_empty());
-    assert_eq!(again.already_applied, 1);
+    assert_eq!(again.already_applied, 2);
 }
 
 async fn users_round_trip_and_conflict(backend: Backend) {
@@ -450,5 +451,39 @@ async fn audit_log_keeps_newest_first(backend: Backend) {
     assert_eq!(
         log.iter().map(|e| e.action.as_str()).collect::<Vec<_>>(),
         ["user.delete", "user.create"]
+    );
+}
+
+async fn roster_revision_grows_with_committed_changes_only(backend: Backend) {
+    let (_db, store) = open(backend).await;
+    let revision = |store: Arc<dyn Store>| async move {
+        store.read().await.unwrap().roster_revision().await.unwrap()
+    };
+    let start = revision(store.clone()).await;
+
+    let mut tx = store.write().await.unwrap();
+    tx.insert_user(&user("Ada")).await.unwrap();
+    tx.insert_user(&user("Grace")).await.unwrap();
+    tx.commit().await.unwrap();
+    let after_insert = revision(store.clone()).await;
+    assert!(after_insert > start);
+
+    let mut tx = store.write().await.unwrap();
+    tx.insert_user(&user("Ghost")).await.unwrap();
+    drop(tx);
+    assert_eq!(
+        revision(store.clone()).await,
+        after_insert,
+        "a rolled-back change leaves it"
+    );
+
+    let mut tx = store.write().await.unwrap();
+    tx.users().await.unwrap();
+    tx.record_audit("test", "read", "nothing").await.unwrap();
+    tx.commit().await.unwrap();
+    assert_eq!(
+        revision(store.clone()).await,
+        after_insert,
+        "reads and audit lines leave it"
     );
 }

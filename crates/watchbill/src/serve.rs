@@ -122,11 +122,7 @@ pub async fn serve(config: ServeConfig) -> Result<(), ServeError> {
         }
     }
     println!("Press Ctrl-C to stop.");
-    let state = AppState {
-        store,
-        clock,
-        public_url,
-    };
+    let state = AppState::new(store, clock, public_url);
     watchbill_server::serve(listener, state, shutdown_signal()).await?;
     println!("watchbill stopped");
     Ok(())

@@ -5,21 +5,21 @@ use std::collections::HashMap;
 
 use axum::extract::State;
 use axum::Json;
-use jiff::{SignedDuration, Timestamp};
+use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 use watchbill_core::schedule::Source;
-use watchbill_core::{ScheduleId, UserId};
-use watchbill_store::model::{Schedule, Team, User};
+use watchbill_core::UserId;
+use watchbill_store::model::Team;
 use watchbill_store::Tx;
 
 use super::instant;
 use crate::auth::Caller;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::ApiQuery;
-use crate::resolve::core_schedule;
+use crate::roster::RosterCache;
 use crate::state::AppState;
 
 pub fn routes() -> OpenApiRouter<AppState> {
@@ -86,55 +86,50 @@ async fn on_call(
     let at = instant(query.at.as_deref(), state.clock.now(), "at")?;
     let mut tx = state.store.read().await?;
     Ok(Json(
-        on_call_at(tx.as_mut(), at, query.team.as_deref()).await?,
+        on_call_at(tx.as_mut(), &state.roster, at, query.team.as_deref()).await?,
     ))
 }
-
-/// How far around the instant overrides are loaded: the resolver looks at most 400 days back
-/// and, for the next person, up to 400 days past the end of the current stretch.
-const OVERRIDE_REACH: SignedDuration = SignedDuration::from_hours(24 * 820);
 
 /// The on-call answer for every schedule (or one team's) at `at`.
 pub async fn on_call_at(
     tx: &mut dyn Tx,
+    roster: &RosterCache,
     at: Timestamp,
     team: Option<&str>,
 ) -> ApiResult<OnCallView> {
-    let teams = tx.teams().await?;
+    let roster = roster.get(tx, at).await?;
     let team_filter: Option<&Team> = match team {
         None => None,
         Some(wanted) => Some(
-            teams
+            roster
+                .teams
                 .iter()
                 .find(|t| t.id.0.to_string() == wanted || t.name.eq_ignore_ascii_case(wanted))
                 .ok_or_else(|| ApiError::not_found(format!("team `{wanted}`")))?,
         ),
     };
-    let all = tx.schedules(None).await?;
-    let by_id: HashMap<ScheduleId, &Schedule> = all.iter().map(|s| (s.id, s)).collect();
-    let mut selected: Vec<&Schedule> = all
+    let team_names: HashMap<_, _> = roster
+        .teams
         .iter()
-        .filter(|s| team_filter.is_none_or(|team| s.team_id == team.id))
+        .map(|t| (t.id, t.name.as_str()))
         .collect();
-    // Grouped by team, each team's schedules in the order they were made (primary first).
-    selected.sort_by_key(|s| (s.team_id, s.id));
-    let ids: Vec<ScheduleId> = selected.iter().map(|s| s.id).collect();
-    let from = at.saturating_sub(OVERRIDE_REACH).unwrap_or(at);
-    let to = at.saturating_add(OVERRIDE_REACH).unwrap_or(at);
-    let overrides = tx.overrides(Some(&ids), from, to).await?;
-    let users: HashMap<UserId, User> = tx.users().await?.into_iter().map(|u| (u.id, u)).collect();
-    let team_names: HashMap<_, _> = teams.iter().map(|t| (t.id, t.name.as_str())).collect();
     let person = |id: UserId| {
-        users.get(&id).map(|u| PersonView {
+        roster.users.get(&id).map(|u| PersonView {
             id: u.id.0,
             name: u.name.clone(),
             email: u.email.clone(),
             photo_url: u.photo_url.clone(),
         })
     };
-    let mut schedules = Vec::with_capacity(selected.len());
-    for record in selected {
-        let schedule = core_schedule(record, &by_id, &overrides)?;
+    let mut schedules = Vec::new();
+    for record in roster
+        .schedules
+        .iter()
+        .filter(|s| team_filter.is_none_or(|team| s.team_id == team.id))
+    {
+        let Some(schedule) = roster.resolved.get(&record.id) else {
+            continue;
+        };
         let now = schedule.now(at);
         schedules.push(ScheduleOnCall {
             schedule_id: record.id.0,

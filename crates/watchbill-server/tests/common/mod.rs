@@ -8,7 +8,7 @@ use jiff::Timestamp;
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 use tokio::sync::oneshot;
-use watchbill_core::ManualClock;
+use watchbill_core::{Clock, ManualClock};
 use watchbill_server::AppState;
 use watchbill_store::testing::TestDatabase;
 use watchbill_store::{Backend, Store};
@@ -21,16 +21,29 @@ pub struct TestApp {
     pub clock: Arc<ManualClock>,
     http: reqwest::Client,
     shutdown: Option<oneshot::Sender<()>>,
-    // Dropped last: the database outlives the server.
-    _db: TestDatabase,
+    database_url: String,
+    // Dropped last: the database outlives the server. A second server on the same database
+    // holds none.
+    _db: Option<TestDatabase>,
 }
 
 impl TestApp {
     /// Starts a server on a fresh database with the clock at `now` and an admin token.
     pub async fn start(backend: Backend, now: &str) -> TestApp {
         let db = TestDatabase::new(backend).await.expect("test database");
+        let mut app = TestApp::on_database(&db.url, now).await;
+        app._db = Some(db);
+        app
+    }
+
+    /// Another server on this one's database, as a second node would be.
+    pub async fn another_server(&self) -> TestApp {
+        TestApp::on_database(&self.database_url, &self.clock.now().to_string()).await
+    }
+
+    async fn on_database(database_url: &str, now: &str) -> TestApp {
         let clock = Arc::new(ManualClock::new(now.parse().unwrap()));
-        let store = watchbill_store::connect(&db.url, clock.clone())
+        let store = watchbill_store::connect(database_url, clock.clone())
             .await
             .unwrap();
         store.migrate().await.unwrap();
@@ -39,11 +52,7 @@ impl TestApp {
             .unwrap();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let url = format!("http://{}", listener.local_addr().unwrap());
-        let state = AppState {
-            store: store.clone(),
-            clock: clock.clone(),
-            public_url: url.clone(),
-        };
+        let state = AppState::new(store.clone(), clock.clone(), url.clone());
         let (shutdown, stopped) = oneshot::channel::<()>();
         tokio::spawn(watchbill_server::serve(listener, state, async {
             let _ = stopped.await;
@@ -54,7 +63,8 @@ impl TestApp {
             clock,
             http: reqwest::Client::new(),
             shutdown: Some(shutdown),
-            _db: db,
+            database_url: database_url.to_owned(),
+            _db: None,
         }
     }
 
