@@ -723,7 +723,7 @@ async fn every_documented_route_is_served(backend: Backend) {
     for (path, operations) in paths {
         for method in operations.as_object().unwrap().keys() {
             let concrete = path
-                .replace(|c| c == '{' || c == '}', "")
+                .replace(['{', '}'], "")
                 .replace("layer_id", "1")
                 .replace("override_id", "1")
                 .replace("/id", "/1")

@@ -122,7 +122,7 @@ pub fn unknown_variables(vars: impl Iterator<Item = (String, String)>) -> Vec<St
 
 #[cfg(test)]
 mod tests {
-    #![allow(clippy::unwrap_used, clippy::expect_used)]
+    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
     use clap::Parser;
 
     use super::*;
