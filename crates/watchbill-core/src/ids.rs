@@ -40,3 +40,19 @@ typed_id!(
     /// An API token.
     TokenId
 );
+typed_id!(
+    /// A service: something that can break and page someone.
+    ServiceId
+);
+typed_id!(
+    /// A way into a service: an Events API key, an Alertmanager webhook, …
+    IntegrationId
+);
+typed_id!(
+    /// An escalation policy.
+    PolicyId
+);
+typed_id!(
+    /// An incident; shown to people as `INC-<id>`.
+    IncidentId
+);

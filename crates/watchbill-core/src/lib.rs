@@ -6,9 +6,13 @@
 
 pub mod clock;
 pub mod ids;
+pub mod paging;
 pub mod role;
 pub mod schedule;
 
 pub use clock::{Clock, ManualClock, SystemClock};
-pub use ids::{LayerId, OverrideId, ScheduleId, TeamId, TokenId, UserId};
+pub use ids::{
+    IncidentId, IntegrationId, LayerId, OverrideId, PolicyId, ScheduleId, ServiceId, TeamId,
+    TokenId, UserId,
+};
 pub use role::Role;

@@ -11,6 +11,8 @@
 mod error;
 mod migrate;
 pub mod model;
+pub mod paging;
+mod paging_sql;
 pub mod postgres;
 mod shared_sql;
 pub mod sqlite;
@@ -24,6 +26,7 @@ use watchbill_core::{Clock, LayerId, OverrideId, ScheduleId, TeamId, TokenId, Us
 
 pub use error::StoreError;
 use model::*;
+pub use paging::PagingTx;
 /// The database driver's error, for callers that classify [`StoreError::Database`].
 pub use sqlx::Error as DatabaseError;
 
@@ -65,14 +68,21 @@ pub struct MigrationReport {
 
 /// One transaction. Dropping it without [`Tx::commit`] rolls everything back. After any error
 /// the transaction is spent (PostgreSQL aborts it): drop it and start again.
+///
+/// Its operations come in two groups: [`RosterTx`] (people, teams, schedules, tokens) and
+/// [`PagingTx`] (services, incidents, escalation and notifications).
 #[async_trait]
-pub trait Tx: Send {
+pub trait Tx: RosterTx + PagingTx + Send {
     async fn commit(self: Box<Self>) -> Result<()>;
 
     /// The instant this transaction began, from the store's clock; used for every timestamp
     /// it writes.
     fn now(&self) -> Timestamp;
+}
 
+/// The roster: users, teams, schedules and their layers, overrides, tokens and the audit log.
+#[async_trait]
+pub trait RosterTx: Send {
     /// The roster revision: a number that grows with every committed change to users, teams,
     /// schedules, layers or overrides. Equal numbers mean an equal roster.
     async fn roster_revision(&mut self) -> Result<i64>;

@@ -7,31 +7,28 @@ pub(crate) struct Migration {
     pub sql: &'static str,
 }
 
-pub(crate) const SQLITE: &[Migration] = &[
-    Migration {
-        version: 1,
-        name: "foundation",
-        sql: include_str!("../migrations/sqlite/0001_foundation.sql"),
-    },
-    Migration {
-        version: 2,
-        name: "roster_revision",
-        sql: include_str!("../migrations/sqlite/0002_roster_revision.sql"),
-    },
-];
+/// Lists a backend's migrations from `migrations/<backend>/<NNNN>_<name>.sql`.
+macro_rules! migrations {
+    ($backend:literal: $(($version:literal, $file:literal, $name:literal)),* $(,)?) => {
+        &[$(Migration {
+            version: $version,
+            name: $name,
+            sql: include_str!(concat!("../migrations/", $backend, "/", $file, "_", $name, ".sql")),
+        }),*]
+    };
+}
 
-pub(crate) const POSTGRES: &[Migration] = &[
-    Migration {
-        version: 1,
-        name: "foundation",
-        sql: include_str!("../migrations/postgres/0001_foundation.sql"),
-    },
-    Migration {
-        version: 2,
-        name: "roster_revision",
-        sql: include_str!("../migrations/postgres/0002_roster_revision.sql"),
-    },
-];
+pub(crate) const SQLITE: &[Migration] = migrations!("sqlite":
+    (1, "0001", "foundation"),
+    (2, "0002", "roster_revision"),
+    (3, "0003", "paging"),
+);
+
+pub(crate) const POSTGRES: &[Migration] = migrations!("postgres":
+    (1, "0001", "foundation"),
+    (2, "0002", "roster_revision"),
+    (3, "0003", "paging"),
+);
 
 /// The table recording which migrations a database has, in the syntax both backends accept.
 pub(crate) const CREATE_MIGRATIONS_TABLE: &str =

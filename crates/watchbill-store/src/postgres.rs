@@ -135,4 +135,5 @@ impl Store for PostgresStore {
 mod tx {
     use super::PostgresTx;
     crate::shared_sql::shared_tx_impl!(PostgresTx, sqlx::Postgres, sqlx::postgres::PgRow);
+    crate::paging_sql::paging_tx_impl!(PostgresTx, sqlx::postgres::PgRow, "FOR UPDATE SKIP LOCKED");
 }

@@ -331,6 +331,10 @@ macro_rules! shared_tx_impl {
             fn now(&self) -> Timestamp {
                 self.now
             }
+        }
+
+        #[async_trait::async_trait]
+        impl crate::RosterTx for $tx {
 
             async fn roster_revision(&mut self) -> Result<i64> {
                 let row = sqlx::query("SELECT value FROM roster_revision WHERE id = 1")

@@ -148,4 +148,5 @@ impl Store for SqliteStore {
 mod tx {
     use super::SqliteTx;
     crate::shared_sql::shared_tx_impl!(SqliteTx, sqlx::Sqlite, sqlx::sqlite::SqliteRow);
+    crate::paging_sql::paging_tx_impl!(SqliteTx, sqlx::sqlite::SqliteRow, "");
 }

@@ -1,0 +1,389 @@
+//! The paging half of the store: services, integrations, escalation policies, contact methods,
+//! incidents with their events and timeline, and the engine's durable work (escalation timers
+//! and the notification outbox).
+
+use async_trait::async_trait;
+use jiff::Timestamp;
+use serde::{Deserialize, Serialize};
+use watchbill_core::paging::{IncidentStatus, Step, Urgency};
+use watchbill_core::{IncidentId, IntegrationId, PolicyId, ServiceId, TeamId, UserId};
+
+use crate::Result;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Service {
+    pub id: ServiceId,
+    pub team_id: TeamId,
+    pub name: String,
+    pub description: String,
+    pub escalation_policy_id: Option<PolicyId>,
+    pub default_urgency: Urgency,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServiceInput {
+    pub team_id: TeamId,
+    pub name: String,
+    pub description: String,
+    pub escalation_policy_id: Option<PolicyId>,
+    pub default_urgency: Urgency,
+}
+
+/// How events reach a service.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum IntegrationKind {
+    /// PagerDuty Events API v2 compatible: `POST /v2/enqueue`.
+    EventsV2,
+    /// Prometheus Alertmanager's webhook.
+    Alertmanager,
+    /// `POST /integrations/generic`.
+    Generic,
+}
+
+impl IntegrationKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            IntegrationKind::EventsV2 => "events_v2",
+            IntegrationKind::Alertmanager => "alertmanager",
+            IntegrationKind::Generic => "generic",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<IntegrationKind> {
+        [
+            IntegrationKind::EventsV2,
+            IntegrationKind::Alertmanager,
+            IntegrationKind::Generic,
+        ]
+        .into_iter()
+        .find(|kind| kind.as_str() == text)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Integration {
+    pub id: IntegrationId,
+    pub service_id: ServiceId,
+    pub kind: IntegrationKind,
+    pub name: String,
+    /// The routing key senders present.
+    pub secret: String,
+    pub rate_per_minute: i64,
+    pub created_at: Timestamp,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IntegrationInput {
+    pub service_id: ServiceId,
+    pub kind: IntegrationKind,
+    pub name: String,
+    pub rate_per_minute: i64,
+}
+
+/// A policy target as stored: `{"kind": "schedule", "id": 3}`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TargetInput {
+    /// `schedule`, `user` or `team`.
+    pub kind: TargetKind,
+    pub id: i64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TargetKind {
+    Schedule,
+    User,
+    Team,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LevelInput {
+    /// Seconds to wait after this level pages before the next one.
+    pub delay_seconds: i64,
+    pub targets: Vec<TargetInput>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EscalationPolicy {
+    pub id: PolicyId,
+    pub team_id: TeamId,
+    pub name: String,
+    pub repeat: u32,
+    pub levels: Vec<LevelInput>,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PolicyInput {
+    pub team_id: TeamId,
+    pub name: String,
+    pub repeat: u32,
+    pub levels: Vec<LevelInput>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MaintenanceWindow {
+    pub id: i64,
+    pub service_id: ServiceId,
+    pub start: Timestamp,
+    /// Open-ended when absent.
+    pub end: Option<Timestamp>,
+    pub description: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ContactMethod {
+    pub id: i64,
+    pub user_id: UserId,
+    /// `email`, `webhook`, `slack`, `sms` or `voice`.
+    pub kind: String,
+    pub address: String,
+    pub label: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NotificationRule {
+    pub id: i64,
+    pub user_id: UserId,
+    pub contact_method_id: i64,
+    /// Seconds after the user is paged.
+    pub delay_seconds: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Incident {
+    pub id: IncidentId,
+    pub service_id: ServiceId,
+    pub dedup_key: String,
+    pub title: String,
+    pub status: IncidentStatus,
+    pub urgency: Urgency,
+    pub alert_count: i64,
+    pub created_at: Timestamp,
+    pub last_alert_at: Timestamp,
+    pub acknowledged_at: Option<Timestamp>,
+    pub resolved_at: Option<Timestamp>,
+    /// The escalation step that last fired.
+    pub step: Step,
+    pub assignees: Vec<UserId>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewIncident {
+    pub service_id: ServiceId,
+    pub dedup_key: String,
+    pub title: String,
+    pub urgency: Urgency,
+}
+
+/// Which incidents to list.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct IncidentFilter {
+    pub statuses: Vec<IncidentStatus>,
+    pub service: Option<ServiceId>,
+    pub team: Option<TeamId>,
+    /// Only incidents with an id below this one (for paging through results).
+    pub before: Option<IncidentId>,
+    pub limit: i64,
+}
+
+/// An accepted event, as recorded.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EventInput {
+    pub integration_id: IntegrationId,
+    pub incident_id: Option<IncidentId>,
+    pub action: String,
+    pub dedup_key: String,
+    pub summary: String,
+    pub severity: String,
+    pub source: String,
+    /// What the event did: `opened`, `alert_added`, `acknowledged`, `resolved`, `recorded`,
+    /// `suppressed` (maintenance) or `change`.
+    pub outcome: String,
+    /// The event as received, JSON.
+    pub payload: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EventRecord {
+    pub id: i64,
+    pub input: EventInput,
+    pub received_at: Timestamp,
+}
+
+/// One line of an incident's timeline.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LogEntry {
+    pub id: i64,
+    pub incident_id: IncidentId,
+    pub at: Timestamp,
+    pub kind: String,
+    pub actor: String,
+    pub message: String,
+}
+
+/// An incident's next escalation step, and when it is due.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct EscalationTimer {
+    pub incident_id: IncidentId,
+    pub due_at: Timestamp,
+    pub step: Step,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NotificationInput {
+    /// Unique per intended send: the same key written twice is one notification.
+    pub idempotency_key: String,
+    pub incident_id: IncidentId,
+    pub user_id: UserId,
+    pub kind: String,
+    pub address: String,
+    pub due_at: Timestamp,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Notification {
+    pub id: i64,
+    pub input: NotificationInput,
+    /// `pending`, `sent`, `failed` or `cancelled`.
+    pub status: String,
+    pub attempts: i64,
+    pub last_error: String,
+    pub created_at: Timestamp,
+    pub sent_at: Option<Timestamp>,
+}
+
+/// The paging operations of a transaction.
+#[async_trait]
+pub trait PagingTx: Send {
+    // Services and integrations.
+    async fn insert_service(&mut self, input: &ServiceInput) -> Result<Service>;
+    async fn update_service(&mut self, id: ServiceId, input: &ServiceInput) -> Result<Service>;
+    async fn delete_service(&mut self, id: ServiceId) -> Result<()>;
+    async fn service(&mut self, id: ServiceId) -> Result<Service>;
+    async fn services(&mut self) -> Result<Vec<Service>>;
+    async fn insert_integration(&mut self, input: &IntegrationInput) -> Result<Integration>;
+    async fn integrations(&mut self, service: Option<ServiceId>) -> Result<Vec<Integration>>;
+    async fn find_integration_by_secret(&mut self, secret: &str) -> Result<Option<Integration>>;
+    /// Gives an integration a new secret; the old one stops working.
+    async fn rotate_integration_secret(&mut self, id: IntegrationId) -> Result<Integration>;
+    async fn delete_integration(&mut self, id: IntegrationId) -> Result<()>;
+
+    // Escalation policies.
+    async fn insert_policy(&mut self, input: &PolicyInput) -> Result<EscalationPolicy>;
+    async fn update_policy(
+        &mut self,
+        id: PolicyId,
+        input: &PolicyInput,
+    ) -> Result<EscalationPolicy>;
+    async fn delete_policy(&mut self, id: PolicyId) -> Result<()>;
+    async fn policy(&mut self, id: PolicyId) -> Result<EscalationPolicy>;
+    async fn policies(&mut self) -> Result<Vec<EscalationPolicy>>;
+
+    // Maintenance windows.
+    async fn insert_maintenance(
+        &mut self,
+        service: ServiceId,
+        start: Timestamp,
+        end: Option<Timestamp>,
+        description: &str,
+    ) -> Result<MaintenanceWindow>;
+    async fn maintenance_windows(&mut self, service: ServiceId) -> Result<Vec<MaintenanceWindow>>;
+    async fn delete_maintenance(&mut self, id: i64) -> Result<()>;
+    /// Whether a window of the service covers `at`.
+    async fn in_maintenance(&mut self, service: ServiceId, at: Timestamp) -> Result<bool>;
+
+    // Contact methods and notification rules.
+    async fn insert_contact_method(
+        &mut self,
+        user: UserId,
+        kind: &str,
+        address: &str,
+        label: &str,
+    ) -> Result<ContactMethod>;
+    async fn contact_methods(&mut self, user: UserId) -> Result<Vec<ContactMethod>>;
+    async fn delete_contact_method(&mut self, id: i64) -> Result<()>;
+    async fn insert_rule(
+        &mut self,
+        user: UserId,
+        contact_method: i64,
+        delay_seconds: i64,
+    ) -> Result<NotificationRule>;
+    async fn rules(&mut self, user: UserId) -> Result<Vec<NotificationRule>>;
+    async fn delete_rule(&mut self, id: i64) -> Result<()>;
+
+    // Incidents.
+    async fn open_incident_by_dedup(
+        &mut self,
+        service: ServiceId,
+        dedup_key: &str,
+    ) -> Result<Option<Incident>>;
+    async fn insert_incident(&mut self, input: &NewIncident) -> Result<Incident>;
+    /// Counts one more alert on an incident.
+    async fn add_alert(&mut self, id: IncidentId) -> Result<()>;
+    /// Moves an incident to `status`, stamping when.
+    async fn set_incident_status(&mut self, id: IncidentId, status: IncidentStatus) -> Result<()>;
+    async fn set_incident_step(&mut self, id: IncidentId, step: Step) -> Result<()>;
+    async fn set_assignees(&mut self, id: IncidentId, users: &[UserId]) -> Result<()>;
+    async fn add_assignee(&mut self, id: IncidentId, user: UserId) -> Result<()>;
+    async fn incident(&mut self, id: IncidentId) -> Result<Incident>;
+    async fn incidents(&mut self, filter: &IncidentFilter) -> Result<Vec<Incident>>;
+
+    // Events and the timeline.
+    async fn insert_event(&mut self, input: &EventInput) -> Result<i64>;
+    async fn events(&mut self, incident: IncidentId) -> Result<Vec<EventRecord>>;
+    async fn count_events(&mut self) -> Result<i64>;
+    async fn log(
+        &mut self,
+        incident: IncidentId,
+        kind: &str,
+        actor: &str,
+        message: &str,
+    ) -> Result<()>;
+    async fn incident_log(&mut self, incident: IncidentId) -> Result<Vec<LogEntry>>;
+
+    // Escalation timers.
+    async fn set_timer(
+        &mut self,
+        incident: IncidentId,
+        due_at: Timestamp,
+        step: Step,
+    ) -> Result<()>;
+    async fn clear_timer(&mut self, incident: IncidentId) -> Result<()>;
+    async fn timer(&mut self, incident: IncidentId) -> Result<Option<EscalationTimer>>;
+    /// Due timers, locked for this transaction: another server's claim skips them.
+    async fn claim_due_timers(
+        &mut self,
+        now: Timestamp,
+        limit: i64,
+    ) -> Result<Vec<EscalationTimer>>;
+
+    // The notification outbox.
+    /// Queues a notification; `None` when one with the same idempotency key exists.
+    async fn insert_notification(
+        &mut self,
+        input: &NotificationInput,
+    ) -> Result<Option<Notification>>;
+    /// Due pending notifications, leased until `lease_until` and counted as an attempt, so
+    /// that a crashed sender's work is retried after the lease but not before.
+    async fn claim_due_notifications(
+        &mut self,
+        now: Timestamp,
+        lease_until: Timestamp,
+        limit: i64,
+    ) -> Result<Vec<Notification>>;
+    async fn mark_notification_sent(&mut self, id: i64) -> Result<()>;
+    /// Records a failed attempt; retried at `retry_at`, or failed for good without one.
+    async fn mark_notification_failed(
+        &mut self,
+        id: i64,
+        error: &str,
+        retry_at: Option<Timestamp>,
+    ) -> Result<()>;
+    /// Cancels an incident's notifications not yet sent.
+    async fn cancel_notifications(&mut self, incident: IncidentId) -> Result<u64>;
+    async fn notifications(&mut self, incident: IncidentId) -> Result<Vec<Notification>>;
+}

@@ -1,0 +1,908 @@
+//! The paging SQL both dialects share, written once like `shared_sql.rs`. The one difference,
+//! how a claim locks rows, is a parameter: PostgreSQL adds `FOR UPDATE SKIP LOCKED` so that
+//! servers sharing the database never claim the same row; SQLite has a single writer, whose
+//! transaction already excludes every other.
+
+use jiff::Timestamp;
+use watchbill_core::paging::{IncidentStatus, Step, Urgency};
+
+use crate::StoreError;
+
+pub(crate) fn urgency(text: &str) -> Result<Urgency, StoreError> {
+    text.parse().map_err(StoreError::Corrupt)
+}
+
+pub(crate) fn status(text: &str) -> Result<IncidentStatus, StoreError> {
+    text.parse().map_err(StoreError::Corrupt)
+}
+
+pub(crate) fn step(level: i64, pass: i64) -> Step {
+    Step {
+        level: usize::try_from(level).unwrap_or(0),
+        pass: u32::try_from(pass).unwrap_or(0),
+    }
+}
+
+pub(crate) fn optional_timestamp(seconds: Option<i64>) -> Result<Option<Timestamp>, StoreError> {
+    seconds.map(crate::shared_sql::timestamp).transpose()
+}
+
+/// Implements [`crate::PagingTx`] for `$tx` (see `shared_tx_impl`); `$lock` is appended to
+/// claiming queries.
+macro_rules! paging_tx_impl {
+    ($tx:ident, $row:ty, $lock:literal) => {
+        use watchbill_core::paging::{IncidentStatus, Step};
+        use watchbill_core::{IncidentId, IntegrationId, PolicyId, ServiceId};
+
+        use crate::paging::*;
+        use crate::paging_sql::{optional_timestamp, status, step, urgency};
+
+        const SERVICE_COLUMNS: &str =
+            "id, team_id, name, description, escalation_policy_id, default_urgency, created_at, updated_at";
+        const INTEGRATION_COLUMNS: &str = "id, service_id, kind, name, secret, rate_per_minute, created_at";
+        const POLICY_COLUMNS: &str = "id, team_id, name, repeat_count, levels, created_at, updated_at";
+        const INCIDENT_COLUMNS: &str = "id, service_id, dedup_key, title, status, urgency, alert_count, created_at, \
+            last_alert_at, acknowledged_at, resolved_at, escalation_level, escalation_pass";
+        const NOTIFICATION_COLUMNS: &str = "id, idempotency_key, incident_id, user_id, kind, address, status, attempts, \
+            due_at, last_error, created_at, sent_at";
+
+        fn service_from(row: &$row) -> Result<Service> {
+            let policy: Option<i64> = row.try_get("escalation_policy_id")?;
+            Ok(Service {
+                id: ServiceId(row.try_get("id")?),
+                team_id: TeamId(row.try_get("team_id")?),
+                name: row.try_get("name")?,
+                description: row.try_get("description")?,
+                escalation_policy_id: policy.map(PolicyId),
+                default_urgency: urgency(row.try_get("default_urgency")?)?,
+                created_at: timestamp(row.try_get("created_at")?)?,
+                updated_at: timestamp(row.try_get("updated_at")?)?,
+            })
+        }
+
+        fn integration_from(row: &$row) -> Result<Integration> {
+            let kind: String = row.try_get("kind")?;
+            Ok(Integration {
+                id: IntegrationId(row.try_get("id")?),
+                service_id: ServiceId(row.try_get("service_id")?),
+                kind: IntegrationKind::parse(&kind)
+                    .ok_or_else(|| StoreError::Corrupt(format!("integration kind `{kind}`")))?,
+                name: row.try_get("name")?,
+                secret: row.try_get("secret")?,
+                rate_per_minute: row.try_get("rate_per_minute")?,
+                created_at: timestamp(row.try_get("created_at")?)?,
+            })
+        }
+
+        fn policy_from(row: &$row) -> Result<EscalationPolicy> {
+            let levels: String = row.try_get("levels")?;
+            let repeat: i64 = row.try_get("repeat_count")?;
+            Ok(EscalationPolicy {
+                id: PolicyId(row.try_get("id")?),
+                team_id: TeamId(row.try_get("team_id")?),
+                name: row.try_get("name")?,
+                repeat: u32::try_from(repeat).unwrap_or(0),
+                levels: serde_json::from_str(&levels)
+                    .map_err(|e| StoreError::Corrupt(format!("policy levels: {e}")))?,
+                created_at: timestamp(row.try_get("created_at")?)?,
+                updated_at: timestamp(row.try_get("updated_at")?)?,
+            })
+        }
+
+        fn incident_from(row: &$row) -> Result<Incident> {
+            Ok(Incident {
+                id: IncidentId(row.try_get("id")?),
+                service_id: ServiceId(row.try_get("service_id")?),
+                dedup_key: row.try_get("dedup_key")?,
+                title: row.try_get("title")?,
+                status: status(row.try_get("status")?)?,
+                urgency: urgency(row.try_get("urgency")?)?,
+                alert_count: row.try_get("alert_count")?,
+                created_at: timestamp(row.try_get("created_at")?)?,
+                last_alert_at: timestamp(row.try_get("last_alert_at")?)?,
+                acknowledged_at: optional_timestamp(row.try_get("acknowledged_at")?)?,
+                resolved_at: optional_timestamp(row.try_get("resolved_at")?)?,
+                step: step(row.try_get("escalation_level")?, row.try_get("escalation_pass")?),
+                assignees: Vec::new(),
+            })
+        }
+
+        fn notification_from(row: &$row) -> Result<Notification> {
+            Ok(Notification {
+                id: row.try_get("id")?,
+                input: NotificationInput {
+                    idempotency_key: row.try_get("idempotency_key")?,
+                    incident_id: IncidentId(row.try_get("incident_id")?),
+                    user_id: UserId(row.try_get("user_id")?),
+                    kind: row.try_get("kind")?,
+                    address: row.try_get("address")?,
+                    due_at: timestamp(row.try_get("due_at")?)?,
+                },
+                status: row.try_get("status")?,
+                attempts: row.try_get("attempts")?,
+                last_error: row.try_get("last_error")?,
+                created_at: timestamp(row.try_get("created_at")?)?,
+                sent_at: optional_timestamp(row.try_get("sent_at")?)?,
+            })
+        }
+
+        fn levels_text(levels: &[LevelInput]) -> String {
+            serde_json::to_string(levels).unwrap_or_else(|_| "[]".to_owned())
+        }
+
+        impl $tx {
+            async fn attach_assignees(&mut self, incidents: &mut [Incident]) -> Result<()> {
+                if incidents.is_empty() {
+                    return Ok(());
+                }
+                let ids: Vec<i64> = incidents.iter().map(|i| i.id.0).collect();
+                let rows = sqlx::query(&format!(
+                    "SELECT incident_id, user_id FROM incident_assignees WHERE incident_id IN ({}) ORDER BY user_id",
+                    id_list(&ids)
+                ))
+                .fetch_all(&mut *self.tx)
+                .await?;
+                for row in &rows {
+                    let incident: i64 = row.try_get("incident_id")?;
+                    if let Some(found) = incidents.iter_mut().find(|i| i.id.0 == incident) {
+                        found.assignees.push(UserId(row.try_get("user_id")?));
+                    }
+                }
+                Ok(())
+            }
+        }
+
+        #[async_trait::async_trait]
+        impl crate::PagingTx for $tx {
+            async fn insert_service(&mut self, input: &ServiceInput) -> Result<Service> {
+                let row = sqlx::query(
+                    "INSERT INTO services (team_id, name, description, escalation_policy_id, default_urgency, created_at, updated_at) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $6) RETURNING id",
+                )
+                .bind(input.team_id.0)
+                .bind(&input.name)
+                .bind(&input.description)
+                .bind(input.escalation_policy_id.map(|p| p.0))
+                .bind(input.default_urgency.as_str())
+                .bind(seconds(self.now))
+                .fetch_one(&mut *self.tx)
+                .await
+                .map_err(|e| StoreError::from_sqlx(e, "a service with this name"))?;
+                self.service(ServiceId(row.try_get("id")?)).await
+            }
+
+            async fn update_service(&mut self, id: ServiceId, input: &ServiceInput) -> Result<Service> {
+                let done = sqlx::query(
+                    "UPDATE services SET team_id = $1, name = $2, description = $3, escalation_policy_id = $4, \
+                     default_urgency = $5, updated_at = $6 WHERE id = $7",
+                )
+                .bind(input.team_id.0)
+                .bind(&input.name)
+                .bind(&input.description)
+                .bind(input.escalation_policy_id.map(|p| p.0))
+                .bind(input.default_urgency.as_str())
+                .bind(seconds(self.now))
+                .bind(id.0)
+                .execute(&mut *self.tx)
+                .await
+                .map_err(|e| StoreError::from_sqlx(e, "a service with this name"))?;
+                if done.rows_affected() == 0 {
+                    return Err(StoreError::not_found(format!("service {id}")));
+                }
+                self.service(id).await
+            }
+
+            async fn delete_service(&mut self, id: ServiceId) -> Result<()> {
+                let row = sqlx::query("SELECT COUNT(*) AS n FROM incidents WHERE service_id = $1")
+                    .bind(id.0)
+                    .fetch_one(&mut *self.tx)
+                    .await?;
+                let incidents: i64 = row.try_get("n")?;
+                if incidents > 0 {
+                    return Err(StoreError::Reference {
+                        message: format!("service {id} has {incidents} incident(s) and is kept for their history").into(),
+                        field: None,
+                    });
+                }
+                let done = sqlx::query("DELETE FROM services WHERE id = $1").bind(id.0).execute(&mut *self.tx).await?;
+                if done.rows_affected() == 0 {
+                    return Err(StoreError::not_found(format!("service {id}")));
+                }
+                Ok(())
+            }
+
+            async fn service(&mut self, id: ServiceId) -> Result<Service> {
+                let row = sqlx::query(&format!("SELECT {SERVICE_COLUMNS} FROM services WHERE id = $1"))
+                    .bind(id.0)
+                    .fetch_optional(&mut *self.tx)
+                    .await?
+                    .ok_or_else(|| StoreError::not_found(format!("service {id}")))?;
+                service_from(&row)
+            }
+
+            async fn services(&mut self) -> Result<Vec<Service>> {
+                let rows = sqlx::query(&format!("SELECT {SERVICE_COLUMNS} FROM services ORDER BY id"))
+                    .fetch_all(&mut *self.tx)
+                    .await?;
+                rows.iter().map(service_from).collect()
+            }
+
+            async fn insert_integration(&mut self, input: &IntegrationInput) -> Result<Integration> {
+                self.service(input.service_id).await?;
+                let row = sqlx::query(
+                    "INSERT INTO integrations (service_id, kind, name, secret, rate_per_minute, created_at) \
+                     VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
+                )
+                .bind(input.service_id.0)
+                .bind(input.kind.as_str())
+                .bind(&input.name)
+                .bind(crate::new_secret())
+                .bind(input.rate_per_minute)
+                .bind(seconds(self.now))
+                .fetch_one(&mut *self.tx)
+                .await?;
+                let id: i64 = row.try_get("id")?;
+                let row = sqlx::query(&format!("SELECT {INTEGRATION_COLUMNS} FROM integrations WHERE id = $1"))
+                    .bind(id)
+                    .fetch_one(&mut *self.tx)
+                    .await?;
+                integration_from(&row)
+            }
+
+            async fn integrations(&mut self, service: Option<ServiceId>) -> Result<Vec<Integration>> {
+                let rows = match service {
+                    Some(service) => {
+                        sqlx::query(&format!(
+                            "SELECT {INTEGRATION_COLUMNS} FROM integrations WHERE service_id = $1 ORDER BY id"
+                        ))
+                        .bind(service.0)
+                        .fetch_all(&mut *self.tx)
+                        .await?
+                    }
+                    None => {
+                        sqlx::query(&format!("SELECT {INTEGRATION_COLUMNS} FROM integrations ORDER BY id"))
+                            .fetch_all(&mut *self.tx)
+                            .await?
+                    }
+                };
+                rows.iter().map(integration_from).collect()
+            }
+
+            async fn find_integration_by_secret(&mut self, secret: &str) -> Result<Option<Integration>> {
+                let row = sqlx::query(&format!("SELECT {INTEGRATION_COLUMNS} FROM integrations WHERE secret = $1"))
+                    .bind(secret)
+                    .fetch_optional(&mut *self.tx)
+                    .await?;
+                row.as_ref().map(integration_from).transpose()
+            }
+
+            async fn rotate_integration_secret(&mut self, id: IntegrationId) -> Result<Integration> {
+                let done = sqlx::query("UPDATE integrations SET secret = $1 WHERE id = $2")
+                    .bind(crate::new_secret())
+                    .bind(id.0)
+                    .execute(&mut *self.tx)
+                    .await?;
+                if done.rows_affected() == 0 {
+                    return Err(StoreError::not_found(format!("integration {id}")));
+                }
+                let row = sqlx::query(&format!("SELECT {INTEGRATION_COLUMNS} FROM integrations WHERE id = $1"))
+                    .bind(id.0)
+                    .fetch_one(&mut *self.tx)
+                    .await?;
+                integration_from(&row)
+            }
+
+            async fn delete_integration(&mut self, id: IntegrationId) -> Result<()> {
+                let done = sqlx::query("DELETE FROM integrations WHERE id = $1").bind(id.0).execute(&mut *self.tx).await?;
+                if done.rows_affected() == 0 {
+                    return Err(StoreError::not_found(format!("integration {id}")));
+                }
+                Ok(())
+            }
+
+            async fn insert_policy(&mut self, input: &PolicyInput) -> Result<EscalationPolicy> {
+                let row = sqlx::query(
+                    "INSERT INTO escalation_policies (team_id, name, repeat_count, levels, created_at, updated_at) \
+                     VALUES ($1, $2, $3, $4, $5, $5) RETURNING id",
+                )
+                .bind(input.team_id.0)
+                .bind(&input.name)
+                .bind(i64::from(input.repeat))
+                .bind(levels_text(&input.levels))
+                .bind(seconds(self.now))
+                .fetch_one(&mut *self.tx)
+                .await
+                .map_err(|e| StoreError::from_sqlx(e, "a policy with this name in this team"))?;
+                self.policy(PolicyId(row.try_get("id")?)).await
+            }
+
+            async fn update_policy(&mut self, id: PolicyId, input: &PolicyInput) -> Result<EscalationPolicy> {
+                let done = sqlx::query(
+                    "UPDATE escalation_policies SET team_id = $1, name = $2, repeat_count = $3, levels = $4, updated_at = $5 \
+                     WHERE id = $6",
+                )
+                .bind(input.team_id.0)
+                .bind(&input.name)
+                .bind(i64::from(input.repeat))
+                .bind(levels_text(&input.levels))
+                .bind(seconds(self.now))
+                .bind(id.0)
+                .execute(&mut *self.tx)
+                .await
+                .map_err(|e| StoreError::from_sqlx(e, "a policy with this name in this team"))?;
+                if done.rows_affected() == 0 {
+                    return Err(StoreError::not_found(format!("escalation policy {id}")));
+                }
+                self.policy(id).await
+            }
+
+            async fn delete_policy(&mut self, id: PolicyId) -> Result<()> {
+                let row = sqlx::query("SELECT COUNT(*) AS n FROM services WHERE escalation_policy_id = $1")
+                    .bind(id.0)
+                    .fetch_one(&mut *self.tx)
+                    .await?;
+                let users: i64 = row.try_get("n")?;
+                if users > 0 {
+                    return Err(StoreError::Reference {
+                        message: format!("{users} service(s) use escalation policy {id}").into(),
+                        field: None,
+                    });
+                }
+                let done = sqlx::query("DELETE FROM escalation_policies WHERE id = $1")
+                    .bind(id.0)
+                    .execute(&mut *self.tx)
+                    .await?;
+                if done.rows_affected() == 0 {
+                    return Err(StoreError::not_found(format!("escalation policy {id}")));
+                }
+                Ok(())
+            }
+
+            async fn policy(&mut self, id: PolicyId) -> Result<EscalationPolicy> {
+                let row = sqlx::query(&format!("SELECT {POLICY_COLUMNS} FROM escalation_policies WHERE id = $1"))
+                    .bind(id.0)
+                    .fetch_optional(&mut *self.tx)
+                    .await?
+                    .ok_or_else(|| StoreError::not_found(format!("escalation policy {id}")))?;
+                policy_from(&row)
+            }
+
+            async fn policies(&mut self) -> Result<Vec<EscalationPolicy>> {
+                let rows = sqlx::query(&format!("SELECT {POLICY_COLUMNS} FROM escalation_policies ORDER BY id"))
+                    .fetch_all(&mut *self.tx)
+                    .await?;
+                rows.iter().map(policy_from).collect()
+            }
+
+            async fn insert_maintenance(
+                &mut self,
+                service: ServiceId,
+                start: Timestamp,
+                end: Option<Timestamp>,
+                description: &str,
+            ) -> Result<MaintenanceWindow> {
+                self.service(service).await?;
+                let row = sqlx::query(
+                    "INSERT INTO maintenance_windows (service_id, start_at, end_at, description) VALUES ($1, $2, $3, $4) RETURNING id",
+                )
+                .bind(service.0)
+                .bind(seconds(start))
+                .bind(end.map(seconds))
+                .bind(description)
+                .fetch_one(&mut *self.tx)
+                .await?;
+                Ok(MaintenanceWindow {
+                    id: row.try_get("id")?,
+                    service_id: service,
+                    start,
+                    end,
+                    description: description.to_owned(),
+                })
+            }
+
+            async fn maintenance_windows(&mut self, service: ServiceId) -> Result<Vec<MaintenanceWindow>> {
+                let rows = sqlx::query(
+                    "SELECT id, service_id, start_at, end_at, description FROM maintenance_windows WHERE service_id = $1 ORDER BY start_at",
+                )
+                .bind(service.0)
+                .fetch_all(&mut *self.tx)
+                .await?;
+                rows.iter()
+                    .map(|row| {
+                        Ok(MaintenanceWindow {
+                            id: row.try_get("id")?,
+                            service_id: ServiceId(row.try_get("service_id")?),
+                            start: timestamp(row.try_get("start_at")?)?,
+                            end: optional_timestamp(row.try_get("end_at")?)?,
+                            description: row.try_get("description")?,
+                        })
+                    })
+                    .collect()
+            }
+
+            async fn delete_maintenance(&mut self, id: i64) -> Result<()> {
+                let done = sqlx::query("DELETE FROM maintenance_windows WHERE id = $1").bind(id).execute(&mut *self.tx).await?;
+                if done.rows_affected() == 0 {
+                    return Err(StoreError::not_found(format!("maintenance window {id}")));
+                }
+                Ok(())
+            }
+
+            async fn in_maintenance(&mut self, service: ServiceId, at: Timestamp) -> Result<bool> {
+                let row = sqlx::query(
+                    "SELECT 1 AS one FROM maintenance_windows WHERE service_id = $1 AND start_at <= $2 \
+                     AND (end_at IS NULL OR end_at > $2) LIMIT 1",
+                )
+                .bind(service.0)
+                .bind(seconds(at))
+                .fetch_optional(&mut *self.tx)
+                .await?;
+                Ok(row.is_some())
+            }
+
+            async fn insert_contact_method(&mut self, user: UserId, kind: &str, address: &str, label: &str) -> Result<ContactMethod> {
+                self.require_user(user, "user_id".to_owned()).await?;
+                let row = sqlx::query(
+                    "INSERT INTO contact_methods (user_id, kind, address, label) VALUES ($1, $2, $3, $4) RETURNING id",
+                )
+                .bind(user.0)
+                .bind(kind)
+                .bind(address)
+                .bind(label)
+                .fetch_one(&mut *self.tx)
+                .await
+                .map_err(|e| StoreError::from_sqlx(e, "this contact method"))?;
+                Ok(ContactMethod {
+                    id: row.try_get("id")?,
+                    user_id: user,
+                    kind: kind.to_owned(),
+                    address: address.to_owned(),
+                    label: label.to_owned(),
+                })
+            }
+
+            async fn contact_methods(&mut self, user: UserId) -> Result<Vec<ContactMethod>> {
+                let rows = sqlx::query("SELECT id, user_id, kind, address, label FROM contact_methods WHERE user_id = $1 ORDER BY id")
+                    .bind(user.0)
+                    .fetch_all(&mut *self.tx)
+                    .await?;
+                rows.iter()
+                    .map(|row| {
+                        Ok(ContactMethod {
+                            id: row.try_get("id")?,
+                            user_id: UserId(row.try_get("user_id")?),
+                            kind: row.try_get("kind")?,
+                            address: row.try_get("address")?,
+                            label: row.try_get("label")?,
+                        })
+                    })
+                    .collect()
+            }
+
+            async fn delete_contact_method(&mut self, id: i64) -> Result<()> {
+                let done = sqlx::query("DELETE FROM contact_methods WHERE id = $1").bind(id).execute(&mut *self.tx).await?;
+                if done.rows_affected() == 0 {
+                    return Err(StoreError::not_found(format!("contact method {id}")));
+                }
+                Ok(())
+            }
+
+            async fn insert_rule(&mut self, user: UserId, contact_method: i64, delay_seconds: i64) -> Result<NotificationRule> {
+                let owner = sqlx::query("SELECT user_id FROM contact_methods WHERE id = $1")
+                    .bind(contact_method)
+                    .fetch_optional(&mut *self.tx)
+                    .await?;
+                let owned = match owner {
+                    Some(row) => row.try_get::<i64, _>("user_id")? == user.0,
+                    None => false,
+                };
+                if !owned {
+                    return Err(StoreError::reference(
+                        format!("user {user} has no contact method {contact_method}"),
+                        "contact_method_id",
+                    ));
+                }
+                let row = sqlx::query(
+                    "INSERT INTO notification_rules (user_id, contact_method_id, delay_seconds) VALUES ($1, $2, $3) RETURNING id",
+                )
+                .bind(user.0)
+                .bind(contact_method)
+                .bind(delay_seconds)
+                .fetch_one(&mut *self.tx)
+                .await?;
+                Ok(NotificationRule {
+                    id: row.try_get("id")?,
+                    user_id: user,
+                    contact_method_id: contact_method,
+                    delay_seconds,
+                })
+            }
+
+            async fn rules(&mut self, user: UserId) -> Result<Vec<NotificationRule>> {
+                let rows = sqlx::query(
+                    "SELECT id, user_id, contact_method_id, delay_seconds FROM notification_rules WHERE user_id = $1 ORDER BY delay_seconds, id",
+                )
+                .bind(user.0)
+                .fetch_all(&mut *self.tx)
+                .await?;
+                rows.iter()
+                    .map(|row| {
+                        Ok(NotificationRule {
+                            id: row.try_get("id")?,
+                            user_id: UserId(row.try_get("user_id")?),
+                            contact_method_id: row.try_get("contact_method_id")?,
+                            delay_seconds: row.try_get("delay_seconds")?,
+                        })
+                    })
+                    .collect()
+            }
+
+            async fn delete_rule(&mut self, id: i64) -> Result<()> {
+                let done = sqlx::query("DELETE FROM notification_rules WHERE id = $1").bind(id).execute(&mut *self.tx).await?;
+                if done.rows_affected() == 0 {
+                    return Err(StoreError::not_found(format!("notification rule {id}")));
+                }
+                Ok(())
+            }
+
+            async fn open_incident_by_dedup(&mut self, service: ServiceId, dedup_key: &str) -> Result<Option<Incident>> {
+                let row = sqlx::query(&format!(
+                    "SELECT {INCIDENT_COLUMNS} FROM incidents WHERE service_id = $1 AND dedup_key = $2 AND status <> 'resolved'"
+                ))
+                .bind(service.0)
+                .bind(dedup_key)
+                .fetch_optional(&mut *self.tx)
+                .await?;
+                row.as_ref().map(incident_from).transpose()
+            }
+
+            async fn insert_incident(&mut self, input: &NewIncident) -> Result<Incident> {
+                let row = sqlx::query(&format!(
+                    "INSERT INTO incidents (service_id, dedup_key, title, status, urgency, alert_count, created_at, last_alert_at) \
+                     VALUES ($1, $2, $3, 'triggered', $4, 1, $5, $5) RETURNING {INCIDENT_COLUMNS}"
+                ))
+                .bind(input.service_id.0)
+                .bind(&input.dedup_key)
+                .bind(&input.title)
+                .bind(input.urgency.as_str())
+                .bind(seconds(self.now))
+                .fetch_one(&mut *self.tx)
+                .await
+                .map_err(|e| StoreError::from_sqlx(e, "an open incident with this dedup key"))?;
+                incident_from(&row)
+            }
+
+            async fn add_alert(&mut self, id: IncidentId) -> Result<()> {
+                sqlx::query("UPDATE incidents SET alert_count = alert_count + 1, last_alert_at = $1 WHERE id = $2")
+                    .bind(seconds(self.now))
+                    .bind(id.0)
+                    .execute(&mut *self.tx)
+                    .await?;
+                Ok(())
+            }
+
+            async fn set_incident_status(&mut self, id: IncidentId, status: IncidentStatus) -> Result<()> {
+                let sql = match status {
+                    IncidentStatus::Triggered => "UPDATE incidents SET status = 'triggered', acknowledged_at = NULL WHERE id = $2 AND $1 = $1",
+                    IncidentStatus::Acknowledged => "UPDATE incidents SET status = 'acknowledged', acknowledged_at = $1 WHERE id = $2",
+                    IncidentStatus::Resolved => "UPDATE incidents SET status = 'resolved', resolved_at = $1 WHERE id = $2",
+                };
+                let done = sqlx::query(sql).bind(seconds(self.now)).bind(id.0).execute(&mut *self.tx).await?;
+                if done.rows_affected() == 0 {
+                    return Err(StoreError::not_found(format!("incident INC-{id}")));
+                }
+                Ok(())
+            }
+
+            async fn set_incident_step(&mut self, id: IncidentId, step: Step) -> Result<()> {
+                sqlx::query("UPDATE incidents SET escalation_level = $1, escalation_pass = $2 WHERE id = $3")
+                    .bind(step.level as i64)
+                    .bind(i64::from(step.pass))
+                    .bind(id.0)
+                    .execute(&mut *self.tx)
+                    .await?;
+                Ok(())
+            }
+
+            async fn set_assignees(&mut self, id: IncidentId, users: &[UserId]) -> Result<()> {
+                sqlx::query("DELETE FROM incident_assignees WHERE incident_id = $1")
+                    .bind(id.0)
+                    .execute(&mut *self.tx)
+                    .await?;
+                for user in users {
+                    self.add_assignee(id, *user).await?;
+                }
+                Ok(())
+            }
+
+            async fn add_assignee(&mut self, id: IncidentId, user: UserId) -> Result<()> {
+                sqlx::query(
+                    "INSERT INTO incident_assignees (incident_id, user_id) VALUES ($1, $2) ON CONFLICT (incident_id, user_id) DO NOTHING",
+                )
+                .bind(id.0)
+                .bind(user.0)
+                .execute(&mut *self.tx)
+                .await
+                .map_err(|e| StoreError::from_sqlx(e, "this assignee"))?;
+                Ok(())
+            }
+
+            async fn incident(&mut self, id: IncidentId) -> Result<Incident> {
+                let row = sqlx::query(&format!("SELECT {INCIDENT_COLUMNS} FROM incidents WHERE id = $1"))
+                    .bind(id.0)
+                    .fetch_optional(&mut *self.tx)
+                    .await?
+                    .ok_or_else(|| StoreError::not_found(format!("incident INC-{id}")))?;
+                let mut incidents = vec![incident_from(&row)?];
+                self.attach_assignees(&mut incidents).await?;
+                incidents.pop().ok_or_else(|| StoreError::not_found(format!("incident INC-{id}")))
+            }
+
+            async fn incidents(&mut self, filter: &IncidentFilter) -> Result<Vec<Incident>> {
+                let mut conditions = vec!["1 = 1".to_owned()];
+                if !filter.statuses.is_empty() {
+                    // Statuses come from a closed enum, never from input text.
+                    let list: Vec<String> = filter.statuses.iter().map(|s| format!("'{}'", s.as_str())).collect();
+                    conditions.push(format!("status IN ({})", list.join(",")));
+                }
+                if let Some(service) = filter.service {
+                    conditions.push(format!("service_id = {}", service.0));
+                }
+                if let Some(team) = filter.team {
+                    conditions.push(format!("service_id IN (SELECT id FROM services WHERE team_id = {})", team.0));
+                }
+                if let Some(before) = filter.before {
+                    conditions.push(format!("id < {}", before.0));
+                }
+                let rows = sqlx::query(&format!(
+                    "SELECT {INCIDENT_COLUMNS} FROM incidents WHERE {} ORDER BY id DESC LIMIT $1",
+                    conditions.join(" AND ")
+                ))
+                .bind(filter.limit.clamp(1, 1000))
+                .fetch_all(&mut *self.tx)
+                .await?;
+                let mut incidents = rows.iter().map(incident_from).collect::<Result<Vec<_>>>()?;
+                self.attach_assignees(&mut incidents).await?;
+                Ok(incidents)
+            }
+
+            async fn insert_event(&mut self, input: &EventInput) -> Result<i64> {
+                let row = sqlx::query(
+                    "INSERT INTO events (integration_id, incident_id, received_at, action, dedup_key, summary, severity, source, outcome, payload) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING id",
+                )
+                .bind(input.integration_id.0)
+                .bind(input.incident_id.map(|i| i.0))
+                .bind(seconds(self.now))
+                .bind(&input.action)
+                .bind(&input.dedup_key)
+                .bind(&input.summary)
+                .bind(&input.severity)
+                .bind(&input.source)
+                .bind(&input.outcome)
+                .bind(&input.payload)
+                .fetch_one(&mut *self.tx)
+                .await?;
+                Ok(row.try_get("id")?)
+            }
+
+            async fn events(&mut self, incident: IncidentId) -> Result<Vec<EventRecord>> {
+                let rows = sqlx::query(
+                    "SELECT id, integration_id, incident_id, received_at, action, dedup_key, summary, severity, source, outcome, payload \
+                     FROM events WHERE incident_id = $1 ORDER BY id",
+                )
+                .bind(incident.0)
+                .fetch_all(&mut *self.tx)
+                .await?;
+                rows.iter()
+                    .map(|row| {
+                        let incident: Option<i64> = row.try_get("incident_id")?;
+                        Ok(EventRecord {
+                            id: row.try_get("id")?,
+                            received_at: timestamp(row.try_get("received_at")?)?,
+                            input: EventInput {
+                                integration_id: IntegrationId(row.try_get("integration_id")?),
+                                incident_id: incident.map(IncidentId),
+                                action: row.try_get("action")?,
+                                dedup_key: row.try_get("dedup_key")?,
+                                summary: row.try_get("summary")?,
+                                severity: row.try_get("severity")?,
+                                source: row.try_get("source")?,
+                                outcome: row.try_get("outcome")?,
+                                payload: row.try_get("payload")?,
+                            },
+                        })
+                    })
+                    .collect()
+            }
+
+            async fn count_events(&mut self) -> Result<i64> {
+                let row = sqlx::query("SELECT COUNT(*) AS n FROM events").fetch_one(&mut *self.tx).await?;
+                Ok(row.try_get("n")?)
+            }
+
+            async fn log(&mut self, incident: IncidentId, kind: &str, actor: &str, message: &str) -> Result<()> {
+                sqlx::query("INSERT INTO incident_log (incident_id, at, kind, actor, message) VALUES ($1, $2, $3, $4, $5)")
+                    .bind(incident.0)
+                    .bind(seconds(self.now))
+                    .bind(kind)
+                    .bind(actor)
+                    .bind(message)
+                    .execute(&mut *self.tx)
+                    .await?;
+                Ok(())
+            }
+
+            async fn incident_log(&mut self, incident: IncidentId) -> Result<Vec<LogEntry>> {
+                let rows = sqlx::query(
+                    "SELECT id, incident_id, at, kind, actor, message FROM incident_log WHERE incident_id = $1 ORDER BY id",
+                )
+                .bind(incident.0)
+                .fetch_all(&mut *self.tx)
+                .await?;
+                rows.iter()
+                    .map(|row| {
+                        Ok(LogEntry {
+                            id: row.try_get("id")?,
+                            incident_id: IncidentId(row.try_get("incident_id")?),
+                            at: timestamp(row.try_get("at")?)?,
+                            kind: row.try_get("kind")?,
+                            actor: row.try_get("actor")?,
+                            message: row.try_get("message")?,
+                        })
+                    })
+                    .collect()
+            }
+
+            async fn set_timer(&mut self, incident: IncidentId, due_at: Timestamp, step: Step) -> Result<()> {
+                sqlx::query(
+                    "INSERT INTO escalation_timers (incident_id, due_at, level, pass) VALUES ($1, $2, $3, $4) \
+                     ON CONFLICT (incident_id) DO UPDATE SET due_at = excluded.due_at, level = excluded.level, pass = excluded.pass",
+                )
+                .bind(incident.0)
+                .bind(seconds(due_at))
+                .bind(step.level as i64)
+                .bind(i64::from(step.pass))
+                .execute(&mut *self.tx)
+                .await?;
+                Ok(())
+            }
+
+            async fn clear_timer(&mut self, incident: IncidentId) -> Result<()> {
+                sqlx::query("DELETE FROM escalation_timers WHERE incident_id = $1")
+                    .bind(incident.0)
+                    .execute(&mut *self.tx)
+                    .await?;
+                Ok(())
+            }
+
+            async fn timer(&mut self, incident: IncidentId) -> Result<Option<EscalationTimer>> {
+                let row = sqlx::query("SELECT incident_id, due_at, level, pass FROM escalation_timers WHERE incident_id = $1")
+                    .bind(incident.0)
+                    .fetch_optional(&mut *self.tx)
+                    .await?;
+                match row {
+                    None => Ok(None),
+                    Some(row) => Ok(Some(EscalationTimer {
+                        incident_id: IncidentId(row.try_get("incident_id")?),
+                        due_at: timestamp(row.try_get("due_at")?)?,
+                        step: step(row.try_get("level")?, row.try_get("pass")?),
+                    })),
+                }
+            }
+
+            async fn claim_due_timers(&mut self, now: Timestamp, limit: i64) -> Result<Vec<EscalationTimer>> {
+                let rows = sqlx::query(concat!(
+                    "SELECT incident_id, due_at, level, pass FROM escalation_timers WHERE due_at <= $1 ORDER BY due_at LIMIT $2 ",
+                    $lock
+                ))
+                .bind(seconds(now))
+                .bind(limit)
+                .fetch_all(&mut *self.tx)
+                .await?;
+                rows.iter()
+                    .map(|row| {
+                        Ok(EscalationTimer {
+                            incident_id: IncidentId(row.try_get("incident_id")?),
+                            due_at: timestamp(row.try_get("due_at")?)?,
+                            step: step(row.try_get("level")?, row.try_get("pass")?),
+                        })
+                    })
+                    .collect()
+            }
+
+            async fn insert_notification(&mut self, input: &NotificationInput) -> Result<Option<Notification>> {
+                let row = sqlx::query(&format!(
+                    "INSERT INTO notifications (idempotency_key, incident_id, user_id, kind, address, status, attempts, due_at, created_at) \
+                     VALUES ($1, $2, $3, $4, $5, 'pending', 0, $6, $7) ON CONFLICT (idempotency_key) DO NOTHING \
+                     RETURNING {NOTIFICATION_COLUMNS}"
+                ))
+                .bind(&input.idempotency_key)
+                .bind(input.incident_id.0)
+                .bind(input.user_id.0)
+                .bind(&input.kind)
+                .bind(&input.address)
+                .bind(seconds(input.due_at))
+                .bind(seconds(self.now))
+                .fetch_optional(&mut *self.tx)
+                .await?;
+                row.as_ref().map(notification_from).transpose()
+            }
+
+            async fn claim_due_notifications(&mut self, now: Timestamp, lease_until: Timestamp, limit: i64) -> Result<Vec<Notification>> {
+                let rows = sqlx::query(concat!(
+                    "SELECT id FROM notifications WHERE status = 'pending' AND due_at <= $1 ORDER BY due_at, id LIMIT $2 ",
+                    $lock
+                ))
+                .bind(seconds(now))
+                .bind(limit)
+                .fetch_all(&mut *self.tx)
+                .await?;
+                if rows.is_empty() {
+                    return Ok(Vec::new());
+                }
+                let ids = rows.iter().map(|row| row.try_get("id")).collect::<std::result::Result<Vec<i64>, _>>()?;
+                let claimed = sqlx::query(&format!(
+                    "UPDATE notifications SET due_at = $1, attempts = attempts + 1 WHERE id IN ({}) RETURNING {NOTIFICATION_COLUMNS}",
+                    id_list(&ids)
+                ))
+                .bind(seconds(lease_until))
+                .fetch_all(&mut *self.tx)
+                .await?;
+                let mut notifications = claimed.iter().map(notification_from).collect::<Result<Vec<_>>>()?;
+                notifications.sort_by_key(|n| n.id);
+                Ok(notifications)
+            }
+
+            async fn mark_notification_sent(&mut self, id: i64) -> Result<()> {
+                sqlx::query("UPDATE notifications SET status = 'sent', sent_at = $1, last_error = '' WHERE id = $2")
+                    .bind(seconds(self.now))
+                    .bind(id)
+                    .execute(&mut *self.tx)
+                    .await?;
+                Ok(())
+            }
+
+            async fn mark_notification_failed(&mut self, id: i64, error: &str, retry_at: Option<Timestamp>) -> Result<()> {
+                match retry_at {
+                    Some(retry_at) => {
+                        sqlx::query("UPDATE notifications SET last_error = $1, due_at = $2 WHERE id = $3")
+                            .bind(error)
+                            .bind(seconds(retry_at))
+                            .bind(id)
+                            .execute(&mut *self.tx)
+                            .await?
+                    }
+                    None => {
+                        sqlx::query("UPDATE notifications SET last_error = $1, status = 'failed' WHERE id = $2")
+                            .bind(error)
+                            .bind(id)
+                            .execute(&mut *self.tx)
+                            .await?
+                    }
+                };
+                Ok(())
+            }
+
+            async fn cancel_notifications(&mut self, incident: IncidentId) -> Result<u64> {
+                let done = sqlx::query("UPDATE notifications SET status = 'cancelled' WHERE incident_id = $1 AND status = 'pending'")
+                    .bind(incident.0)
+                    .execute(&mut *self.tx)
+                    .await?;
+                Ok(done.rows_affected())
+            }
+
+            async fn notifications(&mut self, incident: IncidentId) -> Result<Vec<Notification>> {
+                let rows = sqlx::query(&format!(
+                    "SELECT {NOTIFICATION_COLUMNS} FROM notifications WHERE incident_id = $1 ORDER BY id"
+                ))
+                .bind(incident.0)
+                .fetch_all(&mut *self.tx)
+                .await?;
+                rows.iter().map(notification_from).collect()
+            }
+        }
+    };
+}
+
+pub(crate) use paging_tx_impl;
