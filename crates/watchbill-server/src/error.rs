@@ -31,6 +31,8 @@ pub enum ErrorCode {
     PayloadTooLarge,
     /// 422: a reference points at nothing.
     UnknownReference,
+    /// 429: too many requests for this key; retry later.
+    RateLimited,
     /// 500: something failed on our side; see the server log.
     Internal,
     /// 503: the database is unreachable; retry later.
@@ -47,6 +49,7 @@ impl ErrorCode {
             ErrorCode::Conflict => StatusCode::CONFLICT,
             ErrorCode::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             ErrorCode::UnknownReference => StatusCode::UNPROCESSABLE_ENTITY,
+            ErrorCode::RateLimited => StatusCode::TOO_MANY_REQUESTS,
             ErrorCode::Internal => StatusCode::INTERNAL_SERVER_ERROR,
             ErrorCode::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
         }

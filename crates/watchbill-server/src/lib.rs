@@ -3,6 +3,7 @@
 //!
 //! Handlers translate between HTTP and the store and core; they hold no business rules.
 
+mod act;
 pub mod api;
 pub mod auth;
 pub mod error;
@@ -10,6 +11,7 @@ pub mod extract;
 mod health;
 mod ics;
 pub mod org;
+pub mod paging;
 mod resolve;
 pub mod roster;
 pub mod setup;
@@ -24,7 +26,7 @@ use tokio::net::TcpListener;
 use tower_http::trace::TraceLayer;
 
 use crate::error::{ApiError, ErrorCode};
-pub use crate::state::AppState;
+pub use crate::state::{AppState, PagingConfig};
 
 /// The largest request body the API accepts.
 const BODY_LIMIT: usize = 2 * 1024 * 1024;

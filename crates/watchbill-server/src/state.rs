@@ -5,7 +5,21 @@ use std::sync::Arc;
 use watchbill_core::Clock;
 use watchbill_store::Store;
 
+use tokio::sync::Notify;
+use watchbill_store::StoreError;
+
+use crate::paging::channels::{Channels, SmsSettings, SmtpSettings};
+use crate::paging::engine::Engine;
+use crate::paging::intake::Intake;
+use crate::paging::links::LinkSigner;
 use crate::roster::RosterCache;
+
+/// How pages leave the server.
+#[derive(Debug, Clone, Default)]
+pub struct PagingConfig {
+    pub smtp: Option<SmtpSettings>,
+    pub sms: Option<SmsSettings>,
+}
 
 /// Shared, cheap to clone.
 #[derive(Debug, Clone)]
@@ -15,15 +29,50 @@ pub struct AppState {
     /// The URL people reach this server at, used in links such as calendar feeds.
     pub public_url: String,
     pub roster: Arc<RosterCache>,
+    pub intake: Intake,
+    /// Wakes the engine when there is work it should not wait a tick for.
+    pub wake: Arc<Notify>,
+    pub signer: LinkSigner,
 }
 
 impl AppState {
-    pub fn new(store: Arc<dyn Store>, clock: Arc<dyn Clock>, public_url: String) -> AppState {
-        AppState {
+    /// The state, with intake writers running, and the engine ready to run.
+    pub async fn start(
+        store: Arc<dyn Store>,
+        clock: Arc<dyn Clock>,
+        public_url: String,
+        paging: PagingConfig,
+    ) -> Result<(AppState, Engine), StoreError> {
+        let key = {
+            let mut tx = store.write().await?;
+            let key = tx
+                .server_secret("signing_key", &watchbill_store::new_secret())
+                .await?;
+            tx.commit().await?;
+            key
+        };
+        let signer = LinkSigner::new(&key);
+        let wake = Arc::new(Notify::new());
+        let roster: Arc<RosterCache> = Arc::default();
+        let intake = Intake::start(store.clone(), wake.clone());
+        let channels = Channels::new(paging.smtp, paging.sms, signer.clone());
+        let engine = Engine::new(
+            store.clone(),
+            roster.clone(),
+            channels,
+            signer.clone(),
+            public_url.clone(),
+            wake.clone(),
+        );
+        let state = AppState {
             store,
             clock,
             public_url,
-            roster: Arc::default(),
-        }
+            roster,
+            intake,
+            wake,
+            signer,
+        };
+        Ok((state, engine))
     }
 }

@@ -386,4 +386,8 @@ pub trait PagingTx: Send {
     /// Cancels an incident's notifications not yet sent.
     async fn cancel_notifications(&mut self, incident: IncidentId) -> Result<u64>;
     async fn notifications(&mut self, incident: IncidentId) -> Result<Vec<Notification>>;
+
+    /// A server-wide secret by name, created with `candidate` if it does not exist yet. Every
+    /// node gets the same value.
+    async fn server_secret(&mut self, name: &str, candidate: &str) -> Result<String>;
 }

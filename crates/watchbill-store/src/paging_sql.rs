@@ -901,6 +901,19 @@ macro_rules! paging_tx_impl {
                 .await?;
                 rows.iter().map(notification_from).collect()
             }
+
+            async fn server_secret(&mut self, name: &str, candidate: &str) -> Result<String> {
+                sqlx::query("INSERT INTO server_secrets (name, value) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING")
+                    .bind(name)
+                    .bind(candidate)
+                    .execute(&mut *self.tx)
+                    .await?;
+                let row = sqlx::query("SELECT value FROM server_secrets WHERE name = $1")
+                    .bind(name)
+                    .fetch_one(&mut *self.tx)
+                    .await?;
+                Ok(row.try_get("value")?)
+            }
         }
     };
 }

@@ -50,6 +50,24 @@ pub struct ServeArgs {
     /// Log filter, e.g. `info` or `watchbill=debug` [default: info].
     #[arg(long, env = "WATCHBILL_LOG")]
     pub log: Option<String>,
+    /// The SMTP relay pages are mailed through, e.g. `smtp://127.0.0.1:25`.
+    #[arg(long, env = "WATCHBILL_SMTP_URL")]
+    pub smtp_url: Option<String>,
+    /// The sender of mailed pages [default: watchbill@localhost].
+    #[arg(long, env = "WATCHBILL_SMTP_FROM")]
+    pub smtp_from: Option<String>,
+    /// A Twilio-compatible SMS and voice API, e.g. `https://api.twilio.com`.
+    #[arg(long, env = "WATCHBILL_SMS_URL")]
+    pub sms_url: Option<String>,
+    /// The SMS provider's account id.
+    #[arg(long, env = "WATCHBILL_SMS_ACCOUNT")]
+    pub sms_account: Option<String>,
+    /// The SMS provider's auth token.
+    #[arg(long, env = "WATCHBILL_SMS_TOKEN", hide_env_values = true)]
+    pub sms_token: Option<String>,
+    /// The number SMS and calls come from.
+    #[arg(long, env = "WATCHBILL_SMS_FROM")]
+    pub sms_from: Option<String>,
     /// Fill an empty database with the demo organisation and print an admin token.
     #[arg(long)]
     pub demo: bool,

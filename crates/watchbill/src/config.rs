@@ -15,6 +15,12 @@ pub struct ServeConfig {
     pub database_url: String,
     pub public_url: String,
     pub log: String,
+    pub smtp_url: Option<String>,
+    pub smtp_from: String,
+    pub sms_url: Option<String>,
+    pub sms_account: Option<String>,
+    pub sms_token: Option<String>,
+    pub sms_from: Option<String>,
     pub demo: bool,
 }
 
@@ -26,6 +32,12 @@ struct FileConfig {
     database_url: Option<String>,
     public_url: Option<String>,
     log: Option<String>,
+    smtp_url: Option<String>,
+    smtp_from: Option<String>,
+    sms_url: Option<String>,
+    sms_account: Option<String>,
+    sms_token: Option<String>,
+    sms_from: Option<String>,
 }
 
 /// The `WATCHBILL_*` variables watchbill reads; any other is probably a typo.
@@ -35,6 +47,12 @@ const KNOWN_VARIABLES: &[&str] = &[
     "WATCHBILL_DATABASE_URL",
     "WATCHBILL_PUBLIC_URL",
     "WATCHBILL_LOG",
+    "WATCHBILL_SMTP_URL",
+    "WATCHBILL_SMTP_FROM",
+    "WATCHBILL_SMS_URL",
+    "WATCHBILL_SMS_ACCOUNT",
+    "WATCHBILL_SMS_TOKEN",
+    "WATCHBILL_SMS_FROM",
     "WATCHBILL_BOOTSTRAP_TOKEN",
     "WATCHBILL_URL",
     "WATCHBILL_TOKEN",
@@ -85,6 +103,16 @@ impl ServeConfig {
                 .or(file.log)
                 .unwrap_or_else(|| "info".to_owned()),
             listen,
+            smtp_url: args.smtp_url.clone().or(file.smtp_url),
+            smtp_from: args
+                .smtp_from
+                .clone()
+                .or(file.smtp_from)
+                .unwrap_or_else(|| "watchbill@localhost".to_owned()),
+            sms_url: args.sms_url.clone().or(file.sms_url),
+            sms_account: args.sms_account.clone().or(file.sms_account),
+            sms_token: args.sms_token.clone().or(file.sms_token),
+            sms_from: args.sms_from.clone().or(file.sms_from),
             demo: args.demo,
         })
     }

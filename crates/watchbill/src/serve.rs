@@ -1,11 +1,13 @@
 //! `watchbill serve` and `watchbill migrate`: wiring the store, the HTTP server and set-up.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use tokio::net::TcpListener;
 use watchbill_core::{Clock, SystemClock};
+use watchbill_server::paging::channels::{SmsSettings, SmtpSettings};
 use watchbill_server::setup::{bootstrap, demo, DEMO_ADMIN_EMAIL};
-use watchbill_server::AppState;
+use watchbill_server::{AppState, PagingConfig};
 use watchbill_store::{redact, Store};
 
 use crate::config::{unknown_variables, ServeConfig};
@@ -29,6 +31,8 @@ pub enum ServeError {
     },
     #[error("the server stopped: {0}")]
     Io(#[from] std::io::Error),
+    #[error("{0}")]
+    Config(String),
 }
 
 async fn open_store(
@@ -122,10 +126,45 @@ pub async fn serve(config: ServeConfig) -> Result<(), ServeError> {
         }
     }
     println!("Press Ctrl-C to stop.");
-    let state = AppState::new(store, clock, public_url);
+    let (state, engine) =
+        AppState::start(store, clock, public_url, paging_config(&config)?).await?;
+    let (stop_engine, engine_stopped) = tokio::sync::oneshot::channel::<()>();
+    let engine = tokio::spawn(engine.run(Duration::from_secs(1), async {
+        let _ = engine_stopped.await;
+    }));
     watchbill_server::serve(listener, state, shutdown_signal()).await?;
+    let _ = stop_engine.send(());
+    let _ = engine.await;
     println!("watchbill stopped");
     Ok(())
+}
+
+/// How pages leave: the SMTP relay and the SMS provider, if configured.
+fn paging_config(config: &ServeConfig) -> Result<PagingConfig, ServeError> {
+    let smtp = match &config.smtp_url {
+        Some(url) => Some(SmtpSettings::parse(url, &config.smtp_from).map_err(ServeError::Config)?),
+        None => None,
+    };
+    let sms = match (
+        &config.sms_url,
+        &config.sms_account,
+        &config.sms_token,
+        &config.sms_from,
+    ) {
+        (None, _, _, _) => None,
+        (Some(url), Some(account), Some(token), Some(from)) => Some(SmsSettings {
+            base_url: url.clone(),
+            account: account.clone(),
+            token: token.clone(),
+            from: from.clone(),
+        }),
+        (Some(_), _, _, _) => {
+            return Err(ServeError::Config(
+                "sms_url needs sms_account, sms_token and sms_from as well".to_owned(),
+            ))
+        }
+    };
+    Ok(PagingConfig { smtp, sms })
 }
 
 /// Completes on Ctrl-C or SIGTERM.

@@ -3,14 +3,19 @@
 //! Routes are registered through `utoipa_axum`, so a route cannot exist without its entry in
 //! the OpenAPI document served at `/api/v1/openapi.json`.
 
+pub mod contacts;
+pub mod incidents;
+pub mod intake;
 pub mod oncall;
 pub mod org;
 pub mod overrides;
 pub mod schedules;
+pub mod services;
 pub mod teams;
 pub mod tokens;
 pub mod users;
 
+use axum::extract::DefaultBodyLimit;
 use axum::routing::get;
 use axum::{Json, Router};
 use jiff::{SignedDuration, Timestamp};
@@ -27,7 +32,7 @@ use crate::state::AppState;
     modifiers(&TokenSecurity),
     tags(
         (name = "users"), (name = "teams"), (name = "schedules"), (name = "overrides"),
-        (name = "oncall"), (name = "tokens"), (name = "organisation"), (name = "calendar"),
+        (name = "oncall"), (name = "tokens"), (name = "organisation"), (name = "calendar"), (name = "services"), (name = "incidents"), (name = "intake"),
         (name = "system"),
     )
 )]
@@ -55,6 +60,11 @@ pub fn router() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .merge(oncall::routes())
         .merge(tokens::routes())
         .merge(org::routes())
+        .merge(services::routes())
+        .merge(contacts::routes())
+        .merge(incidents::routes())
+        .merge(intake::routes().layer(DefaultBodyLimit::max(intake::INTAKE_BODY_LIMIT)))
+        .merge(crate::act::routes())
         .merge(crate::health::routes())
         .merge(crate::ics::routes())
         .split_for_parts();

@@ -9,7 +9,8 @@ use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 use tokio::sync::oneshot;
 use watchbill_core::{Clock, ManualClock};
-use watchbill_server::AppState;
+use watchbill_server::paging::engine::Engine;
+use watchbill_server::{AppState, PagingConfig};
 use watchbill_store::testing::TestDatabase;
 use watchbill_store::{Backend, Store};
 
@@ -19,6 +20,8 @@ pub struct TestApp {
     pub url: String,
     pub store: Arc<dyn Store>,
     pub clock: Arc<ManualClock>,
+    /// The engine, stepped by the test.
+    pub engine: Engine,
     http: reqwest::Client,
     shutdown: Option<oneshot::Sender<()>>,
     database_url: String,
@@ -52,7 +55,14 @@ impl TestApp {
             .unwrap();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let url = format!("http://{}", listener.local_addr().unwrap());
-        let state = AppState::new(store.clone(), clock.clone(), url.clone());
+        let (state, engine) = AppState::start(
+            store.clone(),
+            clock.clone(),
+            url.clone(),
+            PagingConfig::default(),
+        )
+        .await
+        .unwrap();
         let (shutdown, stopped) = oneshot::channel::<()>();
         tokio::spawn(watchbill_server::serve(listener, state, async {
             let _ = stopped.await;
@@ -61,6 +71,7 @@ impl TestApp {
             url,
             store,
             clock,
+            engine,
             http: reqwest::Client::new(),
             shutdown: Some(shutdown),
             database_url: database_url.to_owned(),

@@ -31,7 +31,7 @@ CREATE TABLE integrations (
     kind TEXT NOT NULL,
     name TEXT NOT NULL,
     secret TEXT NOT NULL UNIQUE,
-    rate_per_minute BIGINT NOT NULL DEFAULT 600,
+    rate_per_minute BIGINT NOT NULL DEFAULT 1200,
     created_at BIGINT NOT NULL
 );
 
@@ -135,3 +135,10 @@ CREATE TABLE notifications (
     sent_at BIGINT
 );
 CREATE INDEX notifications_due ON notifications (status, due_at);
+
+-- Server-wide secrets shared by every node, such as the key that signs acknowledge links and
+-- outgoing webhooks. Created on first start.
+CREATE TABLE server_secrets (
+    name TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+);

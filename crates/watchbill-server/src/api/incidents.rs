@@ -1,0 +1,543 @@
+//! `/api/v1/incidents`: list, show, open by hand, and act: acknowledge, resolve, escalate,
+//! snooze, add a responder, reassign, annotate.
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::Json;
+use jiff::{SignedDuration, Timestamp};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+use watchbill_core::paging::{IncidentStatus, Step, Urgency};
+use watchbill_core::{IncidentId, Role, ServiceId, TeamId, UserId};
+use watchbill_store::paging::{Incident, IncidentFilter, NewIncident};
+use watchbill_store::Tx;
+
+use crate::auth::Caller;
+use crate::error::{ApiError, ApiResult, ErrorCode};
+use crate::extract::{ApiJson, ApiPath, ApiQuery};
+use crate::paging::actions::{self, ActionError};
+use crate::state::AppState;
+
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list_incidents, create_incident))
+        .routes(routes!(get_incident))
+        .routes(routes!(acknowledge))
+        .routes(routes!(resolve))
+        .routes(routes!(escalate))
+        .routes(routes!(snooze))
+        .routes(routes!(add_responder))
+        .routes(routes!(reassign))
+        .routes(routes!(add_note))
+}
+
+impl From<ActionError> for ApiError {
+    fn from(error: ActionError) -> ApiError {
+        match error {
+            ActionError::Store(error) => error.into(),
+            ActionError::Resolved(_) => ApiError::new(ErrorCode::Conflict, error.to_string()),
+            ActionError::Invalid(message) => ApiError::new(ErrorCode::Conflict, message),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct IncidentView {
+    pub id: i64,
+    /// `INC-42`.
+    pub number: String,
+    pub service_id: i64,
+    pub dedup_key: String,
+    pub title: String,
+    pub status: String,
+    pub urgency: String,
+    pub alert_count: i64,
+    pub created_at: Timestamp,
+    pub last_alert_at: Timestamp,
+    pub acknowledged_at: Option<Timestamp>,
+    pub resolved_at: Option<Timestamp>,
+    /// The escalation level (1-based) that last paged.
+    pub escalation_level: usize,
+    pub assignees: Vec<i64>,
+}
+
+impl From<Incident> for IncidentView {
+    fn from(i: Incident) -> IncidentView {
+        IncidentView {
+            id: i.id.0,
+            number: format!("INC-{}", i.id),
+            service_id: i.service_id.0,
+            dedup_key: i.dedup_key,
+            title: i.title,
+            status: i.status.to_string(),
+            urgency: i.urgency.as_str().to_owned(),
+            alert_count: i.alert_count,
+            created_at: i.created_at,
+            last_alert_at: i.last_alert_at,
+            acknowledged_at: i.acknowledged_at,
+            resolved_at: i.resolved_at,
+            escalation_level: i.step.level + 1,
+            assignees: i.assignees.into_iter().map(|u| u.0).collect(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct TimelineEntry {
+    pub at: Timestamp,
+    pub kind: String,
+    pub actor: String,
+    pub message: String,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct AlertView {
+    pub received_at: Timestamp,
+    pub action: String,
+    pub summary: String,
+    pub severity: String,
+    pub source: String,
+    pub outcome: String,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct NotificationView {
+    pub user_id: i64,
+    pub kind: String,
+    pub address: String,
+    /// `pending`, `sent`, `failed` or `cancelled`.
+    pub status: String,
+    pub attempts: i64,
+    pub last_error: String,
+    pub sent_at: Option<Timestamp>,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct IncidentDetail {
+    #[serde(flatten)]
+    pub incident: IncidentView,
+    pub alerts: Vec<AlertView>,
+    pub timeline: Vec<TimelineEntry>,
+    pub notifications: Vec<NotificationView>,
+}
+
+/// Reads `INC-42` or `42`.
+fn incident_id(text: &str) -> ApiResult<IncidentId> {
+    let digits = text
+        .strip_prefix("INC-")
+        .or_else(|| text.strip_prefix("inc-"))
+        .unwrap_or(text);
+    digits.parse::<i64>().map(IncidentId).map_err(|_| {
+        ApiError::invalid(
+            "id",
+            format!("`{text}` is not an incident number such as INC-42"),
+        )
+    })
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct IncidentQuery {
+    /// Comma-separated statuses: `triggered`, `acknowledged`, `resolved`; `open` for the first two.
+    status: Option<String>,
+    service: Option<i64>,
+    team: Option<i64>,
+    /// Only incidents numbered below this (to page back through results).
+    before: Option<i64>,
+    /// At most this many, newest first (default 100, at most 1000).
+    limit: Option<i64>,
+}
+
+/// Lists incidents, newest first.
+#[utoipa::path(get, path = "/api/v1/incidents", tag = "incidents", params(IncidentQuery),
+    responses((status = 200, body = [IncidentView]), (status = 400, body = ApiError)), security(("token" = [])))]
+async fn list_incidents(
+    State(state): State<AppState>,
+    _caller: Caller,
+    ApiQuery(query): ApiQuery<IncidentQuery>,
+) -> ApiResult<Json<Vec<IncidentView>>> {
+    let mut statuses = Vec::new();
+    for part in query
+        .status
+        .as_deref()
+        .unwrap_or_default()
+        .split(',')
+        .map(str::trim)
+        .filter(|p| !p.is_empty())
+    {
+        match part {
+            "open" => statuses.extend([IncidentStatus::Triggered, IncidentStatus::Acknowledged]),
+            other => statuses.push(
+                other
+                    .parse()
+                    .map_err(|e: String| ApiError::invalid("status", e))?,
+            ),
+        }
+    }
+    let limit = query.limit.unwrap_or(100);
+    if !(1..=1000).contains(&limit) {
+        return Err(ApiError::invalid(
+            "limit",
+            "the limit must be between 1 and 1000",
+        ));
+    }
+    let mut tx = state.store.read().await?;
+    let incidents = tx
+        .incidents(&IncidentFilter {
+            statuses,
+            service: query.service.map(ServiceId),
+            team: query.team.map(TeamId),
+            before: query.before.map(IncidentId),
+            limit,
+        })
+        .await?;
+    Ok(Json(
+        incidents.into_iter().map(IncidentView::from).collect(),
+    ))
+}
+
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewIncidentBody {
+    pub service_id: i64,
+    pub title: String,
+    /// `high` or `low`; default the service's.
+    #[serde(default)]
+    pub urgency: Option<String>,
+}
+
+/// Opens an incident by hand and pages the service's escalation policy (responder).
+#[utoipa::path(post, path = "/api/v1/incidents", tag = "incidents", request_body = NewIncidentBody,
+    responses((status = 201, body = IncidentView), (status = 400, body = ApiError), (status = 404, body = ApiError)), security(("token" = [])))]
+async fn create_incident(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiJson(body): ApiJson<NewIncidentBody>,
+) -> ApiResult<(StatusCode, Json<IncidentView>)> {
+    caller.require(Role::Responder)?;
+    let title = body.title.trim();
+    if title.is_empty() {
+        return Err(ApiError::invalid("title", "an incident needs a title"));
+    }
+    let mut tx = state.store.write().await?;
+    let service = tx.service(ServiceId(body.service_id)).await?;
+    let urgency: Urgency = match &body.urgency {
+        Some(text) => text
+            .parse()
+            .map_err(|e: String| ApiError::invalid("urgency", e))?,
+        None => service.default_urgency,
+    };
+    let incident = tx
+        .insert_incident(&NewIncident {
+            service_id: service.id,
+            dedup_key: format!("manual-{}", watchbill_store::new_secret().to_lowercase()),
+            title: title.to_owned(),
+            urgency,
+        })
+        .await?;
+    tx.log(
+        incident.id,
+        "triggered",
+        &caller.label,
+        &format!("Opened by {}: {title}", caller.label),
+    )
+    .await?;
+    if urgency == Urgency::High && service.escalation_policy_id.is_some() {
+        actions::start_escalation(tx.as_mut(), &incident).await?;
+    }
+    tx.commit().await?;
+    state.wake.notify_one();
+    Ok((StatusCode::CREATED, Json(incident.into())))
+}
+
+/// Shows an incident with its alerts, timeline and notifications.
+#[utoipa::path(get, path = "/api/v1/incidents/{id}", tag = "incidents", params(("id" = String, Path, description = "`INC-42` or `42`")),
+    responses((status = 200, body = IncidentDetail), (status = 404, body = ApiError)), security(("token" = [])))]
+async fn get_incident(
+    State(state): State<AppState>,
+    _caller: Caller,
+    ApiPath(id): ApiPath<String>,
+) -> ApiResult<Json<IncidentDetail>> {
+    let id = incident_id(&id)?;
+    let mut tx = state.store.read().await?;
+    Ok(Json(detail(tx.as_mut(), id).await?))
+}
+
+pub async fn detail(tx: &mut dyn Tx, id: IncidentId) -> ApiResult<IncidentDetail> {
+    let incident = tx.incident(id).await?;
+    let alerts = tx
+        .events(id)
+        .await?
+        .into_iter()
+        .map(|e| AlertView {
+            received_at: e.received_at,
+            action: e.input.action,
+            summary: e.input.summary,
+            severity: e.input.severity,
+            source: e.input.source,
+            outcome: e.input.outcome,
+        })
+        .collect();
+    let timeline = tx
+        .incident_log(id)
+        .await?
+        .into_iter()
+        .map(|l| TimelineEntry {
+            at: l.at,
+            kind: l.kind,
+            actor: l.actor,
+            message: l.message,
+        })
+        .collect();
+    let notifications = tx
+        .notifications(id)
+        .await?
+        .into_iter()
+        .map(|n| NotificationView {
+            user_id: n.input.user_id.0,
+            kind: n.input.kind,
+            address: n.input.address,
+            status: n.status,
+            attempts: n.attempts,
+            last_error: n.last_error,
+            sent_at: n.sent_at,
+        })
+        .collect();
+    Ok(IncidentDetail {
+        incident: incident.into(),
+        alerts,
+        timeline,
+        notifications,
+    })
+}
+
+/// Runs an action in a write transaction and answers with the incident.
+async fn act<F>(
+    state: &AppState,
+    caller: &Caller,
+    id: &str,
+    action: F,
+) -> ApiResult<Json<IncidentView>>
+where
+    F: for<'a> FnOnce(
+        &'a mut dyn Tx,
+        IncidentId,
+        String,
+    ) -> std::pin::Pin<
+        Box<dyn std::future::Future<Output = Result<(), ActionError>> + Send + 'a>,
+    >,
+{
+    caller.require(Role::Responder)?;
+    let id = incident_id(id)?;
+    let mut tx = state.store.write().await?;
+    let actor = actor_name(tx.as_mut(), caller).await?;
+    action(tx.as_mut(), id, actor).await?;
+    let incident = tx.incident(id).await?;
+    tx.commit().await?;
+    state.wake.notify_one();
+    Ok(Json(incident.into()))
+}
+
+/// The person behind a token, for the timeline.
+async fn actor_name(tx: &mut dyn Tx, caller: &Caller) -> ApiResult<String> {
+    Ok(match caller.user {
+        Some(user) => tx
+            .user(user)
+            .await
+            .map(|u| u.name)
+            .unwrap_or_else(|_| caller.label.clone()),
+        None => caller.label.clone(),
+    })
+}
+
+/// Acknowledges: escalation stops (responder).
+#[utoipa::path(post, path = "/api/v1/incidents/{id}/acknowledge", tag = "incidents", params(("id" = String, Path, description = "`INC-42` or `42`")),
+    responses((status = 200, body = IncidentView), (status = 404, body = ApiError), (status = 409, body = ApiError)), security(("token" = [])))]
+async fn acknowledge(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiPath(id): ApiPath<String>,
+) -> ApiResult<Json<IncidentView>> {
+    act(&state, &caller, &id, |tx, id, actor| {
+        Box::pin(async move { actions::acknowledge(tx, id, &actor).await.map(|_| ()) })
+    })
+    .await
+}
+
+/// Resolves (responder).
+#[utoipa::path(post, path = "/api/v1/incidents/{id}/resolve", tag = "incidents", params(("id" = String, Path, description = "`INC-42` or `42`")),
+    responses((status = 200, body = IncidentView), (status = 404, body = ApiError)), security(("token" = [])))]
+async fn resolve(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiPath(id): ApiPath<String>,
+) -> ApiResult<Json<IncidentView>> {
+    act(&state, &caller, &id, |tx, id, actor| {
+        Box::pin(async move { actions::resolve(tx, id, &actor).await.map(|_| ()) })
+    })
+    .await
+}
+
+/// Pages the next escalation level now (responder).
+#[utoipa::path(post, path = "/api/v1/incidents/{id}/escalate", tag = "incidents", params(("id" = String, Path, description = "`INC-42` or `42`")),
+    responses((status = 200, body = IncidentView), (status = 409, body = ApiError)), security(("token" = [])))]
+async fn escalate(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiPath(id): ApiPath<String>,
+) -> ApiResult<Json<IncidentView>> {
+    act(&state, &caller, &id, |tx, id, actor| {
+        Box::pin(async move { actions::escalate_now(tx, id, &actor).await.map(|_| ()) })
+    })
+    .await
+}
+
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SnoozeBody {
+    /// How long, in seconds (at most a week).
+    pub seconds: i64,
+}
+
+/// Snoozes an acknowledged incident: it triggers and pages again afterwards (responder).
+#[utoipa::path(post, path = "/api/v1/incidents/{id}/snooze", tag = "incidents", request_body = SnoozeBody,
+    params(("id" = String, Path, description = "`INC-42` or `42`")),
+    responses((status = 200, body = IncidentView), (status = 400, body = ApiError), (status = 409, body = ApiError)), security(("token" = [])))]
+async fn snooze(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiPath(id): ApiPath<String>,
+    ApiJson(body): ApiJson<SnoozeBody>,
+) -> ApiResult<Json<IncidentView>> {
+    if !(1..=7 * 86_400).contains(&body.seconds) {
+        return Err(ApiError::invalid(
+            "seconds",
+            "snooze for between 1 second and a week",
+        ));
+    }
+    let duration = SignedDuration::from_secs(body.seconds);
+    act(&state, &caller, &id, move |tx, id, actor| {
+        Box::pin(async move { actions::snooze(tx, id, duration, &actor).await.map(|_| ()) })
+    })
+    .await
+}
+
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UserBody {
+    pub user_id: i64,
+}
+
+/// Calls on someone else too (the secondary or beyond): they are paged now (responder).
+#[utoipa::path(post, path = "/api/v1/incidents/{id}/responders", tag = "incidents", request_body = UserBody,
+    params(("id" = String, Path, description = "`INC-42` or `42`")),
+    responses((status = 200, body = IncidentView), (status = 404, body = ApiError), (status = 409, body = ApiError)), security(("token" = [])))]
+async fn add_responder(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiPath(id): ApiPath<String>,
+    ApiJson(body): ApiJson<UserBody>,
+) -> ApiResult<Json<IncidentView>> {
+    let user = UserId(body.user_id);
+    act(&state, &caller, &id, move |tx, id, actor| {
+        Box::pin(async move {
+            let incident = open_incident(tx, id).await?;
+            tx.user(user).await?;
+            let step = Step {
+                level: incident.step.level,
+                pass: incident.step.pass + 100,
+            };
+            actions::page_users(
+                tx,
+                &incident,
+                &[user],
+                step,
+                &format!("Responder added by {actor}"),
+            )
+            .await?;
+            Ok(())
+        })
+    })
+    .await
+}
+
+/// Hands the incident to someone else: they become the only assignee and are paged (responder).
+#[utoipa::path(post, path = "/api/v1/incidents/{id}/reassign", tag = "incidents", request_body = UserBody,
+    params(("id" = String, Path, description = "`INC-42` or `42`")),
+    responses((status = 200, body = IncidentView), (status = 404, body = ApiError), (status = 409, body = ApiError)), security(("token" = [])))]
+async fn reassign(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiPath(id): ApiPath<String>,
+    ApiJson(body): ApiJson<UserBody>,
+) -> ApiResult<Json<IncidentView>> {
+    let user = UserId(body.user_id);
+    act(&state, &caller, &id, move |tx, id, actor| {
+        Box::pin(async move {
+            let incident = open_incident(tx, id).await?;
+            let person = tx.user(user).await?;
+            tx.set_assignees(id, &[]).await?;
+            if incident.status == IncidentStatus::Acknowledged {
+                tx.set_incident_status(id, IncidentStatus::Triggered)
+                    .await?;
+            }
+            tx.log(
+                id,
+                "reassigned",
+                &actor,
+                &format!("Reassigned to {} by {actor}", person.name),
+            )
+            .await?;
+            let step = Step {
+                level: incident.step.level,
+                pass: incident.step.pass + 200,
+            };
+            actions::page_users(tx, &incident, &[user], step, "Reassigned").await?;
+            Ok(())
+        })
+    })
+    .await
+}
+
+async fn open_incident(tx: &mut dyn Tx, id: IncidentId) -> Result<Incident, ActionError> {
+    let incident = tx.incident(id).await?;
+    if incident.status == IncidentStatus::Resolved {
+        return Err(ActionError::Resolved(id));
+    }
+    Ok(incident)
+}
+
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NoteBody {
+    pub text: String,
+}
+
+/// Adds a note to the timeline (responder).
+#[utoipa::path(post, path = "/api/v1/incidents/{id}/notes", tag = "incidents", request_body = NoteBody,
+    params(("id" = String, Path, description = "`INC-42` or `42`")),
+    responses((status = 200, body = IncidentView), (status = 400, body = ApiError), (status = 404, body = ApiError)), security(("token" = [])))]
+async fn add_note(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiPath(id): ApiPath<String>,
+    ApiJson(body): ApiJson<NoteBody>,
+) -> ApiResult<Json<IncidentView>> {
+    let text = body.text.trim().to_owned();
+    if text.is_empty() || text.len() > 10_000 {
+        return Err(ApiError::invalid(
+            "text",
+            "a note needs between 1 and 10,000 characters",
+        ));
+    }
+    act(&state, &caller, &id, move |tx, id, actor| {
+        Box::pin(async move {
+            tx.incident(id).await?;
+            tx.log(id, "note", &actor, &text).await?;
+            Ok(())
+        })
+    })
+    .await
+}

@@ -1,0 +1,310 @@
+//! Delivery channels: email over SMTP, signed JSON webhooks, Slack-compatible incoming
+//! webhooks, and SMS and voice through a Twilio-compatible HTTP API.
+
+use std::time::Duration;
+
+use lettre::message::header::ContentType;
+use lettre::message::Mailbox;
+use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
+use serde_json::json;
+
+use super::links::LinkSigner;
+
+/// Where email goes out: an SMTP relay such as `smtp://127.0.0.1:25`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SmtpSettings {
+    pub host: String,
+    pub port: u16,
+    pub from: String,
+}
+
+impl SmtpSettings {
+    /// Reads `smtp://host:port`.
+    pub fn parse(url: &str, from: &str) -> Result<SmtpSettings, String> {
+        let rest = url
+            .strip_prefix("smtp://")
+            .ok_or_else(|| format!("`{url}` is not an smtp:// URL"))?;
+        let (host, port) = match rest.trim_end_matches('/').rsplit_once(':') {
+            Some((host, port)) => (
+                host,
+                port.parse()
+                    .map_err(|_| format!("`{port}` is not a port"))?,
+            ),
+            None => (rest.trim_end_matches('/'), 25),
+        };
+        if host.is_empty() {
+            return Err(format!("`{url}` names no host"));
+        }
+        Ok(SmtpSettings {
+            host: host.to_owned(),
+            port,
+            from: from.to_owned(),
+        })
+    }
+}
+
+/// A Twilio-compatible SMS and voice provider.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SmsSettings {
+    /// e.g. `https://api.twilio.com`.
+    pub base_url: String,
+    pub account: String,
+    pub token: String,
+    pub from: String,
+}
+
+/// What a page says, in every channel's form.
+#[derive(Debug, Clone)]
+pub struct Page {
+    pub idempotency_key: String,
+    pub incident_number: String,
+    pub title: String,
+    pub service: String,
+    pub status: String,
+    pub urgency: String,
+    pub person: String,
+    pub ack_url: String,
+    pub resolve_url: String,
+    pub incident_url: String,
+}
+
+impl Page {
+    fn subject(&self) -> String {
+        format!(
+            "[watchbill] {} {}: {}",
+            self.incident_number, self.status, self.title
+        )
+    }
+
+    fn text(&self) -> String {
+        format!(
+            "{person}, you are paged.\n\n{number} on {service} ({urgency} urgency):\n{title}\n\nAcknowledge: {ack}\nResolve: {resolve}\nDetails: {details}\n",
+            person = self.person,
+            number = self.incident_number,
+            service = self.service,
+            urgency = self.urgency,
+            title = self.title,
+            ack = self.ack_url,
+            resolve = self.resolve_url,
+            details = self.incident_url,
+        )
+    }
+
+    fn short(&self) -> String {
+        let mut text = format!(
+            "{} {}: {} Ack: {}",
+            self.incident_number, self.service, self.title, self.ack_url
+        );
+        if text.chars().count() > 300 {
+            text = text.chars().take(300).collect();
+        }
+        text
+    }
+}
+
+/// The channels, configured.
+#[derive(Debug, Clone)]
+pub struct Channels {
+    http: reqwest::Client,
+    smtp: Option<SmtpSettings>,
+    sms: Option<SmsSettings>,
+    signer: LinkSigner,
+}
+
+impl Channels {
+    pub fn new(
+        smtp: Option<SmtpSettings>,
+        sms: Option<SmsSettings>,
+        signer: LinkSigner,
+    ) -> Channels {
+        let http = reqwest::Client::builder()
+            .timeout(Duration::from_secs(10))
+            .user_agent(concat!("watchbill/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .unwrap_or_default();
+        Channels {
+            http,
+            smtp,
+            sms,
+            signer,
+        }
+    }
+
+    /// Sends one page; returns a short description of the delivery or why it failed.
+    pub async fn send(&self, kind: &str, address: &str, page: &Page) -> Result<String, String> {
+        match kind {
+            "email" => self.email(address, page).await,
+            "webhook" => self.webhook(address, page).await,
+            "slack" => self.slack(address, page).await,
+            "sms" => self.sms(address, page, false).await,
+            "voice" => self.sms(address, page, true).await,
+            other => Err(format!("unknown contact method kind `{other}`")),
+        }
+    }
+
+    async fn email(&self, address: &str, page: &Page) -> Result<String, String> {
+        let smtp = self
+            .smtp
+            .as_ref()
+            .ok_or("no SMTP relay is configured (smtp_url)")?;
+        let from: Mailbox = smtp
+            .from
+            .parse()
+            .map_err(|e| format!("the sender address is invalid: {e}"))?;
+        let to: Mailbox = address
+            .parse()
+            .map_err(|e| format!("`{address}` is not an email address: {e}"))?;
+        let message = Message::builder()
+            .from(from)
+            .to(to)
+            .subject(page.subject())
+            .message_id(Some(format!(
+                "<{}@watchbill>",
+                page.idempotency_key.replace(':', ".")
+            )))
+            .header(ContentType::TEXT_PLAIN)
+            .body(page.text())
+            .map_err(|e| format!("cannot build the message: {e}"))?;
+        let transport = AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(&smtp.host)
+            .port(smtp.port)
+            .timeout(Some(Duration::from_secs(15)))
+            .build();
+        transport
+            .send(message)
+            .await
+            .map(|_| format!("email to {address}"))
+            .map_err(|e| format!("SMTP to {}:{} failed: {e}", smtp.host, smtp.port))
+    }
+
+    async fn webhook(&self, url: &str, page: &Page) -> Result<String, String> {
+        let body = json!({
+            "event": "incident.page",
+            "idempotency_key": page.idempotency_key,
+            "incident": {
+                "number": page.incident_number,
+                "title": page.title,
+                "service": page.service,
+                "status": page.status,
+                "urgency": page.urgency,
+                "url": page.incident_url,
+            },
+            "paged": page.person,
+            "acknowledge_url": page.ack_url,
+            "resolve_url": page.resolve_url,
+        })
+        .to_string();
+        let signature = format!("sha256={}", self.signer.sign_hex(body.as_bytes()));
+        let response = self
+            .http
+            .post(url)
+            .header("content-type", "application/json")
+            .header("x-watchbill-signature", signature)
+            .header("idempotency-key", &page.idempotency_key)
+            .body(body)
+            .send()
+            .await
+            .map_err(|e| format!("webhook {url} failed: {e}"))?;
+        if response.status().is_success() {
+            Ok(format!("webhook {url}"))
+        } else {
+            Err(format!("webhook {url} answered {}", response.status()))
+        }
+    }
+
+    async fn slack(&self, url: &str, page: &Page) -> Result<String, String> {
+        let text = format!(
+            ":rotating_light: *{}* on {}: {}\n<{}|Acknowledge> · <{}|Resolve>",
+            page.incident_number, page.service, page.title, page.ack_url, page.resolve_url
+        );
+        let response = self
+            .http
+            .post(url)
+            .json(&json!({ "text": text }))
+            .send()
+            .await
+            .map_err(|e| format!("Slack webhook failed: {e}"))?;
+        if response.status().is_success() {
+            Ok("Slack".to_owned())
+        } else {
+            Err(format!("Slack webhook answered {}", response.status()))
+        }
+    }
+
+    async fn sms(&self, number: &str, page: &Page, voice: bool) -> Result<String, String> {
+        let sms = self
+            .sms
+            .as_ref()
+            .ok_or("no SMS and voice provider is configured (sms_url)")?;
+        let (resource, body) = if voice {
+            let say = format!(
+                "<Response><Say>watchbill page. {} on {}. {}</Say></Response>",
+                page.incident_number,
+                xml_escape(&page.service),
+                xml_escape(&page.title)
+            );
+            (
+                "Calls.json",
+                vec![
+                    ("To", number.to_owned()),
+                    ("From", sms.from.clone()),
+                    ("Twiml", say),
+                ],
+            )
+        } else {
+            (
+                "Messages.json",
+                vec![
+                    ("To", number.to_owned()),
+                    ("From", sms.from.clone()),
+                    ("Body", page.short()),
+                ],
+            )
+        };
+        let url = format!(
+            "{}/2010-04-01/Accounts/{}/{resource}",
+            sms.base_url.trim_end_matches('/'),
+            sms.account
+        );
+        let response = self
+            .http
+            .post(&url)
+            .basic_auth(&sms.account, Some(&sms.token))
+            .form(&body)
+            .send()
+            .await
+            .map_err(|e| format!("the SMS provider failed: {e}"))?;
+        if response.status().is_success() {
+            Ok(format!(
+                "{} to {number}",
+                if voice { "call" } else { "SMS" }
+            ))
+        } else {
+            Err(format!("the SMS provider answered {}", response.status()))
+        }
+    }
+}
+
+fn xml_escape(text: &str) -> String {
+    text.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn smtp_urls_parse() {
+        let smtp = SmtpSettings::parse("smtp://127.0.0.1:2526", "w@x.test").unwrap();
+        assert_eq!((smtp.host.as_str(), smtp.port), ("127.0.0.1", 2526));
+        assert_eq!(
+            SmtpSettings::parse("smtp://mail.example.com", "w@x.test")
+                .unwrap()
+                .port,
+            25
+        );
+        assert!(SmtpSettings::parse("http://x", "w@x.test").is_err());
+    }
+}

@@ -1,0 +1,310 @@
+//! The engine: background work over the database, in small steps any server can take.
+//!
+//! Each step claims due escalation timers (row-locked, so servers sharing PostgreSQL never
+//! fire the same one) and fires them in one transaction: resolve who is on call now, queue
+//! their notifications under idempotency keys, set the next timer. Then it claims due
+//! notifications with a lease, sends them, and records each outcome on the incident's
+//! timeline. Nothing lives only in memory: a server killed at any point leaves rows that the
+//! next step, on any server, picks up.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use jiff::{SignedDuration, Timestamp};
+use tokio::sync::Notify;
+use tokio::task::JoinSet;
+use watchbill_core::paging::IncidentStatus;
+use watchbill_store::paging::{EscalationTimer, Notification};
+use watchbill_store::{Store, StoreError, Tx};
+
+use super::actions::{self, ActionError};
+use super::channels::{Channels, Page};
+use super::links::{Link, LinkAction, LinkSigner, LINK_LIFETIME};
+use crate::roster::RosterCache;
+
+/// How long a claimed notification stays reserved for its sender.
+const LEASE: SignedDuration = SignedDuration::from_secs(60);
+/// Attempts before a notification is given up.
+const MAX_ATTEMPTS: i64 = 5;
+
+/// What one step did; tests step the engine and look.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct StepReport {
+    pub escalations: usize,
+    pub sent: usize,
+    pub failed: usize,
+}
+
+#[derive(Debug, Clone)]
+pub struct Engine {
+    store: Arc<dyn Store>,
+    roster: Arc<RosterCache>,
+    channels: Arc<Channels>,
+    signer: LinkSigner,
+    public_url: String,
+    wake: Arc<Notify>,
+}
+
+impl Engine {
+    pub fn new(
+        store: Arc<dyn Store>,
+        roster: Arc<RosterCache>,
+        channels: Channels,
+        signer: LinkSigner,
+        public_url: String,
+        wake: Arc<Notify>,
+    ) -> Engine {
+        Engine {
+            store,
+            roster,
+            channels: Arc::new(channels),
+            signer,
+            public_url,
+            wake,
+        }
+    }
+
+    /// Runs steps until `shutdown` completes: at every wake-up (a new incident, an action) and
+    /// at least every `tick`.
+    pub async fn run(self, tick: Duration, shutdown: impl std::future::Future<Output = ()>) {
+        tokio::pin!(shutdown);
+        loop {
+            match self.step().await {
+                Ok(report) if report.escalations + report.sent + report.failed > 0 => {
+                    tracing::debug!(?report, "engine step");
+                    // More may be waiting; go again at once.
+                    continue;
+                }
+                Ok(_) => {}
+                Err(error) => tracing::warn!(%error, "engine step failed; retrying"),
+            }
+            tokio::select! {
+                () = &mut shutdown => return,
+                () = self.wake.notified() => {}
+                () = tokio::time::sleep(tick) => {}
+            }
+        }
+    }
+
+    /// One pass: fire due escalations, then send due notifications.
+    pub async fn step(&self) -> Result<StepReport, StoreError> {
+        let escalations = self.escalate_due().await?;
+        let (sent, failed) = self.deliver_due().await?;
+        Ok(StepReport {
+            escalations,
+            sent,
+            failed,
+        })
+    }
+
+    async fn escalate_due(&self) -> Result<usize, StoreError> {
+        let mut tx = self.store.write().await?;
+        let now = tx.now();
+        let timers = tx.claim_due_timers(now, 64).await?;
+        for timer in &timers {
+            self.fire(tx.as_mut(), timer).await?;
+        }
+        tx.commit().await?;
+        Ok(timers.len())
+    }
+
+    async fn fire(&self, tx: &mut dyn Tx, timer: &EscalationTimer) -> Result<(), StoreError> {
+        let id = timer.incident_id;
+        let incident = tx.incident(id).await?;
+        match incident.status {
+            IncidentStatus::Resolved => return tx.clear_timer(id).await,
+            IncidentStatus::Acknowledged => {
+                // Only a snooze leaves a timer on an acknowledged incident.
+                tx.set_incident_status(id, IncidentStatus::Triggered)
+                    .await?;
+                tx.log(
+                    id,
+                    "unsnoozed",
+                    "watchbill",
+                    "The snooze ended; the incident is triggered again",
+                )
+                .await?;
+            }
+            IncidentStatus::Triggered => {}
+        }
+        let policy = match actions::incident_policy(tx, &incident).await {
+            Ok(Some(policy)) => policy,
+            Ok(None) => return tx.clear_timer(id).await,
+            Err(ActionError::Store(error)) => return Err(error),
+            Err(error) => {
+                tx.log(id, "escalation_error", "watchbill", &error.to_string())
+                    .await?;
+                return tx.clear_timer(id).await;
+            }
+        };
+        let Some(level) = policy.level(timer.step) else {
+            return tx.clear_timer(id).await;
+        };
+        let now = tx.now();
+        let (users, gaps) =
+            match actions::resolve_targets(tx, &self.roster, &incident, level, now).await {
+                Ok(found) => found,
+                Err(ActionError::Store(error)) => return Err(error),
+                Err(error) => (Vec::new(), vec![error.to_string()]),
+            };
+        for gap in &gaps {
+            tx.log(
+                id,
+                "no_one",
+                "watchbill",
+                &format!("Level {}: {gap}", timer.step.level + 1),
+            )
+            .await?;
+        }
+        let label = if timer.step.pass > 0 {
+            format!(
+                "Level {} (repeat {})",
+                timer.step.level + 1,
+                timer.step.pass
+            )
+        } else {
+            format!("Level {}", timer.step.level + 1)
+        };
+        if timer.step.level > 0 || timer.step.pass > 0 {
+            tx.log(
+                id,
+                "escalated",
+                "watchbill",
+                &format!("Escalated to {}", label.to_lowercase()),
+            )
+            .await?;
+        }
+        tx.set_assignees(id, &[]).await?;
+        actions::page_users(tx, &incident, &users, timer.step, &label).await?;
+        tx.set_incident_step(id, timer.step).await?;
+        match policy.next_due(timer.step, now) {
+            Some((next, due)) => tx.set_timer(id, due, next).await,
+            None => {
+                tx.log(
+                    id,
+                    "exhausted",
+                    "watchbill",
+                    "The escalation policy has no further level",
+                )
+                .await?;
+                tx.clear_timer(id).await
+            }
+        }
+    }
+
+    async fn deliver_due(&self) -> Result<(usize, usize), StoreError> {
+        let claimed = {
+            let mut tx = self.store.write().await?;
+            let now = tx.now();
+            let lease_until = now.saturating_add(LEASE).unwrap_or(now);
+            let claimed = tx.claim_due_notifications(now, lease_until, 32).await?;
+            tx.commit().await?;
+            claimed
+        };
+        let mut sends = JoinSet::new();
+        for notification in claimed {
+            let engine = self.clone();
+            sends.spawn(async move { engine.deliver(notification).await });
+        }
+        let (mut sent, mut failed) = (0, 0);
+        while let Some(result) = sends.join_next().await {
+            match result {
+                Ok(Ok(true)) => sent += 1,
+                Ok(Ok(false)) => failed += 1,
+                Ok(Err(error)) => {
+                    failed += 1;
+                    tracing::warn!(%error, "recording a delivery failed");
+                }
+                Err(error) => tracing::error!(%error, "a delivery task failed"),
+            }
+        }
+        Ok((sent, failed))
+    }
+
+    /// Sends one notification and records the outcome. Returns whether it was sent.
+    async fn deliver(&self, notification: Notification) -> Result<bool, StoreError> {
+        let input = &notification.input;
+        let page = {
+            let mut tx = self.store.read().await?;
+            let incident = tx.incident(input.incident_id).await?;
+            if incident.status != IncidentStatus::Triggered {
+                drop(tx);
+                let mut tx = self.store.write().await?;
+                tx.cancel_notifications(input.incident_id).await?;
+                tx.commit().await?;
+                return Ok(false);
+            }
+            let service = tx.service(incident.service_id).await?;
+            let person = tx.user(input.user_id).await?;
+            let now = tx.now();
+            let expires = now.saturating_add(LINK_LIFETIME).unwrap_or(now);
+            let link = |action| {
+                let token = self.signer.token(&Link {
+                    incident: incident.id,
+                    user: input.user_id,
+                    action,
+                    expires,
+                });
+                format!("{}/act/{token}", self.public_url)
+            };
+            Page {
+                idempotency_key: input.idempotency_key.clone(),
+                incident_number: format!("INC-{}", incident.id),
+                title: incident.title.clone(),
+                service: service.name,
+                status: incident.status.to_string(),
+                urgency: incident.urgency.as_str().to_owned(),
+                person: person.name,
+                ack_url: link(LinkAction::Acknowledge),
+                resolve_url: link(LinkAction::Resolve),
+                incident_url: format!("{}/api/v1/incidents/{}", self.public_url, incident.id),
+            }
+        };
+        let outcome = self.channels.send(&input.kind, &input.address, &page).await;
+        let mut tx = self.store.write().await?;
+        let id = input.incident_id;
+        let sent = match outcome {
+            Ok(detail) => {
+                tx.mark_notification_sent(notification.id).await?;
+                tx.log(
+                    id,
+                    "notified",
+                    "watchbill",
+                    &format!("Notified {} by {detail}", page.person),
+                )
+                .await?;
+                true
+            }
+            Err(error) => {
+                let retry = (notification.attempts < MAX_ATTEMPTS)
+                    .then(|| retry_at(tx.now(), notification.attempts));
+                tx.mark_notification_failed(notification.id, &error, retry)
+                    .await?;
+                let next = match retry {
+                    Some(at) => format!("; retrying at {at}"),
+                    None => "; giving up".to_owned(),
+                };
+                tx.log(
+                    id,
+                    "delivery_failed",
+                    "watchbill",
+                    &format!(
+                        "Attempt {} to notify {} by {} failed: {error}{next}",
+                        notification.attempts, page.person, input.kind
+                    ),
+                )
+                .await?;
+                false
+            }
+        };
+        tx.commit().await?;
+        Ok(sent)
+    }
+}
+
+/// Exponential back-off: 15 s after the first failure, doubling.
+fn retry_at(now: Timestamp, attempts: i64) -> Timestamp {
+    let delay = 15_i64.saturating_mul(1 << attempts.clamp(0, 10));
+    now.saturating_add(SignedDuration::from_secs(delay))
+        .unwrap_or(now)
+}

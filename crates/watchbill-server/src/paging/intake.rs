@@ -1,0 +1,386 @@
+//! Intake: accepted events become incidents, durably, many per commit.
+//!
+//! Handlers hand each request's events to [`Intake::submit`] and wait. Writer tasks take
+//! whatever requests are waiting, apply them all in one transaction and commit once, then
+//! answer every request. So an event is acknowledged only after its commit, and throughput is
+//! not bound to one disk flush per request: under load, one flush serves a whole batch.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use jiff::Timestamp;
+
+use tokio::sync::{mpsc, oneshot, Mutex, Notify};
+use watchbill_core::paging::{outcome, EventAction, Outcome};
+use watchbill_core::{IncidentId, IntegrationId};
+use watchbill_store::paging::{EventInput, Integration, IntegrationKind, NewIncident};
+use watchbill_store::{Backend, Store, StoreError, Tx};
+
+use super::actions::{self, ActionError};
+use super::events::IntakeEvent;
+
+/// What one request asks intake to do.
+#[derive(Debug)]
+pub enum Submission {
+    /// Events from an integration of the given kind, identified by its routing key.
+    Events {
+        key: String,
+        kind: IntegrationKind,
+        events: Vec<IntakeEvent>,
+    },
+    /// A change event: recorded, pages nobody.
+    Change {
+        key: String,
+        summary: String,
+        payload: serde_json::Value,
+    },
+}
+
+/// What happened to one accepted event.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Accepted {
+    pub dedup_key: String,
+    pub incident: Option<IncidentId>,
+    pub outcome: &'static str,
+}
+
+/// Why a submission was not accepted.
+#[derive(Debug, thiserror::Error)]
+pub enum IntakeError {
+    #[error("the routing key is not a known integration key")]
+    UnknownKey,
+    #[error("this key belongs to a {0} integration")]
+    WrongKind(&'static str),
+    #[error("events for this key are arriving faster than its limit of {0} a minute")]
+    RateLimited(i64),
+    #[error("the event could not be stored; retry")]
+    Unavailable,
+}
+
+/// Per-integration token buckets: each key may send `rate_per_minute` events a minute, in
+/// bursts of up to that many.
+#[derive(Debug, Default)]
+struct RateLimiter {
+    buckets: std::sync::Mutex<HashMap<IntegrationId, (f64, Timestamp)>>,
+}
+
+impl RateLimiter {
+    fn admit(&self, integration: &Integration, events: usize, now: Timestamp) -> bool {
+        let capacity = integration.rate_per_minute.max(1) as f64;
+        let mut buckets = self.buckets.lock().unwrap_or_else(|e| e.into_inner());
+        let (tokens, at) = buckets.entry(integration.id).or_insert((capacity, now));
+        let elapsed = now.duration_since(*at).as_secs_f64().max(0.0);
+        *tokens = (*tokens + elapsed * capacity / 60.0).min(capacity);
+        *at = now;
+        if *tokens >= events as f64 {
+            *tokens -= events as f64;
+            true
+        } else {
+            false
+        }
+    }
+}
+
+struct Job {
+    submission: Submission,
+    reply: oneshot::Sender<Result<Vec<Accepted>, IntakeError>>,
+}
+
+/// The queue in front of the writers.
+#[derive(Debug, Clone)]
+pub struct Intake {
+    sender: mpsc::Sender<Job>,
+}
+
+/// What every writer shares.
+#[derive(Debug)]
+struct Writers {
+    store: Arc<dyn Store>,
+    receiver: Mutex<mpsc::Receiver<Job>>,
+    wake_engine: Arc<Notify>,
+    limiter: RateLimiter,
+}
+
+impl std::fmt::Debug for Job {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Job")
+            .field("submission", &self.submission)
+            .finish()
+    }
+}
+
+/// The most requests one transaction takes.
+const BATCH: usize = 512;
+
+impl Intake {
+    /// Starts the writers. SQLite has one writer (it has one write lock); PostgreSQL several.
+    pub fn start(store: Arc<dyn Store>, wake_engine: Arc<Notify>) -> Intake {
+        let (sender, receiver) = mpsc::channel::<Job>(16 * BATCH);
+        let count = match store.backend() {
+            Backend::Sqlite => 1,
+            Backend::Postgres => 4,
+        };
+        let shared = Arc::new(Writers {
+            store,
+            receiver: Mutex::new(receiver),
+            wake_engine,
+            limiter: RateLimiter::default(),
+        });
+        for _ in 0..count {
+            tokio::spawn(writer(shared.clone()));
+        }
+        Intake { sender }
+    }
+
+    /// Applies a submission; returns once it is committed.
+    pub async fn submit(&self, submission: Submission) -> Result<Vec<Accepted>, IntakeError> {
+        let (reply, answer) = oneshot::channel();
+        self.sender
+            .send(Job { submission, reply })
+            .await
+            .map_err(|_| IntakeError::Unavailable)?;
+        answer.await.map_err(|_| IntakeError::Unavailable)?
+    }
+}
+
+async fn writer(shared: Arc<Writers>) {
+    loop {
+        let mut jobs = Vec::new();
+        {
+            let mut receiver = shared.receiver.lock().await;
+            let Some(first) = receiver.recv().await else {
+                return;
+            };
+            jobs.push(first);
+            while jobs.len() < BATCH {
+                match receiver.try_recv() {
+                    Ok(job) => jobs.push(job),
+                    Err(_) => break,
+                }
+            }
+        }
+        commit_batch(&shared, jobs).await;
+    }
+}
+
+/// Applies the jobs in one transaction and answers each. A conflict (another server opened the
+/// same incident at the same moment) retries the batch, which then sees that incident.
+async fn commit_batch(shared: &Writers, jobs: Vec<Job>) {
+    let mut attempt = 0;
+    let results = loop {
+        attempt += 1;
+        match apply_batch(shared, &jobs).await {
+            Ok(results) => break Ok(results),
+            Err(StoreError::Conflict { .. }) if attempt < 3 => continue,
+            Err(error) => break Err(error),
+        }
+    };
+    match results {
+        Ok(results) => {
+            let opened = results.iter().any(|r| {
+                r.as_ref()
+                    .is_ok_and(|accepted| accepted.iter().any(|a| a.outcome == "opened"))
+            });
+            for (job, result) in jobs.into_iter().zip(results) {
+                let _ = job.reply.send(result);
+            }
+            if opened {
+                shared.wake_engine.notify_one();
+            }
+        }
+        Err(error) => {
+            tracing::error!(%error, events = jobs.len(), "intake batch failed");
+            for job in jobs {
+                let _ = job.reply.send(Err(IntakeError::Unavailable));
+            }
+        }
+    }
+}
+
+type JobResult = Result<Vec<Accepted>, IntakeError>;
+
+async fn apply_batch(shared: &Writers, jobs: &[Job]) -> Result<Vec<JobResult>, StoreError> {
+    let mut tx = shared.store.write().await?;
+    let mut results = Vec::with_capacity(jobs.len());
+    for job in jobs {
+        results.push(apply(tx.as_mut(), &shared.limiter, &job.submission).await?);
+    }
+    tx.commit().await?;
+    Ok(results)
+}
+
+async fn apply(
+    tx: &mut dyn Tx,
+    limiter: &RateLimiter,
+    submission: &Submission,
+) -> Result<JobResult, StoreError> {
+    let key = match submission {
+        Submission::Events { key, .. } | Submission::Change { key, .. } => key,
+    };
+    let Some(integration) = tx.find_integration_by_secret(key).await? else {
+        return Ok(Err(IntakeError::UnknownKey));
+    };
+    let count = match submission {
+        Submission::Events { events, .. } => events.len(),
+        Submission::Change { .. } => 1,
+    };
+    if !limiter.admit(&integration, count, tx.now()) {
+        return Ok(Err(IntakeError::RateLimited(integration.rate_per_minute)));
+    }
+    match submission {
+        Submission::Events { kind, events, .. } => {
+            if integration.kind != *kind {
+                return Ok(Err(IntakeError::WrongKind(integration.kind.as_str())));
+            }
+            let mut accepted = Vec::with_capacity(events.len());
+            for event in events {
+                accepted.push(apply_event(tx, &integration, event).await?);
+            }
+            Ok(Ok(accepted))
+        }
+        Submission::Change {
+            summary, payload, ..
+        } => {
+            tx.insert_event(&EventInput {
+                integration_id: integration.id,
+                incident_id: None,
+                action: "change".to_owned(),
+                dedup_key: String::new(),
+                summary: summary.clone(),
+                severity: String::new(),
+                source: String::new(),
+                outcome: "change".to_owned(),
+                payload: payload.to_string(),
+            })
+            .await?;
+            Ok(Ok(vec![Accepted {
+                dedup_key: String::new(),
+                incident: None,
+                outcome: "change",
+            }]))
+        }
+    }
+}
+
+/// Applies one event under the dedup rule of the core.
+pub async fn apply_event(
+    tx: &mut dyn Tx,
+    integration: &Integration,
+    event: &IntakeEvent,
+) -> Result<Accepted, StoreError> {
+    let service = tx.service(integration.service_id).await?;
+    let open = tx
+        .open_incident_by_dedup(service.id, &event.dedup_key)
+        .await?;
+    let actor = format!("{} ({})", integration.name, event.source);
+    let (incident, outcome_name) = match outcome(event.action, open.as_ref().map(|i| i.status)) {
+        Outcome::Open => {
+            if tx.in_maintenance(service.id, tx.now()).await? {
+                (None, "suppressed")
+            } else {
+                let incident = tx
+                    .insert_incident(&NewIncident {
+                        service_id: service.id,
+                        dedup_key: event.dedup_key.clone(),
+                        title: event.summary.clone(),
+                        urgency: service.default_urgency,
+                    })
+                    .await?;
+                tx.log(
+                    incident.id,
+                    "triggered",
+                    &actor,
+                    &format!("Triggered through {}: {}", integration.name, event.summary),
+                )
+                .await?;
+                let pages = incident.urgency == watchbill_core::paging::Urgency::High
+                    && service.escalation_policy_id.is_some();
+                if pages {
+                    actions::start_escalation(tx, &incident).await?;
+                } else if service.escalation_policy_id.is_none() {
+                    tx.log(
+                        incident.id,
+                        "not_paged",
+                        "watchbill",
+                        "The service has no escalation policy; nobody is paged",
+                    )
+                    .await?;
+                } else {
+                    tx.log(
+                        incident.id,
+                        "not_paged",
+                        "watchbill",
+                        "Low urgency: recorded for the team's queue, nobody is paged",
+                    )
+                    .await?;
+                }
+                (Some(incident.id), "opened")
+            }
+        }
+        Outcome::AddAlert => {
+            let incident = open.as_ref().map(|i| i.id);
+            if let Some(id) = incident {
+                tx.add_alert(id).await?;
+                tx.log(
+                    id,
+                    "alert",
+                    &actor,
+                    &format!("Another alert: {}", event.summary),
+                )
+                .await?;
+            }
+            (incident, "alert_added")
+        }
+        Outcome::Acknowledge => {
+            let id = open.as_ref().map(|i| i.id);
+            if let Some(id) = id {
+                acknowledge_or_keep(tx, id, &actor).await?;
+            }
+            (id, "acknowledged")
+        }
+        Outcome::Resolve => {
+            let id = open.as_ref().map(|i| i.id);
+            if let Some(id) = id {
+                match actions::resolve(tx, id, &actor).await {
+                    Ok(_) | Err(ActionError::Resolved(_) | ActionError::Invalid(_)) => {}
+                    Err(ActionError::Store(error)) => return Err(error),
+                }
+            }
+            (id, "resolved")
+        }
+        Outcome::Record => (open.as_ref().map(|i| i.id), "recorded"),
+    };
+    tx.insert_event(&EventInput {
+        integration_id: integration.id,
+        incident_id: incident,
+        action: match event.action {
+            EventAction::Trigger => "trigger",
+            EventAction::Acknowledge => "acknowledge",
+            EventAction::Resolve => "resolve",
+        }
+        .to_owned(),
+        dedup_key: event.dedup_key.clone(),
+        summary: event.summary.clone(),
+        severity: event.severity.clone(),
+        source: event.source.clone(),
+        outcome: outcome_name.to_owned(),
+        payload: event.payload.to_string(),
+    })
+    .await?;
+    Ok(Accepted {
+        dedup_key: event.dedup_key.clone(),
+        incident,
+        outcome: outcome_name,
+    })
+}
+
+async fn acknowledge_or_keep(
+    tx: &mut dyn Tx,
+    id: IncidentId,
+    actor: &str,
+) -> Result<(), StoreError> {
+    match actions::acknowledge(tx, id, actor).await {
+        Ok(_) | Err(ActionError::Resolved(_) | ActionError::Invalid(_)) => Ok(()),
+        Err(ActionError::Store(error)) => Err(error),
+    }
+}

@@ -1,0 +1,8 @@
+//! The paging loop: events in, incidents, escalation and notifications out.
+
+pub mod actions;
+pub mod channels;
+pub mod engine;
+pub mod events;
+pub mod intake;
+pub mod links;
