@@ -735,13 +735,6 @@ async fn every_documented_route_is_served(backend: Backend) {
                 .await;
             assert_ne!(status, StatusCode::METHOD_NOT_ALLOWED, "{method} {path}");
             assert_ne!(answer["message"], "no such route", "{method} {path}");
-            assert!(
-                answer.is_null()
-                    || answer.is_object()
-                    || answer.is_array()
-                    || status == StatusCode::OK,
-                "{method} {path}: {answer}"
-            );
         }
     }
 }
