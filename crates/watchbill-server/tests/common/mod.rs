@@ -2,6 +2,8 @@
 //! client that speaks to it over HTTP.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, dead_code)]
 
+pub mod peers;
+
 use std::sync::Arc;
 
 use jiff::Timestamp;
@@ -25,6 +27,7 @@ pub struct TestApp {
     http: reqwest::Client,
     shutdown: Option<oneshot::Sender<()>>,
     database_url: String,
+    paging: PagingConfig,
     // Dropped last: the database outlives the server. A second server on the same database
     // holds none.
     _db: Option<TestDatabase>,
@@ -33,18 +36,28 @@ pub struct TestApp {
 impl TestApp {
     /// Starts a server on a fresh database with the clock at `now` and an admin token.
     pub async fn start(backend: Backend, now: &str) -> TestApp {
+        TestApp::start_with(backend, now, PagingConfig::default()).await
+    }
+
+    /// Starts a server whose pages go out as `paging` says.
+    pub async fn start_with(backend: Backend, now: &str, paging: PagingConfig) -> TestApp {
         let db = TestDatabase::new(backend).await.expect("test database");
-        let mut app = TestApp::on_database(&db.url, now).await;
+        let mut app = TestApp::on_database(&db.url, now, paging).await;
         app._db = Some(db);
         app
     }
 
     /// Another server on this one's database, as a second node would be.
     pub async fn another_server(&self) -> TestApp {
-        TestApp::on_database(&self.database_url, &self.clock.now().to_string()).await
+        TestApp::on_database(
+            &self.database_url,
+            &self.clock.now().to_string(),
+            self.paging.clone(),
+        )
+        .await
     }
 
-    async fn on_database(database_url: &str, now: &str) -> TestApp {
+    async fn on_database(database_url: &str, now: &str, paging: PagingConfig) -> TestApp {
         let clock = Arc::new(ManualClock::new(now.parse().unwrap()));
         let store = watchbill_store::connect(database_url, clock.clone())
             .await
@@ -55,14 +68,10 @@ impl TestApp {
             .unwrap();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let url = format!("http://{}", listener.local_addr().unwrap());
-        let (state, engine) = AppState::start(
-            store.clone(),
-            clock.clone(),
-            url.clone(),
-            PagingConfig::default(),
-        )
-        .await
-        .unwrap();
+        let (state, engine) =
+            AppState::start(store.clone(), clock.clone(), url.clone(), paging.clone())
+                .await
+                .unwrap();
         let (shutdown, stopped) = oneshot::channel::<()>();
         tokio::spawn(watchbill_server::serve(listener, state, async {
             let _ = stopped.await;
@@ -75,7 +84,27 @@ impl TestApp {
             http: reqwest::Client::new(),
             shutdown: Some(shutdown),
             database_url: database_url.to_owned(),
+            paging,
             _db: None,
+        }
+    }
+
+    /// Moves the clock forward.
+    pub fn advance(&self, seconds: i64) {
+        self.clock.advance(jiff::SignedDuration::from_secs(seconds));
+    }
+
+    /// Runs engine steps until one finds nothing to do.
+    pub async fn settle(&self) -> watchbill_server::paging::engine::StepReport {
+        let mut total = watchbill_server::paging::engine::StepReport::default();
+        loop {
+            let report = self.engine.step().await.unwrap();
+            if report.escalations + report.sent + report.failed == 0 {
+                return total;
+            }
+            total.escalations += report.escalations;
+            total.sent += report.sent;
+            total.failed += report.failed;
         }
     }
 

@@ -1,0 +1,599 @@
+//! The paging loop end to end over real HTTP, with a webhook receiver and a real SMTP server
+//! on 127.0.0.1, on SQLite and on PostgreSQL. The engine is stepped and the clock moved by
+//! the test, so escalation delays cost no waiting.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod common;
+
+use common::peers::{Receiver, SmtpSink};
+use common::TestApp;
+use reqwest::{Method, StatusCode};
+use serde_json::{json, Value};
+use watchbill_server::paging::channels::SmtpSettings;
+use watchbill_server::PagingConfig;
+use watchbill_store::Backend;
+
+on_both_backends!(
+    an_event_pages_the_primary_then_the_secondary_until_acknowledged,
+    duplicates_do_not_page_again_and_resolve_closes,
+    maintenance_windows_record_without_paging,
+    bad_events_are_refused_and_nothing_is_written,
+    alertmanager_webhooks_trigger_and_resolve,
+    acknowledge_links_act_only_when_confirmed,
+    keys_over_their_rate_get_429,
+    low_urgency_pages_nobody,
+    targets_are_resolved_when_each_level_fires,
+    two_servers_never_send_a_page_twice,
+);
+
+/// A line-up: Ada (primary, paged by webhook) and Grace (secondary, paged by email); a policy
+/// that pages the primary, then the secondary a minute later; a service with an Events API
+/// key. Returns (service id, events key, policy id).
+async fn line_up(app: &TestApp, receiver: &Receiver) -> (i64, String, i64) {
+    let ada = app.user("Ada").await;
+    let grace = app.user("Grace").await;
+    let team = app.team("User-facing", &[ada, grace]).await;
+    let schedule = |name: &str, who: i64| {
+        json!({"team_id": team, "name": name, "time_zone": "UTC",
+               "layers": [{"name": "Weekly", "participants": [who], "turn": "1w", "handoff": "Wednesday 10:00",
+                           "start": "2026-01-07T10:00:00Z"}]})
+    };
+    let (_, primary) = app
+        .post("/api/v1/schedules", schedule("Captain On-Call", ada))
+        .await;
+    let (_, secondary) = app
+        .post("/api/v1/schedules", schedule("First-mate", grace))
+        .await;
+    let (status, policy) = app
+        .post(
+            "/api/v1/escalation-policies",
+            json!({"team_id": team, "name": "Product", "levels": [
+                {"targets": [{"kind": "schedule", "id": primary["id"]}], "delay_seconds": 60},
+                {"targets": [{"kind": "schedule", "id": secondary["id"]}], "delay_seconds": 60}]}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{policy}");
+    let (status, service) = app
+        .post("/api/v1/services", json!({"team_id": team, "name": "Course platform", "escalation_policy_id": policy["id"]}))
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{service}");
+    let service_id = service["id"].as_i64().unwrap();
+    let (status, integration) = app
+        .post(
+            &format!("/api/v1/services/{service_id}/integrations"),
+            json!({"kind": "events_v2"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{integration}");
+    let (status, body) = app
+        .post(
+            &format!("/api/v1/users/{ada}/contact-methods"),
+            json!({"kind": "webhook", "address": format!("{}/pages/ada", receiver.url)}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let (status, body) = app
+        .post(
+            &format!("/api/v1/users/{grace}/contact-methods"),
+            json!({"kind": "email", "address": "grace@example.test"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    (
+        service_id,
+        integration["key"].as_str().unwrap().to_owned(),
+        policy["id"].as_i64().unwrap(),
+    )
+}
+
+async fn send_event(app: &TestApp, event: Value) -> (StatusCode, Value) {
+    app.request(Method::POST, "/v2/enqueue", None, Some(event))
+        .await
+}
+
+fn trigger(key: &str, dedup: &str, summary: &str) -> Value {
+    json!({"routing_key": key, "event_action": "trigger", "dedup_key": dedup,
+           "payload": {"summary": summary, "source": "web-1", "severity": "critical"}})
+}
+
+async fn with_mail(backend: Backend) -> (TestApp, Receiver, SmtpSink) {
+    let sink = SmtpSink::start();
+    let paging = PagingConfig {
+        smtp: Some(SmtpSettings::parse(&sink.url(), "watchbill@example.test").unwrap()),
+        sms: None,
+    };
+    let app = TestApp::start_with(backend, "2026-11-26T12:00:00Z", paging).await;
+    let receiver = Receiver::start().await;
+    (app, receiver, sink)
+}
+
+async fn an_event_pages_the_primary_then_the_secondary_until_acknowledged(backend: Backend) {
+    let (app, receiver, sink) = with_mail(backend).await;
+    let (_, key, _) = line_up(&app, &receiver).await;
+
+    let (status, answer) = send_event(&app, trigger(&key, "video-cdn", "Video CDN timeouts")).await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{answer}");
+    assert_eq!(
+        answer,
+        json!({"status": "success", "message": "Event processed", "dedup_key": "video-cdn"})
+    );
+
+    app.settle().await;
+    let pages = receiver.received();
+    assert_eq!(pages.len(), 1, "the primary is paged once");
+    let page: Value = serde_json::from_str(&pages[0].body).unwrap();
+    assert_eq!(page["incident"]["number"], "INC-1");
+    assert_eq!(page["incident"]["title"], "Video CDN timeouts");
+    assert_eq!(page["paged"], "Ada");
+    assert!(pages[0].headers["x-watchbill-signature"]
+        .to_str()
+        .unwrap()
+        .starts_with("sha256="));
+    assert!(sink.output().is_empty(), "the secondary is not paged yet");
+
+    // Nobody acknowledges: a minute later the secondary is paged by email.
+    app.advance(59);
+    app.settle().await;
+    assert!(sink.output().is_empty(), "not before the level's delay");
+    app.advance(2);
+    app.settle().await;
+    let mail = sink
+        .wait_for("Subject: [watchbill] INC-1 triggered: Video CDN timeouts")
+        .await;
+    assert!(mail.contains("Grace, you are paged."), "{mail}");
+    assert!(
+        mail.contains("/act/"),
+        "the mail carries acknowledge links: {mail}"
+    );
+    assert_eq!(receiver.received().len(), 1, "Ada is not paged again");
+
+    let (status, incident) = app
+        .post("/api/v1/incidents/INC-1/acknowledge", json!({}))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{incident}");
+    assert_eq!(incident["status"], "acknowledged");
+    app.advance(3600);
+    app.settle().await;
+    assert_eq!(
+        receiver.received().len(),
+        1,
+        "acknowledging stops escalation"
+    );
+    assert_eq!(sink.output().matches("Subject:").count(), 1);
+
+    let (_, detail) = app.get("/api/v1/incidents/1").await;
+    let kinds: Vec<&str> = detail["timeline"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["kind"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            "triggered",
+            "paging",
+            "notified",
+            "escalated",
+            "paging",
+            "exhausted",
+            "notified",
+            "acknowledged"
+        ],
+        "{detail}"
+    );
+    let notified: Vec<&str> = detail["timeline"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["kind"] == "notified")
+        .map(|e| e["message"].as_str().unwrap())
+        .collect();
+    assert!(
+        notified[0].starts_with("Notified Ada by webhook"),
+        "{notified:?}"
+    );
+    assert_eq!(notified[1], "Notified Grace by email to grace@example.test");
+    assert!(detail["notifications"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|n| n["status"] == "sent"));
+}
+
+async fn duplicates_do_not_page_again_and_resolve_closes(backend: Backend) {
+    let app = TestApp::start(backend, "2026-11-26T12:00:00Z").await;
+    let receiver = Receiver::start().await;
+    let (_, key, _) = line_up(&app, &receiver).await;
+    send_event(&app, trigger(&key, "disk", "Disk full")).await;
+    app.settle().await;
+    let (status, _) = send_event(&app, trigger(&key, "disk", "Disk still full")).await;
+    assert_eq!(status, StatusCode::ACCEPTED);
+    app.settle().await;
+    assert_eq!(receiver.received().len(), 1, "a duplicate pages nobody");
+    let (_, incident) = app.get("/api/v1/incidents/INC-1").await;
+    assert_eq!(incident["alert_count"], 2);
+    assert_eq!(incident["alerts"].as_array().unwrap().len(), 2);
+
+    let resolve = json!({"routing_key": key, "event_action": "resolve", "dedup_key": "disk"});
+    let (status, _) = send_event(&app, resolve).await;
+    assert_eq!(status, StatusCode::ACCEPTED);
+    let (_, incident) = app.get("/api/v1/incidents/INC-1").await;
+    assert_eq!(incident["status"], "resolved");
+    app.advance(600);
+    app.settle().await;
+    assert_eq!(
+        receiver.received().len(),
+        1,
+        "a resolved incident escalates no further"
+    );
+
+    send_event(&app, trigger(&key, "disk", "Disk full again")).await;
+    let (_, open) = app.get("/api/v1/incidents?status=open").await;
+    assert_eq!(open.as_array().unwrap().len(), 1);
+    assert_eq!(
+        open[0]["number"], "INC-2",
+        "a trigger after resolve opens a new incident"
+    );
+}
+
+async fn maintenance_windows_record_without_paging(backend: Backend) {
+    let app = TestApp::start(backend, "2026-11-26T12:00:00Z").await;
+    let receiver = Receiver::start().await;
+    let (service, key, _) = line_up(&app, &receiver).await;
+    let (status, window) = app
+        .post(
+            &format!("/api/v1/services/{service}/maintenance"),
+            json!({"start": "2026-11-26T11:00:00Z", "description": "deploy"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{window}");
+    let (status, _) = send_event(&app, trigger(&key, "deploy-noise", "Errors during deploy")).await;
+    assert_eq!(status, StatusCode::ACCEPTED, "the event is accepted");
+    app.settle().await;
+    assert!(
+        receiver.received().is_empty(),
+        "nobody is paged in maintenance"
+    );
+    let (_, incidents) = app.get("/api/v1/incidents").await;
+    assert_eq!(incidents, json!([]));
+    let mut tx = app.store.read().await.unwrap();
+    assert_eq!(
+        tx.count_events().await.unwrap(),
+        1,
+        "but the event is recorded"
+    );
+    drop(tx);
+
+    let (status, _) = app
+        .delete(&format!("/api/v1/maintenance/{}", window["id"]))
+        .await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    send_event(&app, trigger(&key, "real", "Real trouble")).await;
+    app.settle().await;
+    assert_eq!(receiver.received().len(), 1);
+}
+
+async fn bad_events_are_refused_and_nothing_is_written(backend: Backend) {
+    let app = TestApp::start(backend, "2026-11-26T12:00:00Z").await;
+    let receiver = Receiver::start().await;
+    let (_, key, _) = line_up(&app, &receiver).await;
+    let raw = |body: String| {
+        let url = format!("{}/v2/enqueue", app.url);
+        async move {
+            let response = reqwest::Client::new()
+                .post(url)
+                .header("content-type", "application/json")
+                .body(body)
+                .send()
+                .await
+                .unwrap();
+            (response.status(), response.text().await.unwrap())
+        }
+    };
+    let (status, body) = raw("{\"routing_key\": ".to_owned()).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    let answer: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(answer["status"], "invalid event");
+    assert!(answer["errors"][0]
+        .as_str()
+        .unwrap()
+        .contains("not valid JSON"));
+
+    let (status, answer) = send_event(&app, trigger("not-a-key", "x", "Wrong key")).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(
+        answer["errors"][0]
+            .as_str()
+            .unwrap()
+            .contains("routing_key"),
+        "{answer}"
+    );
+
+    let mut unknown_action = trigger(&key, "x", "Boom");
+    unknown_action["event_action"] = json!("explode");
+    let (status, answer) = send_event(&app, unknown_action).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(
+        answer["errors"][0]
+            .as_str()
+            .unwrap()
+            .contains("event_action"),
+        "{answer}"
+    );
+
+    let mut no_summary = trigger(&key, "x", "");
+    no_summary["payload"]
+        .as_object_mut()
+        .unwrap()
+        .remove("summary");
+    let (status, answer) = send_event(&app, no_summary).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(
+        answer["errors"][0]
+            .as_str()
+            .unwrap()
+            .contains("payload.summary"),
+        "{answer}"
+    );
+
+    let huge = trigger(&key, "x", &"x".repeat(600 * 1024)).to_string();
+    let (status, _) = raw(huge).await;
+    assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE);
+
+    let (status, answer) = app
+        .request(
+            Method::POST,
+            "/integrations/generic?key=nope",
+            None,
+            Some(json!({"summary": "x"})),
+        )
+        .await;
+    assert_eq!(
+        (status, answer["code"].clone()),
+        (StatusCode::UNAUTHORIZED, json!("unauthorized"))
+    );
+    let (status, answer) = app
+        .request(
+            Method::POST,
+            &format!("/integrations/generic?key={key}"),
+            None,
+            Some(json!({"summary": "x"})),
+        )
+        .await;
+    assert_eq!(
+        status,
+        StatusCode::FORBIDDEN,
+        "an Events API key is not a generic-webhook key: {answer}"
+    );
+
+    let mut tx = app.store.read().await.unwrap();
+    assert_eq!(tx.count_events().await.unwrap(), 0, "nothing was written");
+    drop(tx);
+    app.settle().await;
+    assert!(receiver.received().is_empty(), "and nobody was paged");
+}
+
+fn alertmanager_body(status: &str) -> Value {
+    json!({
+        "version": "4", "groupKey": "{}:{alertname=\"HighLatency\"}", "truncatedAlerts": 0, "status": status,
+        "receiver": "watchbill", "groupLabels": {"alertname": "HighLatency"},
+        "commonLabels": {"alertname": "HighLatency", "severity": "page"},
+        "commonAnnotations": {"summary": "Checkout p99 above 2s"}, "externalURL": "http://alertmanager:9093",
+        "alerts": [{"status": status, "labels": {"alertname": "HighLatency", "instance": "web-1"},
+                    "annotations": {}, "startsAt": "2026-11-26T11:59:00Z", "endsAt": "0001-01-01T00:00:00Z",
+                    "generatorURL": "http://prometheus/graph", "fingerprint": "a1b2c3d4e5f60718"}]
+    })
+}
+
+async fn alertmanager_webhooks_trigger_and_resolve(backend: Backend) {
+    let app = TestApp::start(backend, "2026-11-26T12:00:00Z").await;
+    let receiver = Receiver::start().await;
+    let (service, _, _) = line_up(&app, &receiver).await;
+    let (_, integration) = app
+        .post(
+            &format!("/api/v1/services/{service}/integrations"),
+            json!({"kind": "alertmanager"}),
+        )
+        .await;
+    let key = integration["key"].as_str().unwrap();
+    let response = reqwest::Client::new()
+        .post(format!("{}/integrations/alertmanager", app.url))
+        .bearer_auth(key)
+        .json(&alertmanager_body("firing"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::ACCEPTED);
+    let (_, incidents) = app.get("/api/v1/incidents").await;
+    assert_eq!(incidents[0]["title"], "Checkout p99 above 2s");
+    assert_eq!(incidents[0]["dedup_key"], "a1b2c3d4e5f60718");
+    app.settle().await;
+    assert_eq!(receiver.received().len(), 1);
+    let (status, _) = app
+        .request(
+            Method::POST,
+            &format!("/integrations/alertmanager?key={key}"),
+            None,
+            Some(alertmanager_body("resolved")),
+        )
+        .await;
+    assert_eq!(status, StatusCode::ACCEPTED);
+    let (_, incidents) = app.get("/api/v1/incidents").await;
+    assert_eq!(incidents[0]["status"], "resolved");
+}
+
+async fn acknowledge_links_act_only_when_confirmed(backend: Backend) {
+    let app = TestApp::start(backend, "2026-11-26T12:00:00Z").await;
+    let receiver = Receiver::start().await;
+    let (_, key, _) = line_up(&app, &receiver).await;
+    send_event(&app, trigger(&key, "api", "API errors")).await;
+    app.settle().await;
+    let page: Value = serde_json::from_str(&receiver.received()[0].body).unwrap();
+    let link = page["acknowledge_url"]
+        .as_str()
+        .unwrap()
+        .strip_prefix(&app.url)
+        .unwrap()
+        .to_owned();
+    let (status, _, body) = app.text(&link).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        body.contains("Acknowledge INC-1?") && body.contains("method=\"post\""),
+        "{body}"
+    );
+    let (_, incident) = app.get("/api/v1/incidents/1").await;
+    assert_eq!(
+        incident["status"], "triggered",
+        "opening the link changes nothing"
+    );
+    let response = reqwest::Client::new()
+        .post(format!("{}{link}", app.url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    let (_, incident) = app.get("/api/v1/incidents/1").await;
+    assert_eq!(incident["status"], "acknowledged");
+    assert!(incident["timeline"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|e| e["message"] == "Acknowledged by Ada (link)"));
+    let tampered = link.replace("/act/", "/act/x");
+    let response = reqwest::Client::new()
+        .post(format!("{}{tampered}", app.url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+    app.advance(25 * 3600);
+    let response = reqwest::Client::new()
+        .post(format!("{}{link}", app.url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::BAD_REQUEST, "links expire");
+}
+
+async fn keys_over_their_rate_get_429(backend: Backend) {
+    let app = TestApp::start(backend, "2026-11-26T12:00:00Z").await;
+    let receiver = Receiver::start().await;
+    let (service, _, _) = line_up(&app, &receiver).await;
+    let (_, integration) = app
+        .post(
+            &format!("/api/v1/services/{service}/integrations"),
+            json!({"kind": "events_v2", "rate_per_minute": 2}),
+        )
+        .await;
+    let key = integration["key"].as_str().unwrap();
+    for n in 0..2 {
+        let (status, _) = send_event(&app, trigger(key, &format!("k{n}"), "Event")).await;
+        assert_eq!(status, StatusCode::ACCEPTED);
+    }
+    let (status, answer) = send_event(&app, trigger(key, "k3", "One too many")).await;
+    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(answer["status"], "throttle event");
+    app.advance(30);
+    let (status, _) = send_event(&app, trigger(key, "k4", "After a pause")).await;
+    assert_eq!(status, StatusCode::ACCEPTED, "the bucket refills");
+}
+
+async fn low_urgency_pages_nobody(backend: Backend) {
+    let app = TestApp::start(backend, "2026-11-26T12:00:00Z").await;
+    let receiver = Receiver::start().await;
+    let (service, key, _) = line_up(&app, &receiver).await;
+    let (_, current) = app.get(&format!("/api/v1/services/{service}")).await;
+    let mut body = current.clone();
+    for field in ["id", "created_at", "updated_at"] {
+        body.as_object_mut().unwrap().remove(field);
+    }
+    body["default_urgency"] = json!("low");
+    let (status, updated) = app.put(&format!("/api/v1/services/{service}"), body).await;
+    assert_eq!(status, StatusCode::OK, "{updated}");
+    send_event(&app, trigger(&key, "typo", "Typo on the about page")).await;
+    app.settle().await;
+    assert!(receiver.received().is_empty());
+    let (_, incidents) = app.get("/api/v1/incidents").await;
+    assert_eq!(incidents[0]["urgency"], "low");
+}
+
+async fn targets_are_resolved_when_each_level_fires(backend: Backend) {
+    let app = TestApp::start(backend, "2026-11-26T12:00:00Z").await;
+    let receiver = Receiver::start().await;
+    let (_, key, policy) = line_up(&app, &receiver).await;
+    // Grace takes over the Captain's schedule thirty seconds from now: a handoff mid-incident.
+    let (_, schedules) = app.get("/api/v1/schedules").await;
+    let captain = schedules[0]["id"].as_i64().unwrap();
+    let (_, users) = app.get("/api/v1/users").await;
+    let grace = users[1]["id"].as_i64().unwrap();
+    app.post(
+        &format!("/api/v1/schedules/{captain}/overrides"),
+        json!({"start": "2026-11-26T12:00:30Z", "end": "2026-11-27T00:00:00Z", "user_id": grace}),
+    )
+    .await;
+    app.post(
+        &format!("/api/v1/users/{grace}/contact-methods"),
+        json!({"kind": "webhook", "address": format!("{}/pages/grace", receiver.url)}),
+    )
+    .await;
+    // One level, repeated once: the repeat pages whoever is the Captain by then.
+    let (_, current) = app
+        .get(&format!("/api/v1/escalation-policies/{policy}"))
+        .await;
+    let mut body = json!({"team_id": current["team_id"], "name": current["name"], "repeat": 1,
+                          "levels": [current["levels"][0].clone()]});
+    body["levels"][0]["delay_seconds"] = json!(60);
+    let (status, _) = app
+        .put(&format!("/api/v1/escalation-policies/{policy}"), body)
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    send_event(&app, trigger(&key, "x", "Checkout down")).await;
+    app.settle().await;
+    app.advance(61);
+    app.settle().await;
+    let paths: Vec<String> = receiver.received().into_iter().map(|r| r.path).collect();
+    assert_eq!(paths, ["/pages/ada", "/pages/grace"]);
+}
+
+async fn two_servers_never_send_a_page_twice(backend: Backend) {
+    let first = TestApp::start(backend, "2026-11-26T12:00:00Z").await;
+    let receiver = Receiver::start().await;
+    let (_, key, _) = line_up(&first, &receiver).await;
+    let second = first.another_server().await;
+    for n in 0..10 {
+        let server = if n % 2 == 0 { &first } else { &second };
+        let (status, _) = send_event(
+            server,
+            trigger(&key, &format!("dedup-{n}"), &format!("Trouble {n}")),
+        )
+        .await;
+        assert_eq!(status, StatusCode::ACCEPTED);
+    }
+    // Both engines step at the same moments, as two nodes would.
+    for _ in 0..3 {
+        let (a, b) = tokio::join!(first.engine.step(), second.engine.step());
+        a.unwrap();
+        b.unwrap();
+    }
+    first.advance(61);
+    second.advance(61);
+    for _ in 0..3 {
+        let (a, b) = tokio::join!(first.engine.step(), second.engine.step());
+        a.unwrap();
+        b.unwrap();
+    }
+    let pages = receiver.received();
+    assert_eq!(
+        pages.len(),
+        10,
+        "each incident paged the primary exactly once"
+    );
+    let mut keys: Vec<String> = pages
+        .iter()
+        .map(|p| p.headers["idempotency-key"].to_str().unwrap().to_owned())
+        .collect();
+    keys.sort();
+    keys.dedup();
+    assert_eq!(keys.len(), 10);
+}
