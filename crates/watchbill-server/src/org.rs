@@ -30,6 +30,84 @@ pub struct OrgDocument {
     pub teams: Vec<OrgTeam>,
     #[serde(default)]
     pub schedules: Vec<OrgSchedule>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub escalation_policies: Vec<OrgPolicy>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub services: Vec<OrgService>,
+}
+
+/// How a person is reached. Listed under a user, the list is that user's whole set.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct OrgContact {
+    /// `email`, `webhook`, `slack`, `sms` or `voice`.
+    pub kind: String,
+    pub address: String,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub label: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct OrgPolicy {
+    pub team: String,
+    pub name: String,
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub repeat: u32,
+    pub levels: Vec<OrgLevel>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct OrgLevel {
+    pub delay_seconds: i64,
+    pub targets: Vec<OrgTarget>,
+}
+
+/// One of: a schedule of the policy's team by name, a user by email, a team by name.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct OrgTarget {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub schedule: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub team: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct OrgService {
+    pub team: String,
+    pub name: String,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub description: String,
+    /// A policy of the same team, by name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub escalation_policy: Option<String>,
+    #[serde(default = "high", skip_serializing_if = "is_high")]
+    pub default_urgency: String,
+    /// Integrations are added when missing (matched by kind and name); their keys are secrets
+    /// and never appear in the document.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub integrations: Vec<OrgIntegration>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct OrgIntegration {
+    /// `events_v2`, `alertmanager` or `generic`.
+    pub kind: String,
+    pub name: String,
+}
+
+fn high() -> String {
+    "high".to_owned()
+}
+
+fn is_high(text: &String) -> bool {
+    text == "high"
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
@@ -43,6 +121,9 @@ pub struct OrgUser {
     pub role: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub photo_url: Option<String>,
+    /// When present, the user's whole set of contact methods.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub contact_methods: Option<Vec<OrgContact>>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
@@ -132,6 +213,8 @@ pub async fn apply(tx: &mut dyn Tx, doc: &OrgDocument) -> ApiResult<ApplyReport>
     };
     apply_teams(tx, doc, &user_id, &mut report).await?;
     apply_schedules(tx, doc, &user_id, &mut report).await?;
+    apply_policies(tx, doc, &user_id, &mut report).await?;
+    apply_services(tx, doc, &mut report).await?;
     Ok(report)
 }
 
@@ -186,10 +269,11 @@ async fn apply_users(
             role: user.role.clone(),
         })
         .map_err(|e| e.within(&format!("users[{i}]")))?;
-        match tx.find_user_by_email(&input.email).await? {
+        let id = match tx.find_user_by_email(&input.email).await? {
             None => {
-                tx.insert_user(&input).await?;
+                let created = tx.insert_user(&input).await?;
                 report.changes.push(format!("created user {}", input.email));
+                created.id
             }
             Some(existing) => {
                 let current = watchbill_store::model::UserInput {
@@ -203,10 +287,279 @@ async fn apply_users(
                     tx.update_user(existing.id, &input).await?;
                     report.changes.push(format!("updated user {}", input.email));
                 }
+                existing.id
+            }
+        };
+        if let Some(wanted) = &user.contact_methods {
+            sync_contacts(tx, id, wanted, &format!("users[{i}]"), &input.email, report).await?;
+        }
+    }
+    Ok(())
+}
+
+/// Makes a user's contact methods equal `wanted`.
+async fn sync_contacts(
+    tx: &mut dyn Tx,
+    user: UserId,
+    wanted: &[OrgContact],
+    at: &str,
+    email: &str,
+    report: &mut ApplyReport,
+) -> ApiResult<()> {
+    for (j, contact) in wanted.iter().enumerate() {
+        crate::api::contacts::check_address(&contact.kind, &contact.address)
+            .map_err(|e| e.within(&format!("{at}.contact_methods[{j}]")))?;
+    }
+    let existing = tx.contact_methods(user).await?;
+    let same = |m: &watchbill_store::paging::ContactMethod, c: &OrgContact| {
+        m.kind == c.kind && m.address == c.address.trim() && m.label == c.label
+    };
+    let mut changed = false;
+    for method in &existing {
+        if !wanted.iter().any(|c| same(method, c)) {
+            tx.delete_contact_method(method.id).await?;
+            changed = true;
+        }
+    }
+    for contact in wanted {
+        if !existing.iter().any(|m| same(m, contact)) {
+            tx.insert_contact_method(user, &contact.kind, contact.address.trim(), &contact.label)
+                .await?;
+            changed = true;
+        }
+    }
+    if changed {
+        report
+            .changes
+            .push(format!("updated contact methods of {email}"));
+    }
+    Ok(())
+}
+
+async fn apply_policies(
+    tx: &mut dyn Tx,
+    doc: &OrgDocument,
+    user_id: &impl Fn(&str, String) -> ApiResult<UserId>,
+    report: &mut ApplyReport,
+) -> ApiResult<()> {
+    use watchbill_store::paging::{LevelInput, PolicyInput, TargetInput, TargetKind};
+    let teams = tx.teams().await?;
+    let existing = tx.policies().await?;
+    for (i, policy) in doc.escalation_policies.iter().enumerate() {
+        let at = |field: &str| format!("escalation_policies[{i}].{field}");
+        let team = teams
+            .iter()
+            .find(|t| t.name.eq_ignore_ascii_case(policy.team.trim()))
+            .ok_or_else(|| unknown(at("team"), format!("no team is named `{}`", policy.team)))?;
+        if policy.levels.is_empty() {
+            return Err(ApiError::invalid(
+                at("levels"),
+                "a policy needs at least one level",
+            ));
+        }
+        let schedules = tx.schedules(Some(team.id)).await?;
+        let mut levels = Vec::new();
+        for (j, level) in policy.levels.iter().enumerate() {
+            if level.targets.is_empty() {
+                return Err(ApiError::invalid(
+                    at(&format!("levels[{j}].targets")),
+                    "a level needs at least one target",
+                ));
+            }
+            if !(0..=7 * 86_400).contains(&level.delay_seconds) {
+                return Err(ApiError::invalid(
+                    at(&format!("levels[{j}].delay_seconds")),
+                    "the delay must be between 0 seconds and 7 days",
+                ));
+            }
+            let mut targets = Vec::new();
+            for (k, target) in level.targets.iter().enumerate() {
+                let field = at(&format!("levels[{j}].targets[{k}]"));
+                let resolved = match (&target.schedule, &target.user, &target.team) {
+                    (Some(name), None, None) => TargetInput {
+                        kind: TargetKind::Schedule,
+                        id: schedules
+                            .iter()
+                            .find(|s| s.name.eq_ignore_ascii_case(name.trim()))
+                            .ok_or_else(|| {
+                                unknown(
+                                    format!("{field}.schedule"),
+                                    format!("team `{}` has no schedule named `{name}`", team.name),
+                                )
+                            })?
+                            .id
+                            .0,
+                    },
+                    (None, Some(email), None) => TargetInput {
+                        kind: TargetKind::User,
+                        id: user_id(email, format!("{field}.user"))?.0,
+                    },
+                    (None, None, Some(name)) => TargetInput {
+                        kind: TargetKind::Team,
+                        id: teams
+                            .iter()
+                            .find(|t| t.name.eq_ignore_ascii_case(name.trim()))
+                            .ok_or_else(|| {
+                                unknown(
+                                    format!("{field}.team"),
+                                    format!("no team is named `{name}`"),
+                                )
+                            })?
+                            .id
+                            .0,
+                    },
+                    _ => {
+                        return Err(ApiError::invalid(
+                            field,
+                            "a target names exactly one of schedule, user or team",
+                        ))
+                    }
+                };
+                targets.push(resolved);
+            }
+            levels.push(LevelInput {
+                delay_seconds: level.delay_seconds,
+                targets,
+            });
+        }
+        let input = PolicyInput {
+            team_id: team.id,
+            name: policy.name.trim().to_owned(),
+            repeat: policy.repeat,
+            levels,
+        };
+        let label = format!("{}/{}", team.name, input.name);
+        match existing
+            .iter()
+            .find(|p| p.team_id == team.id && p.name.eq_ignore_ascii_case(&input.name))
+        {
+            None => {
+                tx.insert_policy(&input).await?;
+                report
+                    .changes
+                    .push(format!("created escalation policy {label}"));
+            }
+            Some(current) => {
+                if current.name != input.name
+                    || current.repeat != input.repeat
+                    || current.levels != input.levels
+                {
+                    tx.update_policy(current.id, &input).await?;
+                    report
+                        .changes
+                        .push(format!("updated escalation policy {label}"));
+                }
             }
         }
     }
     Ok(())
+}
+
+async fn apply_services(
+    tx: &mut dyn Tx,
+    doc: &OrgDocument,
+    report: &mut ApplyReport,
+) -> ApiResult<()> {
+    use watchbill_store::paging::{IntegrationInput, IntegrationKind, ServiceInput};
+    let teams = tx.teams().await?;
+    let policies = tx.policies().await?;
+    let existing = tx.services().await?;
+    for (i, service) in doc.services.iter().enumerate() {
+        let at = |field: &str| format!("services[{i}].{field}");
+        let team = teams
+            .iter()
+            .find(|t| t.name.eq_ignore_ascii_case(service.team.trim()))
+            .ok_or_else(|| unknown(at("team"), format!("no team is named `{}`", service.team)))?;
+        let policy = match &service.escalation_policy {
+            None => None,
+            Some(name) => Some(
+                policies
+                    .iter()
+                    .find(|p| p.team_id == team.id && p.name.eq_ignore_ascii_case(name.trim()))
+                    .ok_or_else(|| {
+                        unknown(
+                            at("escalation_policy"),
+                            format!(
+                                "team `{}` has no escalation policy named `{name}`",
+                                team.name
+                            ),
+                        )
+                    })?
+                    .id,
+            ),
+        };
+        let input = crate::api::services::service_input(&crate::api::services::ServiceBody {
+            team_id: team.id.0,
+            name: service.name.clone(),
+            description: service.description.clone(),
+            escalation_policy_id: policy.map(|p| p.0),
+            default_urgency: service.default_urgency.clone(),
+        })
+        .map_err(|e| e.within(&format!("services[{i}]")))?;
+        let input = ServiceInput { ..input };
+        let id = match existing
+            .iter()
+            .find(|s| s.name.eq_ignore_ascii_case(&input.name))
+        {
+            None => {
+                let created = tx.insert_service(&input).await?;
+                report
+                    .changes
+                    .push(format!("created service {}", input.name));
+                created.id
+            }
+            Some(current) => {
+                let same = current.team_id == input.team_id
+                    && current.name == input.name
+                    && current.description == input.description
+                    && current.escalation_policy_id == input.escalation_policy_id
+                    && current.default_urgency == input.default_urgency;
+                if !same {
+                    tx.update_service(current.id, &input).await?;
+                    report
+                        .changes
+                        .push(format!("updated service {}", input.name));
+                }
+                current.id
+            }
+        };
+        let integrations = tx.integrations(Some(id)).await?;
+        for (j, integration) in service.integrations.iter().enumerate() {
+            let kind = IntegrationKind::parse(&integration.kind).ok_or_else(|| {
+                ApiError::invalid(
+                    at(&format!("integrations[{j}].kind")),
+                    format!("`{}` is not an integration kind", integration.kind),
+                )
+            })?;
+            if !integrations
+                .iter()
+                .any(|x| x.kind == kind && x.name == integration.name)
+            {
+                tx.insert_integration(&IntegrationInput {
+                    service_id: id,
+                    kind,
+                    name: integration.name.clone(),
+                    rate_per_minute: 1200,
+                })
+                .await?;
+                report.changes.push(format!(
+                    "created {} integration {} of {}",
+                    kind.as_str(),
+                    integration.name,
+                    input.name
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
+fn unknown(field: String, message: String) -> ApiError {
+    ApiError {
+        code: crate::error::ErrorCode::UnknownReference,
+        message: message.into(),
+        field: Some(field.into()),
+    }
 }
 
 async fn apply_teams(
@@ -409,17 +762,93 @@ pub async fn export(tx: &mut dyn Tx) -> ApiResult<OrgDocument> {
     let schedules = tx.schedules(None).await?;
     let schedule_names: HashMap<ScheduleId, String> =
         schedules.iter().map(|s| (s.id, s.name.clone())).collect();
+    let mut org_users = Vec::with_capacity(users.len());
+    for u in &users {
+        let methods = tx.contact_methods(u.id).await?;
+        org_users.push(OrgUser {
+            name: u.name.clone(),
+            email: u.email.clone(),
+            time_zone: u.time_zone.clone(),
+            role: u.role.to_string(),
+            photo_url: u.photo_url.clone(),
+            contact_methods: (!methods.is_empty()).then(|| {
+                methods
+                    .into_iter()
+                    .map(|m| OrgContact {
+                        kind: m.kind,
+                        address: m.address,
+                        label: m.label,
+                    })
+                    .collect()
+            }),
+        });
+    }
+    let policies = tx.policies().await?;
+    let policy_names: HashMap<watchbill_core::PolicyId, String> =
+        policies.iter().map(|p| (p.id, p.name.clone())).collect();
+    let escalation_policies = policies
+        .iter()
+        .map(|p| OrgPolicy {
+            team: team_names.get(&p.team_id).cloned().unwrap_or_default(),
+            name: p.name.clone(),
+            repeat: p.repeat,
+            levels: p
+                .levels
+                .iter()
+                .map(|l| OrgLevel {
+                    delay_seconds: l.delay_seconds,
+                    targets: l
+                        .targets
+                        .iter()
+                        .map(|t| {
+                            use watchbill_store::paging::TargetKind;
+                            let mut target = OrgTarget {
+                                schedule: None,
+                                user: None,
+                                team: None,
+                            };
+                            match t.kind {
+                                TargetKind::Schedule => {
+                                    target.schedule = schedule_names.get(&ScheduleId(t.id)).cloned()
+                                }
+                                TargetKind::User => {
+                                    target.user = emails.get(&UserId(t.id)).cloned()
+                                }
+                                TargetKind::Team => {
+                                    target.team = team_names.get(&TeamId(t.id)).cloned()
+                                }
+                            }
+                            target
+                        })
+                        .collect(),
+                })
+                .collect(),
+        })
+        .collect();
+    let mut services = Vec::new();
+    for s in tx.services().await? {
+        let integrations = tx.integrations(Some(s.id)).await?;
+        services.push(OrgService {
+            team: team_names.get(&s.team_id).cloned().unwrap_or_default(),
+            name: s.name,
+            description: s.description,
+            escalation_policy: s
+                .escalation_policy_id
+                .and_then(|p| policy_names.get(&p).cloned()),
+            default_urgency: s.default_urgency.as_str().to_owned(),
+            integrations: integrations
+                .into_iter()
+                .map(|i| OrgIntegration {
+                    kind: i.kind.as_str().to_owned(),
+                    name: i.name,
+                })
+                .collect(),
+        });
+    }
     Ok(OrgDocument {
-        users: users
-            .iter()
-            .map(|u| OrgUser {
-                name: u.name.clone(),
-                email: u.email.clone(),
-                time_zone: u.time_zone.clone(),
-                role: u.role.to_string(),
-                photo_url: u.photo_url.clone(),
-            })
-            .collect(),
+        escalation_policies,
+        services,
+        users: org_users,
         teams: teams
             .iter()
             .map(|t| OrgTeam {

@@ -7,7 +7,10 @@ use watchbill_store::{hash_secret, new_secret, Store, StoreError};
 
 use crate::api::tokens::TOKEN_PREFIX;
 use crate::error::ApiError;
-use crate::org::{apply, OrgDocument, OrgLayer, OrgSchedule, OrgTeam, OrgUser};
+use crate::org::{
+    apply, OrgContact, OrgDocument, OrgIntegration, OrgLayer, OrgLevel, OrgPolicy, OrgSchedule,
+    OrgService, OrgTarget, OrgTeam, OrgUser,
+};
 
 /// What set-up did, for the start-up banner.
 #[derive(Debug, Default)]
@@ -17,6 +20,8 @@ pub struct SetupReport {
     /// Whether the token came from `WATCHBILL_BOOTSTRAP_TOKEN`, so it need not be printed.
     pub token_from_environment: bool,
     pub demo_created: bool,
+    /// The demo's integrations: (service, kind, key).
+    pub integrations: Vec<(String, String, String)>,
 }
 
 /// Why set-up failed.
@@ -94,6 +99,18 @@ pub async fn demo(store: &dyn Store) -> Result<SetupReport, SetupError> {
     .await?;
     tx.record_audit("watchbill", "token.create", "demo admin token")
         .await?;
+    let services = tx.services().await?;
+    for integration in tx.integrations(None).await? {
+        let service = services
+            .iter()
+            .find(|s| s.id == integration.service_id)
+            .map_or_else(String::new, |s| s.name.clone());
+        report.integrations.push((
+            service,
+            integration.kind.as_str().to_owned(),
+            integration.secret,
+        ));
+    }
     tx.commit().await?;
     report.admin_token = Some(secret);
     Ok(report)
@@ -105,9 +122,10 @@ pub const DEMO_ADMIN_EMAIL: &str = "admin@demo.watchbill.test";
 /// Wednesday at 10:00 in Los Angeles, before sprint planning, and a First-mate one person
 /// along the same rotation.
 pub fn demo_document() -> OrgDocument {
-    let teams: [(&str, [&str; 4]); 3] = [
+    let teams: [(&str, &str, [&str; 4]); 3] = [
         (
             "User-facing",
+            "Course platform",
             [
                 "Ada Lovelace",
                 "Grace Hopper",
@@ -117,6 +135,7 @@ pub fn demo_document() -> OrgDocument {
         ),
         (
             "Infrastructure",
+            "Core services",
             [
                 "Linus Torvalds",
                 "Radia Perlman",
@@ -126,6 +145,7 @@ pub fn demo_document() -> OrgDocument {
         ),
         (
             "Analytics",
+            "Data pipeline",
             [
                 "Florence Nightingale",
                 "John Tukey",
@@ -146,12 +166,15 @@ pub fn demo_document() -> OrgDocument {
         time_zone: "America/Los_Angeles".to_owned(),
         role: "admin".to_owned(),
         photo_url: None,
+        contact_methods: None,
     }];
     let mut org_teams = Vec::new();
     let mut schedules = Vec::new();
     // The first handoff of every demo rotation: Wednesday 7 January 2026, 10:00 in Los Angeles.
     let start: Timestamp = Timestamp::from_second(1_767_808_800).unwrap_or(Timestamp::UNIX_EPOCH);
-    for (team, people) in teams {
+    let mut policies = Vec::new();
+    let mut services = Vec::new();
+    for (team, service, people) in teams {
         for person in people {
             users.push(OrgUser {
                 name: person.to_owned(),
@@ -159,6 +182,11 @@ pub fn demo_document() -> OrgDocument {
                 time_zone: "America/Los_Angeles".to_owned(),
                 role: "responder".to_owned(),
                 photo_url: None,
+                contact_methods: Some(vec![OrgContact {
+                    kind: "email".to_owned(),
+                    address: email(person),
+                    label: "work".to_owned(),
+                }]),
             });
         }
         org_teams.push(OrgTeam {
@@ -191,10 +219,49 @@ pub fn demo_document() -> OrgDocument {
             offset: Some(1),
             layers: Vec::new(),
         });
+        let on = |schedule: &str| OrgTarget {
+            schedule: Some(schedule.to_owned()),
+            user: None,
+            team: None,
+        };
+        policies.push(OrgPolicy {
+            team: team.to_owned(),
+            name: "Product on-call".to_owned(),
+            repeat: 1,
+            levels: vec![
+                OrgLevel {
+                    delay_seconds: 300,
+                    targets: vec![on("Captain On-Call")],
+                },
+                OrgLevel {
+                    delay_seconds: 300,
+                    targets: vec![on("First-mate")],
+                },
+            ],
+        });
+        services.push(OrgService {
+            team: team.to_owned(),
+            name: service.to_owned(),
+            description: format!("What the {team} team keeps alive."),
+            escalation_policy: Some("Product on-call".to_owned()),
+            default_urgency: "high".to_owned(),
+            integrations: vec![
+                OrgIntegration {
+                    kind: "events_v2".to_owned(),
+                    name: "Events API".to_owned(),
+                },
+                OrgIntegration {
+                    kind: "alertmanager".to_owned(),
+                    name: "Alertmanager".to_owned(),
+                },
+            ],
+        });
     }
     OrgDocument {
         users,
         teams: org_teams,
         schedules,
+        escalation_policies: policies,
+        services,
     }
 }

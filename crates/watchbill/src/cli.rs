@@ -29,6 +29,50 @@ pub enum Command {
     Oncall(OncallArgs),
     /// List schedules or show their shifts.
     Schedule(ScheduleArgs),
+    /// List incidents.
+    Incidents(IncidentsArgs),
+    /// Acknowledge an incident: escalation stops.
+    Ack(IncidentArgs),
+    /// Resolve an incident.
+    Resolve(IncidentArgs),
+    /// Open an incident on a service and page its escalation policy.
+    Page(PageArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct IncidentsArgs {
+    /// `open` (default), `triggered`, `acknowledged`, `resolved` or `all`.
+    #[arg(long, default_value = "open")]
+    pub status: String,
+    /// At most this many, newest first.
+    #[arg(long, default_value_t = 50)]
+    pub limit: i64,
+    #[arg(long)]
+    pub json: bool,
+    #[command(flatten)]
+    pub client: ClientArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct IncidentArgs {
+    /// The incident, e.g. `INC-42`.
+    pub incident: String,
+    #[command(flatten)]
+    pub client: ClientArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct PageArgs {
+    /// The service, by name or id.
+    #[arg(long)]
+    pub service: String,
+    /// What is wrong.
+    pub summary: String,
+    /// `high` or `low` [default: the service's].
+    #[arg(long)]
+    pub urgency: Option<String>,
+    #[command(flatten)]
+    pub client: ClientArgs,
 }
 
 /// Server settings. Each is taken from the flag, else the `WATCHBILL_*` variable, else the

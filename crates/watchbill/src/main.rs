@@ -54,6 +54,10 @@ async fn run(cli: Cli) -> Result<(), CommandError> {
         Command::Export(args) => commands::org::export(args).await?,
         Command::Oncall(args) => commands::oncall::run(args).await?,
         Command::Schedule(args) => commands::schedule::run(args.command).await?,
+        Command::Incidents(args) => commands::incidents::list(args).await?,
+        Command::Ack(args) => commands::incidents::act(args, "acknowledge").await?,
+        Command::Resolve(args) => commands::incidents::act(args, "resolve").await?,
+        Command::Page(args) => commands::incidents::page(args).await?,
     }
     Ok(())
 }

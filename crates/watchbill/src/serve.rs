@@ -124,6 +124,18 @@ pub async fn serve(config: ServeConfig) -> Result<(), ServeError> {
             println!("  demo admin token: {token}");
             println!("  try: curl -H 'Authorization: Bearer {token}' {public_url}/api/v1/oncall");
         }
+        for (service, kind, key) in &demo.integrations {
+            println!("  {service} {kind} key: {key}");
+        }
+        if let Some((_, _, key)) = demo
+            .integrations
+            .iter()
+            .find(|(_, kind, _)| kind == "events_v2")
+        {
+            println!(
+                "  page someone: curl -X POST {public_url}/v2/enqueue -H 'Content-Type: application/json' \\\n    -d '{{\"routing_key\":\"{key}\",\"event_action\":\"trigger\",\"payload\":{{\"summary\":\"Test page\",\"source\":\"demo\",\"severity\":\"critical\"}}}}'"
+            );
+        }
     }
     println!("Press Ctrl-C to stop.");
     let (state, engine) =

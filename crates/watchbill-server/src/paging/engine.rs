@@ -10,7 +10,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use jiff::{SignedDuration, Timestamp};
+use jiff::SignedDuration;
 use tokio::sync::Notify;
 use tokio::task::JoinSet;
 use watchbill_core::paging::IncidentStatus;
@@ -276,12 +276,13 @@ impl Engine {
                 true
             }
             Err(error) => {
-                let retry = (notification.attempts < MAX_ATTEMPTS)
-                    .then(|| retry_at(tx.now(), notification.attempts));
+                let delay = (notification.attempts < MAX_ATTEMPTS)
+                    .then(|| retry_delay(notification.attempts));
+                let retry = delay.map(|delay| tx.now().saturating_add(delay).unwrap_or(tx.now()));
                 tx.mark_notification_failed(notification.id, &error, retry)
                     .await?;
-                let next = match retry {
-                    Some(at) => format!("; retrying at {at}"),
+                let next = match delay {
+                    Some(delay) => format!("; retrying in {}s", delay.as_secs()),
                     None => "; giving up".to_owned(),
                 };
                 tx.log(
@@ -302,9 +303,7 @@ impl Engine {
     }
 }
 
-/// Exponential back-off: 15 s after the first failure, doubling.
-fn retry_at(now: Timestamp, attempts: i64) -> Timestamp {
-    let delay = 15_i64.saturating_mul(1 << attempts.clamp(0, 10));
-    now.saturating_add(SignedDuration::from_secs(delay))
-        .unwrap_or(now)
+/// Exponential back-off: 30 s after the first failure, doubling.
+fn retry_delay(attempts: i64) -> SignedDuration {
+    SignedDuration::from_secs(15_i64.saturating_mul(1 << attempts.clamp(0, 10)))
 }

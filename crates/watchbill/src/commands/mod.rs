@@ -1,5 +1,6 @@
 //! The client commands: each talks to a running server over the REST API.
 
+pub mod incidents;
 pub mod oncall;
 pub mod org;
 pub mod schedule;
