@@ -24,6 +24,9 @@ on_both_backends!(
     low_urgency_pages_nobody,
     targets_are_resolved_when_each_level_fires,
     two_servers_never_send_a_page_twice,
+    silent_heartbeats_open_an_incident_and_the_next_ping_resolves_it,
+    webhook_subscribers_hear_of_incident_events,
+    failing_webhook_subscriptions_are_disabled,
 );
 
 /// A line-up: Ada (primary, paged by webhook) and Grace (secondary, paged by email); a policy
@@ -596,4 +599,208 @@ async fn two_servers_never_send_a_page_twice(backend: Backend) {
     keys.sort();
     keys.dedup();
     assert_eq!(keys.len(), 10);
+}
+
+async fn silent_heartbeats_open_an_incident_and_the_next_ping_resolves_it(backend: Backend) {
+    let app = TestApp::start(backend, "2026-11-26T12:00:00Z").await;
+    let receiver = Receiver::start().await;
+    let (service, _, _) = line_up(&app, &receiver).await;
+    let (status, integration) = app
+        .post(
+            &format!("/api/v1/services/{service}/integrations"),
+            json!({"kind": "heartbeat", "name": "nightly backup", "interval_seconds": 60}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{integration}");
+    let ping = integration["url"]
+        .as_str()
+        .unwrap()
+        .strip_prefix(&app.url)
+        .unwrap()
+        .to_owned();
+    let (status, answer) = app.request(Method::POST, &ping, None, None).await;
+    assert_eq!((status, answer), (StatusCode::OK, json!({"status": "ok"})));
+    app.advance(59);
+    app.settle().await;
+    let (_, incidents) = app.get("/api/v1/incidents").await;
+    assert_eq!(incidents, json!([]), "not yet overdue");
+    app.advance(2);
+    app.settle().await;
+    let (_, incidents) = app.get("/api/v1/incidents").await;
+    assert_eq!(
+        incidents[0]["title"],
+        "No heartbeat from nightly backup in 60 seconds"
+    );
+    assert_eq!(incidents[0]["status"], "triggered");
+    assert_eq!(
+        receiver.received().len(),
+        1,
+        "the silence pages the primary"
+    );
+    app.advance(600);
+    app.settle().await;
+    let (_, incidents) = app.get("/api/v1/incidents").await;
+    assert_eq!(
+        incidents.as_array().unwrap().len(),
+        1,
+        "one silence, one incident"
+    );
+    let (status, _) = app.request(Method::GET, &ping, None, None).await;
+    assert_eq!(status, StatusCode::OK);
+    let (_, incidents) = app.get("/api/v1/incidents").await;
+    assert_eq!(
+        incidents[0]["status"], "resolved",
+        "the next ping resolves it"
+    );
+    let (status, error) = app
+        .post(
+            &format!("/api/v1/services/{service}/integrations"),
+            json!({"kind": "heartbeat"}),
+        )
+        .await;
+    assert_eq!(
+        (status, error["field"].clone()),
+        (StatusCode::BAD_REQUEST, json!("interval_seconds"))
+    );
+    let (status, _) = app
+        .request(Method::POST, "/heartbeat/not-a-key", None, None)
+        .await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+}
+
+async fn webhook_subscribers_hear_of_incident_events(backend: Backend) {
+    let app = TestApp::start(backend, "2026-11-26T12:00:00Z").await;
+    let pager = Receiver::start().await;
+    let (_, key, _) = line_up(&app, &pager).await;
+    let subscriber = Receiver::start().await;
+    let (status, webhook) = app
+        .post(
+            "/api/v1/webhooks",
+            json!({"url": format!("{}/hooks", subscriber.url)}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{webhook}");
+    let (status, error) = app
+        .post("/api/v1/webhooks", json!({"url": "ftp://x", "events": []}))
+        .await;
+    assert_eq!(
+        (status, error["field"].clone()),
+        (StatusCode::BAD_REQUEST, json!("url"))
+    );
+    let (status, error) = app
+        .post(
+            "/api/v1/webhooks",
+            json!({"url": "https://x.test", "events": ["incident.exploded"]}),
+        )
+        .await;
+    assert_eq!(
+        (status, error["field"].clone()),
+        (StatusCode::BAD_REQUEST, json!("events[0]"))
+    );
+
+    send_event(&app, trigger(&key, "db", "Database down")).await;
+    app.settle().await;
+    app.advance(61);
+    app.settle().await;
+    app.post(
+        "/api/v1/incidents/INC-1/notes",
+        json!({"text": "Failing over"}),
+    )
+    .await;
+    app.post("/api/v1/incidents/INC-1/acknowledge", json!({}))
+        .await;
+    app.post("/api/v1/incidents/INC-1/resolve", json!({})).await;
+    app.settle().await;
+    let received = subscriber.received();
+    let events: Vec<String> = received
+        .iter()
+        .map(|r| r.headers["x-watchbill-event"].to_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(
+        events,
+        [
+            "incident.triggered",
+            "incident.escalated",
+            "incident.annotated",
+            "incident.acknowledged",
+            "incident.resolved"
+        ]
+    );
+    let secret = webhook["secret"].as_str().unwrap();
+    for delivery in &received {
+        let expected = format!(
+            "sha256={}",
+            watchbill_server::paging::links::LinkSigner::new(secret)
+                .sign_hex(delivery.body.as_bytes())
+        );
+        assert_eq!(
+            delivery.headers["x-watchbill-signature"].to_str().unwrap(),
+            expected,
+            "signed"
+        );
+        let body: Value = serde_json::from_str(&delivery.body).unwrap();
+        assert_eq!(body["incident"]["number"], "INC-1");
+    }
+    let last: Value = serde_json::from_str(&received[4].body).unwrap();
+    assert_eq!(last["incident"]["status"], "resolved");
+    let (_, deliveries) = app
+        .get(&format!("/api/v1/webhooks/{}/deliveries", webhook["id"]))
+        .await;
+    assert_eq!(deliveries.as_array().unwrap().len(), 5);
+    assert!(deliveries
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|d| d["status"] == "sent"));
+}
+
+async fn failing_webhook_subscriptions_are_disabled(backend: Backend) {
+    let app = TestApp::start(backend, "2026-11-26T12:00:00Z").await;
+    let pager = Receiver::start().await;
+    let (_, key, _) = line_up(&app, &pager).await;
+    // Nothing listens on this port: every delivery fails.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let (_, webhook) = app
+        .post(
+            "/api/v1/webhooks",
+            json!({"url": format!("http://127.0.0.1:{closed}/"), "events": ["incident.triggered"]}),
+        )
+        .await;
+    for n in 0..10 {
+        send_event(&app, trigger(&key, &format!("k{n}"), "Flapping")).await;
+    }
+    app.settle().await;
+    let (_, webhooks) = app.get("/api/v1/webhooks").await;
+    assert_eq!(webhooks[0]["enabled"], false, "{webhooks}");
+    assert_eq!(webhooks[0]["consecutive_failures"], 10);
+    let (_, deliveries) = app
+        .get(&format!("/api/v1/webhooks/{}/deliveries", webhook["id"]))
+        .await;
+    assert!(
+        deliveries[0]["last_error"]
+            .as_str()
+            .unwrap()
+            .contains("failed"),
+        "{deliveries}"
+    );
+    send_event(&app, trigger(&key, "later", "After disabling")).await;
+    let (_, deliveries) = app
+        .get(&format!("/api/v1/webhooks/{}/deliveries", webhook["id"]))
+        .await;
+    assert_eq!(
+        deliveries.as_array().unwrap().len(),
+        10,
+        "a disabled subscription gets nothing new"
+    );
+    let (status, _) = app
+        .post(
+            &format!("/api/v1/webhooks/{}/enable", webhook["id"]),
+            json!({}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
 }

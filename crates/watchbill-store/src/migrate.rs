@@ -22,12 +22,14 @@ pub(crate) const SQLITE: &[Migration] = migrations!("sqlite":
     (1, "0001", "foundation"),
     (2, "0002", "roster_revision"),
     (3, "0003", "paging"),
+    (4, "0004", "heartbeats_and_webhooks"),
 );
 
 pub(crate) const POSTGRES: &[Migration] = migrations!("postgres":
     (1, "0001", "foundation"),
     (2, "0002", "roster_revision"),
     (3, "0003", "paging"),
+    (4, "0004", "heartbeats_and_webhooks"),
 );
 
 /// The table recording which migrations a database has, in the syntax both backends accept.

@@ -40,6 +40,8 @@ pub enum IntegrationKind {
     Alertmanager,
     /// `POST /integrations/generic`.
     Generic,
+    /// A heartbeat monitor: `/heartbeat/{key}` must be called at least every interval.
+    Heartbeat,
 }
 
 impl IntegrationKind {
@@ -48,6 +50,7 @@ impl IntegrationKind {
             IntegrationKind::EventsV2 => "events_v2",
             IntegrationKind::Alertmanager => "alertmanager",
             IntegrationKind::Generic => "generic",
+            IntegrationKind::Heartbeat => "heartbeat",
         }
     }
 
@@ -56,6 +59,7 @@ impl IntegrationKind {
             IntegrationKind::EventsV2,
             IntegrationKind::Alertmanager,
             IntegrationKind::Generic,
+            IntegrationKind::Heartbeat,
         ]
         .into_iter()
         .find(|kind| kind.as_str() == text)
@@ -256,6 +260,44 @@ pub struct Notification {
     pub sent_at: Option<Timestamp>,
 }
 
+/// A heartbeat monitor: an integration that must ping at least every `interval_seconds`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Heartbeat {
+    pub integration_id: IntegrationId,
+    pub interval_seconds: i64,
+    pub last_ping_at: Option<Timestamp>,
+    pub down: bool,
+}
+
+/// A subscription to incident events, delivered as signed JSON POSTs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WebhookSubscription {
+    pub id: i64,
+    pub url: String,
+    /// Signs each delivery (HMAC-SHA256), so the receiver can check it came from here.
+    pub secret: String,
+    pub events: Vec<String>,
+    pub enabled: bool,
+    pub consecutive_failures: i64,
+    pub created_at: Timestamp,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WebhookDelivery {
+    pub id: i64,
+    pub idempotency_key: String,
+    pub subscription_id: i64,
+    pub event: String,
+    pub incident_id: Option<IncidentId>,
+    pub payload: String,
+    /// `pending`, `sent` or `failed`.
+    pub status: String,
+    pub attempts: i64,
+    pub last_error: String,
+    pub created_at: Timestamp,
+    pub sent_at: Option<Timestamp>,
+}
+
 /// The paging operations of a transaction.
 #[async_trait]
 pub trait PagingTx: Send {
@@ -386,6 +428,56 @@ pub trait PagingTx: Send {
     /// Cancels an incident's notifications not yet sent.
     async fn cancel_notifications(&mut self, incident: IncidentId) -> Result<u64>;
     async fn notifications(&mut self, incident: IncidentId) -> Result<Vec<Notification>>;
+
+    // Heartbeat monitors.
+    async fn insert_heartbeat(
+        &mut self,
+        integration: IntegrationId,
+        interval_seconds: i64,
+    ) -> Result<()>;
+    async fn heartbeat(&mut self, integration: IntegrationId) -> Result<Option<Heartbeat>>;
+    /// Records a ping now and marks the monitor up; returns whether it was down.
+    async fn record_ping(&mut self, integration: IntegrationId) -> Result<bool>;
+    /// Monitors that have pinged before but not within their interval, locked like timers,
+    /// and marked down.
+    async fn claim_overdue_heartbeats(
+        &mut self,
+        now: Timestamp,
+        limit: i64,
+    ) -> Result<Vec<IntegrationId>>;
+
+    // Outgoing webhook subscriptions.
+    async fn insert_webhook(&mut self, url: &str, events: &[String])
+        -> Result<WebhookSubscription>;
+    async fn webhooks(&mut self) -> Result<Vec<WebhookSubscription>>;
+    async fn delete_webhook(&mut self, id: i64) -> Result<()>;
+    async fn set_webhook_enabled(&mut self, id: i64, enabled: bool) -> Result<()>;
+    /// Queues a delivery; a second one with the same key is ignored.
+    async fn insert_webhook_delivery(
+        &mut self,
+        subscription: i64,
+        event: &str,
+        incident: Option<IncidentId>,
+        idempotency_key: &str,
+        payload: &str,
+    ) -> Result<()>;
+    async fn claim_due_deliveries(
+        &mut self,
+        now: Timestamp,
+        lease_until: Timestamp,
+        limit: i64,
+    ) -> Result<Vec<WebhookDelivery>>;
+    /// Marks a delivery sent and its subscription healthy.
+    async fn mark_delivery_sent(&mut self, id: i64) -> Result<()>;
+    /// Records a failed attempt (retried at `retry_at`, or failed for good) and returns the
+    /// subscription's consecutive failures.
+    async fn mark_delivery_failed(
+        &mut self,
+        id: i64,
+        error: &str,
+        retry_at: Option<Timestamp>,
+    ) -> Result<i64>;
+    async fn deliveries(&mut self, subscription: i64, limit: i64) -> Result<Vec<WebhookDelivery>>;
 
     /// A server-wide secret by name, created with `candidate` if it does not exist yet. Every
     /// node gets the same value.

@@ -126,6 +126,26 @@ macro_rules! paging_tx_impl {
             })
         }
 
+        const DELIVERY_COLUMNS: &str = "id, idempotency_key, subscription_id, event, incident_id, payload, status, attempts, \
+            last_error, created_at, sent_at";
+
+        fn delivery_from(row: &$row) -> Result<WebhookDelivery> {
+            let incident: Option<i64> = row.try_get("incident_id")?;
+            Ok(WebhookDelivery {
+                id: row.try_get("id")?,
+                idempotency_key: row.try_get("idempotency_key")?,
+                subscription_id: row.try_get("subscription_id")?,
+                event: row.try_get("event")?,
+                incident_id: incident.map(IncidentId),
+                payload: row.try_get("payload")?,
+                status: row.try_get("status")?,
+                attempts: row.try_get("attempts")?,
+                last_error: row.try_get("last_error")?,
+                created_at: timestamp(row.try_get("created_at")?)?,
+                sent_at: optional_timestamp(row.try_get("sent_at")?)?,
+            })
+        }
+
         fn levels_text(levels: &[LevelInput]) -> String {
             serde_json::to_string(levels).unwrap_or_else(|_| "[]".to_owned())
         }
@@ -900,6 +920,241 @@ macro_rules! paging_tx_impl {
                 .fetch_all(&mut *self.tx)
                 .await?;
                 rows.iter().map(notification_from).collect()
+            }
+
+            async fn insert_heartbeat(&mut self, integration: IntegrationId, interval_seconds: i64) -> Result<()> {
+                sqlx::query("INSERT INTO heartbeats (integration_id, interval_seconds, down) VALUES ($1, $2, 0)")
+                    .bind(integration.0)
+                    .bind(interval_seconds)
+                    .execute(&mut *self.tx)
+                    .await?;
+                Ok(())
+            }
+
+            async fn heartbeat(&mut self, integration: IntegrationId) -> Result<Option<Heartbeat>> {
+                let row = sqlx::query("SELECT integration_id, interval_seconds, last_ping_at, down FROM heartbeats WHERE integration_id = $1")
+                    .bind(integration.0)
+                    .fetch_optional(&mut *self.tx)
+                    .await?;
+                match row {
+                    None => Ok(None),
+                    Some(row) => {
+                        let down: i64 = row.try_get("down")?;
+                        Ok(Some(Heartbeat {
+                            integration_id: IntegrationId(row.try_get("integration_id")?),
+                            interval_seconds: row.try_get("interval_seconds")?,
+                            last_ping_at: optional_timestamp(row.try_get("last_ping_at")?)?,
+                            down: down != 0,
+                        }))
+                    }
+                }
+            }
+
+            async fn record_ping(&mut self, integration: IntegrationId) -> Result<bool> {
+                let was_down = self.heartbeat(integration).await?.is_some_and(|h| h.down);
+                sqlx::query("UPDATE heartbeats SET last_ping_at = $1, down = 0 WHERE integration_id = $2")
+                    .bind(seconds(self.now))
+                    .bind(integration.0)
+                    .execute(&mut *self.tx)
+                    .await?;
+                Ok(was_down)
+            }
+
+            async fn claim_overdue_heartbeats(&mut self, now: Timestamp, limit: i64) -> Result<Vec<IntegrationId>> {
+                let rows = sqlx::query(concat!(
+                    "SELECT integration_id FROM heartbeats WHERE down = 0 AND last_ping_at IS NOT NULL \
+                     AND last_ping_at + interval_seconds <= $1 ORDER BY integration_id LIMIT $2 ",
+                    $lock
+                ))
+                .bind(seconds(now))
+                .bind(limit)
+                .fetch_all(&mut *self.tx)
+                .await?;
+                let ids = rows.iter().map(|row| row.try_get("integration_id")).collect::<std::result::Result<Vec<i64>, _>>()?;
+                if !ids.is_empty() {
+                    sqlx::query(&format!("UPDATE heartbeats SET down = 1 WHERE integration_id IN ({})", id_list(&ids)))
+                        .execute(&mut *self.tx)
+                        .await?;
+                }
+                Ok(ids.into_iter().map(IntegrationId).collect())
+            }
+
+            async fn insert_webhook(&mut self, url: &str, events: &[String]) -> Result<WebhookSubscription> {
+                let row = sqlx::query(
+                    "INSERT INTO webhook_subscriptions (url, secret, events, enabled, consecutive_failures, created_at) \
+                     VALUES ($1, $2, $3, 1, 0, $4) RETURNING id",
+                )
+                .bind(url)
+                .bind(crate::new_secret())
+                .bind(events.join(","))
+                .bind(seconds(self.now))
+                .fetch_one(&mut *self.tx)
+                .await?;
+                let id: i64 = row.try_get("id")?;
+                self.webhooks()
+                    .await?
+                    .into_iter()
+                    .find(|w| w.id == id)
+                    .ok_or_else(|| StoreError::not_found(format!("webhook {id}")))
+            }
+
+            async fn webhooks(&mut self) -> Result<Vec<WebhookSubscription>> {
+                let rows = sqlx::query(
+                    "SELECT id, url, secret, events, enabled, consecutive_failures, created_at FROM webhook_subscriptions ORDER BY id",
+                )
+                .fetch_all(&mut *self.tx)
+                .await?;
+                rows.iter()
+                    .map(|row| {
+                        let events: String = row.try_get("events")?;
+                        let enabled: i64 = row.try_get("enabled")?;
+                        Ok(WebhookSubscription {
+                            id: row.try_get("id")?,
+                            url: row.try_get("url")?,
+                            secret: row.try_get("secret")?,
+                            events: events.split(',').filter(|e| !e.is_empty()).map(str::to_owned).collect(),
+                            enabled: enabled != 0,
+                            consecutive_failures: row.try_get("consecutive_failures")?,
+                            created_at: timestamp(row.try_get("created_at")?)?,
+                        })
+                    })
+                    .collect()
+            }
+
+            async fn delete_webhook(&mut self, id: i64) -> Result<()> {
+                let done = sqlx::query("DELETE FROM webhook_subscriptions WHERE id = $1").bind(id).execute(&mut *self.tx).await?;
+                if done.rows_affected() == 0 {
+                    return Err(StoreError::not_found(format!("webhook {id}")));
+                }
+                Ok(())
+            }
+
+            async fn set_webhook_enabled(&mut self, id: i64, enabled: bool) -> Result<()> {
+                // Enabling starts the failure count afresh; disabling keeps it as the reason.
+                let sql = if enabled {
+                    "UPDATE webhook_subscriptions SET enabled = $1, consecutive_failures = 0 WHERE id = $2"
+                } else {
+                    "UPDATE webhook_subscriptions SET enabled = $1 WHERE id = $2"
+                };
+                let done = sqlx::query(sql)
+                    .bind(i64::from(enabled))
+                    .bind(id)
+                    .execute(&mut *self.tx)
+                    .await?;
+                if done.rows_affected() == 0 {
+                    return Err(StoreError::not_found(format!("webhook {id}")));
+                }
+                Ok(())
+            }
+
+            async fn insert_webhook_delivery(
+                &mut self,
+                subscription: i64,
+                event: &str,
+                incident: Option<IncidentId>,
+                idempotency_key: &str,
+                payload: &str,
+            ) -> Result<()> {
+                sqlx::query(
+                    "INSERT INTO webhook_deliveries (idempotency_key, subscription_id, event, incident_id, payload, status, attempts, due_at, created_at) \
+                     VALUES ($1, $2, $3, $4, $5, 'pending', 0, $6, $6) ON CONFLICT (idempotency_key) DO NOTHING",
+                )
+                .bind(idempotency_key)
+                .bind(subscription)
+                .bind(event)
+                .bind(incident.map(|i| i.0))
+                .bind(payload)
+                .bind(seconds(self.now))
+                .execute(&mut *self.tx)
+                .await?;
+                Ok(())
+            }
+
+            async fn claim_due_deliveries(&mut self, now: Timestamp, lease_until: Timestamp, limit: i64) -> Result<Vec<WebhookDelivery>> {
+                let rows = sqlx::query(concat!(
+                    "SELECT id FROM webhook_deliveries WHERE status = 'pending' AND due_at <= $1 ORDER BY due_at, id LIMIT $2 ",
+                    $lock
+                ))
+                .bind(seconds(now))
+                .bind(limit)
+                .fetch_all(&mut *self.tx)
+                .await?;
+                if rows.is_empty() {
+                    return Ok(Vec::new());
+                }
+                let ids = rows.iter().map(|row| row.try_get("id")).collect::<std::result::Result<Vec<i64>, _>>()?;
+                sqlx::query(&format!(
+                    "UPDATE webhook_deliveries SET due_at = $1, attempts = attempts + 1 WHERE id IN ({})",
+                    id_list(&ids)
+                ))
+                .bind(seconds(lease_until))
+                .execute(&mut *self.tx)
+                .await?;
+                let rows = sqlx::query(&format!(
+                    "SELECT {DELIVERY_COLUMNS} FROM webhook_deliveries WHERE id IN ({}) ORDER BY id",
+                    id_list(&ids)
+                ))
+                .fetch_all(&mut *self.tx)
+                .await?;
+                rows.iter().map(delivery_from).collect()
+            }
+
+            async fn mark_delivery_sent(&mut self, id: i64) -> Result<()> {
+                sqlx::query("UPDATE webhook_deliveries SET status = 'sent', sent_at = $1, last_error = '' WHERE id = $2")
+                    .bind(seconds(self.now))
+                    .bind(id)
+                    .execute(&mut *self.tx)
+                    .await?;
+                sqlx::query(
+                    "UPDATE webhook_subscriptions SET consecutive_failures = 0 \
+                     WHERE id = (SELECT subscription_id FROM webhook_deliveries WHERE id = $1)",
+                )
+                .bind(id)
+                .execute(&mut *self.tx)
+                .await?;
+                Ok(())
+            }
+
+            async fn mark_delivery_failed(&mut self, id: i64, error: &str, retry_at: Option<Timestamp>) -> Result<i64> {
+                match retry_at {
+                    Some(at) => {
+                        sqlx::query("UPDATE webhook_deliveries SET last_error = $1, due_at = $2 WHERE id = $3")
+                            .bind(error)
+                            .bind(seconds(at))
+                            .bind(id)
+                            .execute(&mut *self.tx)
+                            .await?
+                    }
+                    None => {
+                        sqlx::query("UPDATE webhook_deliveries SET last_error = $1, status = 'failed' WHERE id = $2")
+                            .bind(error)
+                            .bind(id)
+                            .execute(&mut *self.tx)
+                            .await?
+                    }
+                };
+                let row = sqlx::query(
+                    "UPDATE webhook_subscriptions SET consecutive_failures = consecutive_failures + 1 \
+                     WHERE id = (SELECT subscription_id FROM webhook_deliveries WHERE id = $1) RETURNING consecutive_failures",
+                )
+                .bind(id)
+                .fetch_optional(&mut *self.tx)
+                .await?;
+                match row {
+                    Some(row) => Ok(row.try_get("consecutive_failures")?),
+                    None => Ok(0),
+                }
+            }
+
+            async fn deliveries(&mut self, subscription: i64, limit: i64) -> Result<Vec<WebhookDelivery>> {
+                let rows = sqlx::query(&format!(
+                    "SELECT {DELIVERY_COLUMNS} FROM webhook_deliveries WHERE subscription_id = $1 ORDER BY id DESC LIMIT $2"
+                ))
+                .bind(subscription)
+                .bind(limit)
+                .fetch_all(&mut *self.tx)
+                .await?;
+                rows.iter().map(delivery_from).collect()
             }
 
             async fn server_secret(&mut self, name: &str, candidate: &str) -> Result<String> {

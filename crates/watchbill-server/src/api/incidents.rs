@@ -18,6 +18,7 @@ use crate::auth::Caller;
 use crate::error::{ApiError, ApiResult, ErrorCode};
 use crate::extract::{ApiJson, ApiPath, ApiQuery};
 use crate::paging::actions::{self, ActionError};
+use crate::paging::webhooks;
 use crate::state::AppState;
 
 pub fn routes() -> OpenApiRouter<AppState> {
@@ -247,6 +248,13 @@ async fn create_incident(
     if urgency == Urgency::High && service.escalation_policy_id.is_some() {
         actions::start_escalation(tx.as_mut(), &incident).await?;
     }
+    webhooks::emit(
+        tx.as_mut(),
+        incident.id,
+        "incident.triggered",
+        &caller.label,
+    )
+    .await?;
     tx.commit().await?;
     state.wake.notify_one();
     Ok((StatusCode::CREATED, Json(incident.into())))
@@ -490,6 +498,7 @@ async fn reassign(
                 &format!("Reassigned to {} by {actor}", person.name),
             )
             .await?;
+            webhooks::emit(tx, id, "incident.reassigned", &actor).await?;
             let step = Step {
                 level: incident.step.level,
                 pass: incident.step.pass + 200,
@@ -536,6 +545,7 @@ async fn add_note(
         Box::pin(async move {
             tx.incident(id).await?;
             tx.log(id, "note", &actor, &text).await?;
+            webhooks::emit(tx, id, "incident.annotated", &actor).await?;
             Ok(())
         })
     })

@@ -24,6 +24,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(change_enqueue))
         .routes(routes!(alertmanager))
         .routes(routes!(generic))
+        .routes(routes!(heartbeat_ping, heartbeat_ping_get))
 }
 
 /// The largest event body accepted, as in the Events API.
@@ -261,4 +262,39 @@ async fn submit(
             dedup_keys: accepted.into_iter().map(|a| a.dedup_key).collect(),
         }),
     ))
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PingAnswer {
+    pub status: String,
+}
+
+/// A heartbeat monitor's ping: call it at least every interval, or an incident opens. The
+/// next ping after that resolves it.
+#[utoipa::path(post, path = "/heartbeat/{key}", tag = "intake",
+    params(("key" = String, Path, description = "The heartbeat integration's key")),
+    responses((status = 200, body = PingAnswer), (status = 401, body = ApiError)))]
+async fn heartbeat_ping(
+    State(state): State<AppState>,
+    axum::extract::Path(key): axum::extract::Path<String>,
+) -> Result<Json<PingAnswer>, ApiError> {
+    state
+        .intake
+        .submit(Submission::Ping { key })
+        .await
+        .map_err(intake_api_error)?;
+    Ok(Json(PingAnswer {
+        status: "ok".to_owned(),
+    }))
+}
+
+/// The same ping as a GET, for senders such as `curl URL` in a cron job.
+#[utoipa::path(get, path = "/heartbeat/{key}", tag = "intake",
+    params(("key" = String, Path, description = "The heartbeat integration's key")),
+    responses((status = 200, body = PingAnswer), (status = 401, body = ApiError)))]
+async fn heartbeat_ping_get(
+    state: State<AppState>,
+    key: axum::extract::Path<String>,
+) -> Result<Json<PingAnswer>, ApiError> {
+    heartbeat_ping(state, key).await
 }

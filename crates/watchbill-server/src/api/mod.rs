@@ -14,6 +14,7 @@ pub mod services;
 pub mod teams;
 pub mod tokens;
 pub mod users;
+pub mod webhooks;
 
 use axum::extract::DefaultBodyLimit;
 use axum::routing::get;
@@ -63,6 +64,7 @@ pub fn router() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .merge(services::routes())
         .merge(contacts::routes())
         .merge(incidents::routes())
+        .merge(webhooks::routes())
         .merge(intake::routes().layer(DefaultBodyLimit::max(intake::INTAKE_BODY_LIMIT)))
         .merge(crate::act::routes())
         .merge(crate::health::routes())

@@ -207,13 +207,16 @@ async fn delete_service(
 #[derive(Debug, Clone, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct IntegrationBody {
-    /// `events_v2`, `alertmanager` or `generic`.
+    /// `events_v2`, `alertmanager`, `generic` or `heartbeat`.
     pub kind: String,
     #[serde(default)]
     pub name: Option<String>,
     /// Events a minute this key may send before getting 429 (default 1200).
     #[serde(default = "default_rate")]
     pub rate_per_minute: i64,
+    /// For `heartbeat`: the longest silence, in seconds, before an incident opens.
+    #[serde(default)]
+    pub interval_seconds: Option<i64>,
 }
 
 fn default_rate() -> i64 {
@@ -244,6 +247,7 @@ impl IntegrationView {
             IntegrationKind::Generic => {
                 format!("{public_url}/integrations/generic?key={}", i.secret)
             }
+            IntegrationKind::Heartbeat => format!("{public_url}/heartbeat/{}", i.secret),
         };
         IntegrationView {
             id: i.id.0,
@@ -292,7 +296,7 @@ async fn create_integration(
         ApiError::invalid(
             "kind",
             format!(
-                "`{}` is not an integration kind; use events_v2, alertmanager or generic",
+                "`{}` is not an integration kind; use events_v2, alertmanager, generic or heartbeat",
                 body.kind
             ),
         )
@@ -303,6 +307,24 @@ async fn create_integration(
             "the rate must be between 1 and 10,000,000 a minute",
         ));
     }
+    let interval = match (kind, body.interval_seconds) {
+        (IntegrationKind::Heartbeat, Some(seconds)) if (10..=7 * 86_400).contains(&seconds) => {
+            Some(seconds)
+        }
+        (IntegrationKind::Heartbeat, _) => {
+            return Err(ApiError::invalid(
+                "interval_seconds",
+                "a heartbeat needs interval_seconds between 10 seconds and 7 days",
+            ));
+        }
+        (_, Some(_)) => {
+            return Err(ApiError::invalid(
+                "interval_seconds",
+                "only heartbeat integrations have an interval",
+            ));
+        }
+        (_, None) => None,
+    };
     let mut tx = state.store.write().await?;
     let integration = tx
         .insert_integration(&IntegrationInput {
@@ -315,6 +337,9 @@ async fn create_integration(
             rate_per_minute: body.rate_per_minute,
         })
         .await?;
+    if let Some(seconds) = interval {
+        tx.insert_heartbeat(integration.id, seconds).await?;
+    }
     tx.record_audit(
         &caller.label,
         "integration.create",

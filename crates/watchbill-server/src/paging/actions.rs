@@ -50,6 +50,7 @@ pub async fn acknowledge(
                 &format!("Acknowledged by {actor}"),
             )
             .await?;
+            super::webhooks::emit(tx, id, "incident.acknowledged", actor).await?;
             Ok(true)
         }
     }
@@ -65,6 +66,7 @@ pub async fn resolve(tx: &mut dyn Tx, id: IncidentId, actor: &str) -> Result<boo
     stop_paging(tx, id).await?;
     tx.log(id, "resolved", actor, &format!("Resolved by {actor}"))
         .await?;
+    super::webhooks::emit(tx, id, "incident.resolved", actor).await?;
     Ok(true)
 }
 
@@ -116,6 +118,7 @@ pub async fn escalate_now(
         &format!("Escalated to level {} by {actor}", next.level + 1),
     )
     .await?;
+    super::webhooks::emit(tx, id, "incident.escalated", actor).await?;
     Ok(next)
 }
 

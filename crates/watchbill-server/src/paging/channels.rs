@@ -284,6 +284,38 @@ impl Channels {
     }
 }
 
+impl Channels {
+    /// Posts a webhook delivery, signed with its subscription's secret.
+    pub async fn deliver_webhook(
+        &self,
+        subscription: &watchbill_store::paging::WebhookSubscription,
+        delivery: &watchbill_store::paging::WebhookDelivery,
+    ) -> Result<(), String> {
+        let signature = LinkSigner::new(&subscription.secret).sign_hex(delivery.payload.as_bytes());
+        let response = self
+            .http
+            .post(&subscription.url)
+            .header("content-type", "application/json")
+            .header("x-watchbill-event", &delivery.event)
+            .header("x-watchbill-delivery", delivery.id.to_string())
+            .header("x-watchbill-signature", format!("sha256={signature}"))
+            .header("idempotency-key", &delivery.idempotency_key)
+            .body(delivery.payload.clone())
+            .send()
+            .await
+            .map_err(|e| format!("POST {} failed: {e}", subscription.url))?;
+        if response.status().is_success() {
+            Ok(())
+        } else {
+            Err(format!(
+                "POST {} answered {}",
+                subscription.url,
+                response.status()
+            ))
+        }
+    }
+}
+
 fn xml_escape(text: &str) -> String {
     text.replace('&', "&amp;")
         .replace('<', "&lt;")

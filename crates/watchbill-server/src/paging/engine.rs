@@ -88,13 +88,99 @@ impl Engine {
 
     /// One pass: fire due escalations, then send due notifications.
     pub async fn step(&self) -> Result<StepReport, StoreError> {
+        let heartbeats = self.check_heartbeats().await?;
         let escalations = self.escalate_due().await?;
         let (sent, failed) = self.deliver_due().await?;
+        let (hooks_sent, hooks_failed) = self.deliver_webhooks().await?;
         Ok(StepReport {
-            escalations,
-            sent,
-            failed,
+            escalations: escalations + heartbeats,
+            sent: sent + hooks_sent,
+            failed: failed + hooks_failed,
         })
+    }
+
+    /// Opens an incident for every heartbeat monitor that has gone quiet.
+    async fn check_heartbeats(&self) -> Result<usize, StoreError> {
+        let mut tx = self.store.write().await?;
+        let now = tx.now();
+        let overdue = tx.claim_overdue_heartbeats(now, 64).await?;
+        if overdue.is_empty() {
+            return Ok(0);
+        }
+        let integrations = tx.integrations(None).await?;
+        for id in &overdue {
+            let Some(integration) = integrations.iter().find(|i| i.id == *id) else {
+                continue;
+            };
+            let interval = tx.heartbeat(*id).await?.map_or(0, |h| h.interval_seconds);
+            let event = super::events::IntakeEvent {
+                action: watchbill_core::paging::EventAction::Trigger,
+                dedup_key: super::intake::HEARTBEAT_DEDUP_KEY.to_owned(),
+                summary: format!(
+                    "No heartbeat from {} in {interval} seconds",
+                    integration.name
+                ),
+                severity: "critical".to_owned(),
+                source: "heartbeat".to_owned(),
+                payload: serde_json::json!({"heartbeat": integration.name, "interval_seconds": interval}),
+            };
+            super::intake::apply_event(tx.as_mut(), integration, &event).await?;
+        }
+        tx.commit().await?;
+        Ok(overdue.len())
+    }
+
+    /// Sends due webhook deliveries; returns (sent, failed).
+    async fn deliver_webhooks(&self) -> Result<(usize, usize), StoreError> {
+        let (claimed, subscriptions) = {
+            let mut tx = self.store.write().await?;
+            let now = tx.now();
+            let lease_until = now.saturating_add(LEASE).unwrap_or(now);
+            let claimed = tx.claim_due_deliveries(now, lease_until, 32).await?;
+            let subscriptions = if claimed.is_empty() {
+                Vec::new()
+            } else {
+                tx.webhooks().await?
+            };
+            tx.commit().await?;
+            (claimed, subscriptions)
+        };
+        let (mut sent, mut failed) = (0, 0);
+        for delivery in claimed {
+            let Some(subscription) = subscriptions
+                .iter()
+                .find(|s| s.id == delivery.subscription_id)
+            else {
+                continue;
+            };
+            let outcome = self.channels.deliver_webhook(subscription, &delivery).await;
+            let mut tx = self.store.write().await?;
+            match outcome {
+                Ok(()) => {
+                    tx.mark_delivery_sent(delivery.id).await?;
+                    sent += 1;
+                }
+                Err(error) => {
+                    let delay =
+                        (delivery.attempts < MAX_ATTEMPTS).then(|| retry_delay(delivery.attempts));
+                    let retry =
+                        delay.map(|delay| tx.now().saturating_add(delay).unwrap_or(tx.now()));
+                    let failures = tx.mark_delivery_failed(delivery.id, &error, retry).await?;
+                    if failures >= super::webhooks::DISABLE_AFTER && subscription.enabled {
+                        tx.set_webhook_enabled(subscription.id, false).await?;
+                        tx.record_audit(
+                            "watchbill",
+                            "webhook.disable",
+                            &format!("webhook {} after {failures} failures", subscription.id),
+                        )
+                        .await?;
+                    }
+                    failed += 1;
+                }
+            }
+            tx.commit().await?;
+        }
+        Ok((sent, failed))
     }
 
     async fn escalate_due(&self) -> Result<usize, StoreError> {
@@ -177,6 +263,9 @@ impl Engine {
         tx.set_assignees(id, &[]).await?;
         actions::page_users(tx, &incident, &users, timer.step, &label).await?;
         tx.set_incident_step(id, timer.step).await?;
+        if timer.step.level > 0 || timer.step.pass > 0 {
+            super::webhooks::emit(tx, id, "incident.escalated", "watchbill").await?;
+        }
         match policy.next_due(timer.step, now) {
             Some((next, due)) => tx.set_timer(id, due, next).await,
             None => {

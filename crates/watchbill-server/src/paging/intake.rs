@@ -28,6 +28,8 @@ pub enum Submission {
         kind: IntegrationKind,
         events: Vec<IntakeEvent>,
     },
+    /// A heartbeat monitor's ping.
+    Ping { key: String },
     /// A change event: recorded, pages nobody.
     Change {
         key: String,
@@ -108,6 +110,9 @@ impl std::fmt::Debug for Job {
             .finish()
     }
 }
+
+/// The dedup key of the incident a silent heartbeat monitor opens.
+pub const HEARTBEAT_DEDUP_KEY: &str = "heartbeat";
 
 /// The most requests one transaction takes.
 const BATCH: usize = 512;
@@ -215,14 +220,16 @@ async fn apply(
     submission: &Submission,
 ) -> Result<JobResult, StoreError> {
     let key = match submission {
-        Submission::Events { key, .. } | Submission::Change { key, .. } => key,
+        Submission::Events { key, .. }
+        | Submission::Change { key, .. }
+        | Submission::Ping { key } => key,
     };
     let Some(integration) = tx.find_integration_by_secret(key).await? else {
         return Ok(Err(IntakeError::UnknownKey));
     };
     let count = match submission {
         Submission::Events { events, .. } => events.len(),
-        Submission::Change { .. } => 1,
+        Submission::Change { .. } | Submission::Ping { .. } => 1,
     };
     if !limiter.admit(&integration, count, tx.now()) {
         return Ok(Err(IntakeError::RateLimited(integration.rate_per_minute)));
@@ -235,6 +242,29 @@ async fn apply(
             let mut accepted = Vec::with_capacity(events.len());
             for event in events {
                 accepted.push(apply_event(tx, &integration, event).await?);
+            }
+            Ok(Ok(accepted))
+        }
+        Submission::Ping { .. } => {
+            if integration.kind != IntegrationKind::Heartbeat {
+                return Ok(Err(IntakeError::WrongKind(integration.kind.as_str())));
+            }
+            let was_down = tx.record_ping(integration.id).await?;
+            let mut accepted = vec![Accepted {
+                dedup_key: HEARTBEAT_DEDUP_KEY.to_owned(),
+                incident: None,
+                outcome: "ping",
+            }];
+            if was_down {
+                let event = IntakeEvent {
+                    action: EventAction::Resolve,
+                    dedup_key: HEARTBEAT_DEDUP_KEY.to_owned(),
+                    summary: format!("{} is beating again", integration.name),
+                    severity: String::new(),
+                    source: "heartbeat".to_owned(),
+                    payload: serde_json::json!({"heartbeat": integration.name}),
+                };
+                accepted = vec![apply_event(tx, &integration, &event).await?];
             }
             Ok(Ok(accepted))
         }
@@ -293,6 +323,7 @@ pub async fn apply_event(
                     &format!("Triggered through {}: {}", integration.name, event.summary),
                 )
                 .await?;
+                super::webhooks::emit(tx, incident.id, "incident.triggered", &actor).await?;
                 let pages = incident.urgency == watchbill_core::paging::Urgency::High
                     && service.escalation_policy_id.is_some();
                 if pages {

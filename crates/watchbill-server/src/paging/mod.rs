@@ -6,3 +6,4 @@ pub mod engine;
 pub mod events;
 pub mod intake;
 pub mod links;
+pub mod webhooks;
