@@ -9,7 +9,7 @@ use common::peers::{Receiver, SmtpSink};
 use common::TestApp;
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
-use watchbill_server::paging::channels::SmtpSettings;
+use watchbill_server::paging::channels::{SmsSettings, SmtpSettings};
 use watchbill_server::PagingConfig;
 use watchbill_store::Backend;
 
@@ -27,6 +27,8 @@ on_both_backends!(
     silent_heartbeats_open_an_incident_and_the_next_ping_resolves_it,
     webhook_subscribers_hear_of_incident_events,
     failing_webhook_subscriptions_are_disabled,
+    sms_voice_and_slack_pages_take_their_providers_forms,
+    responders_reassignment_and_snooze,
 );
 
 /// A line-up: Ada (primary, paged by webhook) and Grace (secondary, paged by email); a policy
@@ -803,4 +805,154 @@ async fn failing_webhook_subscriptions_are_disabled(backend: Backend) {
         )
         .await;
     assert_eq!(status, StatusCode::NO_CONTENT);
+}
+
+async fn sms_voice_and_slack_pages_take_their_providers_forms(backend: Backend) {
+    // A stand-in for the Twilio-compatible provider, which cannot be reached from here.
+    let provider = Receiver::start().await;
+    let paging = PagingConfig {
+        smtp: None,
+        sms: Some(SmsSettings {
+            base_url: provider.url.clone(),
+            account: "AC123".to_owned(),
+            token: "secret-token".to_owned(),
+            from: "+15550000000".to_owned(),
+        }),
+    };
+    let app = TestApp::start_with(backend, "2026-11-26T12:00:00Z", paging).await;
+    let pager = Receiver::start().await;
+    let (_, key, _) = line_up(&app, &pager).await;
+    let (_, users) = app.get("/api/v1/users").await;
+    let ada = users[0]["id"].as_i64().unwrap();
+    for (kind, address) in [
+        ("sms", "+15551234567".to_owned()),
+        ("voice", "+15551234567".to_owned()),
+        ("slack", format!("{}/slack", provider.url)),
+    ] {
+        let (status, body) = app
+            .post(
+                &format!("/api/v1/users/{ada}/contact-methods"),
+                json!({"kind": kind, "address": address}),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{kind}: {body}");
+    }
+    let (status, error) = app
+        .post(
+            &format!("/api/v1/users/{ada}/contact-methods"),
+            json!({"kind": "sms", "address": "555-1234"}),
+        )
+        .await;
+    assert_eq!(
+        (status, error["field"].clone()),
+        (StatusCode::BAD_REQUEST, json!("address"))
+    );
+    send_event(&app, trigger(&key, "sms", "Payments failing")).await;
+    app.settle().await;
+    let received = provider.received();
+    let by_path = |path: &str| {
+        received
+            .iter()
+            .find(|r| r.path == path)
+            .unwrap_or_else(|| panic!("nothing at {path}: {received:?}"))
+    };
+    let sms = by_path("/2010-04-01/Accounts/AC123/Messages.json");
+    assert!(
+        sms.body.contains("To=%2B15551234567") && sms.body.contains("From=%2B15550000000"),
+        "{}",
+        sms.body
+    );
+    assert!(sms.body.contains("INC-1"), "{}", sms.body);
+    assert!(sms.headers["authorization"]
+        .to_str()
+        .unwrap()
+        .starts_with("Basic "));
+    let call = by_path("/2010-04-01/Accounts/AC123/Calls.json");
+    assert!(
+        call.body.contains("Twiml=%3CResponse%3E%3CSay%3E"),
+        "{}",
+        call.body
+    );
+    let slack = by_path("/slack");
+    let message: Value = serde_json::from_str(&slack.body).unwrap();
+    assert!(
+        message["text"].as_str().unwrap().contains("*INC-1*"),
+        "{message}"
+    );
+}
+
+async fn responders_reassignment_and_snooze(backend: Backend) {
+    let app = TestApp::start(backend, "2026-11-26T12:00:00Z").await;
+    let receiver = Receiver::start().await;
+    let (_, key, _) = line_up(&app, &receiver).await;
+    let (_, users) = app.get("/api/v1/users").await;
+    let grace = users[1]["id"].as_i64().unwrap();
+    app.post(
+        &format!("/api/v1/users/{grace}/contact-methods"),
+        json!({"kind": "webhook", "address": format!("{}/pages/grace", receiver.url)}),
+    )
+    .await;
+    send_event(&app, trigger(&key, "x", "Search is slow")).await;
+    app.settle().await;
+    let (status, incident) = app
+        .post(
+            "/api/v1/incidents/INC-1/responders",
+            json!({"user_id": grace}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{incident}");
+    app.settle().await;
+    let paths: Vec<String> = receiver.received().into_iter().map(|r| r.path).collect();
+    assert_eq!(
+        paths,
+        ["/pages/ada", "/pages/grace"],
+        "calling on the secondary pages her now"
+    );
+
+    app.post("/api/v1/incidents/INC-1/acknowledge", json!({}))
+        .await;
+    let (status, snoozed) = app
+        .post("/api/v1/incidents/INC-1/snooze", json!({"seconds": 600}))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{snoozed}");
+    app.advance(599);
+    app.settle().await;
+    let (_, incident) = app.get("/api/v1/incidents/1").await;
+    assert_eq!(incident["status"], "acknowledged");
+    app.advance(2);
+    app.settle().await;
+    let (_, incident) = app.get("/api/v1/incidents/1").await;
+    assert_eq!(incident["status"], "triggered", "the snooze ended");
+    assert_eq!(receiver.received().len(), 3, "and the level pages again");
+
+    let (status, reassigned) = app
+        .post(
+            "/api/v1/incidents/INC-1/reassign",
+            json!({"user_id": grace}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{reassigned}");
+    assert_eq!(reassigned["assignees"], json!([grace]));
+    let (status, error) = app
+        .post("/api/v1/incidents/INC-1/snooze", json!({"seconds": 60}))
+        .await;
+    assert_eq!(
+        status,
+        StatusCode::CONFLICT,
+        "only acknowledged incidents snooze: {error}"
+    );
+    let (status, _) = app
+        .post("/api/v1/incidents/INC-1/escalate", json!({}))
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    app.post("/api/v1/incidents/INC-1/resolve", json!({})).await;
+    let (status, error) = app
+        .post("/api/v1/incidents/INC-1/acknowledge", json!({}))
+        .await;
+    assert_eq!(
+        (status, error["code"].clone()),
+        (StatusCode::CONFLICT, json!("conflict"))
+    );
+    let (status, _) = app.get("/api/v1/incidents/INC-999").await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
 }

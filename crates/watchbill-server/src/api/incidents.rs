@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
-use watchbill_core::paging::{IncidentStatus, Step, Urgency};
+use watchbill_core::paging::{IncidentStatus, Urgency};
 use watchbill_core::{IncidentId, Role, ServiceId, TeamId, UserId};
 use watchbill_store::paging::{Incident, IncidentFilter, NewIncident};
 use watchbill_store::Tx;
@@ -453,15 +453,12 @@ async fn add_responder(
         Box::pin(async move {
             let incident = open_incident(tx, id).await?;
             tx.user(user).await?;
-            let step = Step {
-                level: incident.step.level,
-                pass: incident.step.pass + 100,
-            };
+            let round = format!("responder@{}", tx.now().as_second());
             actions::page_users(
                 tx,
                 &incident,
                 &[user],
-                step,
+                &round,
                 &format!("Responder added by {actor}"),
             )
             .await?;
@@ -499,11 +496,8 @@ async fn reassign(
             )
             .await?;
             webhooks::emit(tx, id, "incident.reassigned", &actor).await?;
-            let step = Step {
-                level: incident.step.level,
-                pass: incident.step.pass + 200,
-            };
-            actions::page_users(tx, &incident, &[user], step, "Reassigned").await?;
+            let round = format!("reassign@{}", tx.now().as_second());
+            actions::page_users(tx, &incident, &[user], &round, "Reassigned").await?;
             Ok(())
         })
     })

@@ -151,11 +151,16 @@ pub async fn snooze(
 
 /// Pages `users` about the incident now, through their notification rules, and makes them
 /// assignees. `reason` goes on the timeline.
+///
+/// `round` names this paging among all of the incident's: an escalation timer's step and due
+/// time, or a person's action and its instant. It is part of each notification's idempotency
+/// key, so repeating the same round (a transaction retried after a crash) sends nothing twice,
+/// while a new round (a snooze ending, a repeat of the policy) pages again.
 pub async fn page_users(
     tx: &mut dyn Tx,
     incident: &Incident,
     users: &[UserId],
-    step: Step,
+    round: &str,
     reason: &str,
 ) -> Result<(), StoreError> {
     let now = tx.now();
@@ -188,10 +193,7 @@ pub async fn page_users(
             let Some(method) = methods.iter().find(|m| m.id == method_id) else {
                 continue;
             };
-            let key = format!(
-                "{}:{}:{}:{}:{}:{}",
-                incident.id, step.level, step.pass, user, method.id, delay
-            );
+            let key = format!("{}:{round}:{user}:{}:{delay}", incident.id, method.id);
             let due = now
                 .saturating_add(SignedDuration::from_secs(delay))
                 .unwrap_or(now);

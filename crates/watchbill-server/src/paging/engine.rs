@@ -261,7 +261,13 @@ impl Engine {
             .await?;
         }
         tx.set_assignees(id, &[]).await?;
-        actions::page_users(tx, &incident, &users, timer.step, &label).await?;
+        let round = format!(
+            "level{}.pass{}@{}",
+            timer.step.level,
+            timer.step.pass,
+            timer.due_at.as_second()
+        );
+        actions::page_users(tx, &incident, &users, &round, &label).await?;
         tx.set_incident_step(id, timer.step).await?;
         if timer.step.level > 0 || timer.step.pass > 0 {
             super::webhooks::emit(tx, id, "incident.escalated", "watchbill").await?;
