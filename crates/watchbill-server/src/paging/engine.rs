@@ -108,6 +108,7 @@ impl Engine {
             return Ok(0);
         }
         let integrations = tx.integrations(None).await?;
+        let mut lookups = super::intake::Lookups::default();
         for id in &overdue {
             let Some(integration) = integrations.iter().find(|i| i.id == *id) else {
                 continue;
@@ -124,7 +125,7 @@ impl Engine {
                 source: "heartbeat".to_owned(),
                 payload: serde_json::json!({"heartbeat": integration.name, "interval_seconds": interval}),
             };
-            super::intake::apply_event(tx.as_mut(), integration, &event).await?;
+            super::intake::apply_event(tx.as_mut(), &mut lookups, integration, &event).await?;
         }
         tx.commit().await?;
         Ok(overdue.len())

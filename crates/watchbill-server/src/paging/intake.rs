@@ -111,6 +111,70 @@ impl std::fmt::Debug for Job {
     }
 }
 
+/// What one transaction looks up again and again (the key's integration, its service, whether
+/// it is in maintenance, the webhook subscriptions), read once per transaction. Nothing here
+/// outlives the transaction, so nothing goes stale.
+#[derive(Debug, Default)]
+pub struct Lookups {
+    integrations: HashMap<String, Option<Integration>>,
+    services: HashMap<watchbill_core::ServiceId, watchbill_store::paging::Service>,
+    maintenance: HashMap<watchbill_core::ServiceId, bool>,
+    webhooks: Option<std::sync::Arc<Vec<watchbill_store::paging::WebhookSubscription>>>,
+}
+
+impl Lookups {
+    async fn integration(
+        &mut self,
+        tx: &mut dyn Tx,
+        key: &str,
+    ) -> Result<Option<Integration>, StoreError> {
+        if let Some(found) = self.integrations.get(key) {
+            return Ok(found.clone());
+        }
+        let found = tx.find_integration_by_secret(key).await?;
+        self.integrations.insert(key.to_owned(), found.clone());
+        Ok(found)
+    }
+
+    async fn service(
+        &mut self,
+        tx: &mut dyn Tx,
+        id: watchbill_core::ServiceId,
+    ) -> Result<watchbill_store::paging::Service, StoreError> {
+        if let Some(found) = self.services.get(&id) {
+            return Ok(found.clone());
+        }
+        let found = tx.service(id).await?;
+        self.services.insert(id, found.clone());
+        Ok(found)
+    }
+
+    async fn in_maintenance(
+        &mut self,
+        tx: &mut dyn Tx,
+        id: watchbill_core::ServiceId,
+    ) -> Result<bool, StoreError> {
+        if let Some(found) = self.maintenance.get(&id) {
+            return Ok(*found);
+        }
+        let found = tx.in_maintenance(id, tx.now()).await?;
+        self.maintenance.insert(id, found);
+        Ok(found)
+    }
+
+    async fn webhooks(
+        &mut self,
+        tx: &mut dyn Tx,
+    ) -> Result<std::sync::Arc<Vec<watchbill_store::paging::WebhookSubscription>>, StoreError> {
+        if let Some(found) = &self.webhooks {
+            return Ok(found.clone());
+        }
+        let found = std::sync::Arc::new(tx.webhooks().await?);
+        self.webhooks = Some(found.clone());
+        Ok(found)
+    }
+}
+
 /// The dedup key of the incident a silent heartbeat monitor opens.
 pub const HEARTBEAT_DEDUP_KEY: &str = "heartbeat";
 
@@ -206,9 +270,10 @@ type JobResult = Result<Vec<Accepted>, IntakeError>;
 
 async fn apply_batch(shared: &Writers, jobs: &[Job]) -> Result<Vec<JobResult>, StoreError> {
     let mut tx = shared.store.write().await?;
+    let mut lookups = Lookups::default();
     let mut results = Vec::with_capacity(jobs.len());
     for job in jobs {
-        results.push(apply(tx.as_mut(), &shared.limiter, &job.submission).await?);
+        results.push(apply(tx.as_mut(), &mut lookups, &shared.limiter, &job.submission).await?);
     }
     tx.commit().await?;
     Ok(results)
@@ -216,6 +281,7 @@ async fn apply_batch(shared: &Writers, jobs: &[Job]) -> Result<Vec<JobResult>, S
 
 async fn apply(
     tx: &mut dyn Tx,
+    lookups: &mut Lookups,
     limiter: &RateLimiter,
     submission: &Submission,
 ) -> Result<JobResult, StoreError> {
@@ -224,7 +290,7 @@ async fn apply(
         | Submission::Change { key, .. }
         | Submission::Ping { key } => key,
     };
-    let Some(integration) = tx.find_integration_by_secret(key).await? else {
+    let Some(integration) = lookups.integration(tx, key).await? else {
         return Ok(Err(IntakeError::UnknownKey));
     };
     let count = match submission {
@@ -241,7 +307,7 @@ async fn apply(
             }
             let mut accepted = Vec::with_capacity(events.len());
             for event in events {
-                accepted.push(apply_event(tx, &integration, event).await?);
+                accepted.push(apply_event(tx, lookups, &integration, event).await?);
             }
             Ok(Ok(accepted))
         }
@@ -264,7 +330,7 @@ async fn apply(
                     source: "heartbeat".to_owned(),
                     payload: serde_json::json!({"heartbeat": integration.name}),
                 };
-                accepted = vec![apply_event(tx, &integration, &event).await?];
+                accepted = vec![apply_event(tx, lookups, &integration, &event).await?];
             }
             Ok(Ok(accepted))
         }
@@ -295,17 +361,18 @@ async fn apply(
 /// Applies one event under the dedup rule of the core.
 pub async fn apply_event(
     tx: &mut dyn Tx,
+    lookups: &mut Lookups,
     integration: &Integration,
     event: &IntakeEvent,
 ) -> Result<Accepted, StoreError> {
-    let service = tx.service(integration.service_id).await?;
+    let service = lookups.service(tx, integration.service_id).await?;
     let open = tx
         .open_incident_by_dedup(service.id, &event.dedup_key)
         .await?;
     let actor = format!("{} ({})", integration.name, event.source);
     let (incident, outcome_name) = match outcome(event.action, open.as_ref().map(|i| i.status)) {
         Outcome::Open => {
-            if tx.in_maintenance(service.id, tx.now()).await? {
+            if lookups.in_maintenance(tx, service.id).await? {
                 (None, "suppressed")
             } else {
                 let incident = tx
@@ -323,7 +390,15 @@ pub async fn apply_event(
                     &format!("Triggered through {}: {}", integration.name, event.summary),
                 )
                 .await?;
-                super::webhooks::emit(tx, incident.id, "incident.triggered", &actor).await?;
+                let subscriptions = lookups.webhooks(tx).await?;
+                super::webhooks::emit_to(
+                    tx,
+                    &subscriptions,
+                    incident.id,
+                    "incident.triggered",
+                    &actor,
+                )
+                .await?;
                 let pages = incident.urgency == watchbill_core::paging::Urgency::High
                     && service.escalation_policy_id.is_some();
                 if pages {

@@ -8,6 +8,7 @@
 
 use serde_json::json;
 use watchbill_core::IncidentId;
+use watchbill_store::paging::WebhookSubscription;
 use watchbill_store::{StoreError, Tx};
 
 /// The events a subscription can ask for.
@@ -30,10 +31,20 @@ pub async fn emit(
     event: &str,
     actor: &str,
 ) -> Result<(), StoreError> {
-    let subscriptions: Vec<_> = tx
-        .webhooks()
-        .await?
-        .into_iter()
+    let all = tx.webhooks().await?;
+    emit_to(tx, &all, incident, event, actor).await
+}
+
+/// [`emit`], given the subscriptions already read in this transaction.
+pub async fn emit_to(
+    tx: &mut dyn Tx,
+    all: &[WebhookSubscription],
+    incident: IncidentId,
+    event: &str,
+    actor: &str,
+) -> Result<(), StoreError> {
+    let subscriptions: Vec<&WebhookSubscription> = all
+        .iter()
         .filter(|s| s.enabled && (s.events.is_empty() || s.events.iter().any(|e| e == event)))
         .collect();
     if subscriptions.is_empty() {

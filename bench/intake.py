@@ -1,0 +1,123 @@
+#!/usr/bin/env python3
+"""Benchmark event intake on a running binary, and Debian's Alertmanager with the same load.
+
+Starts `target/release/watchbill serve` on a fresh SQLite file (or the PostgreSQL database given
+with --postgres, which is emptied first), creates a service with an Events API v2 integration,
+and drives `POST /v2/enqueue` with wrk: trigger events over 10,000 dedup keys, 64 connections.
+Every 202 is answered only after the event's transaction committed (SQLite in WAL mode with
+synchronous=FULL). With --alertmanager it then runs prometheus-alertmanager and drives its
+`POST /api/v2/alerts` with the same generator and connection count.
+
+Usage: python3 bench/intake.py [--postgres URL] [--duration 15] [--alertmanager]
+"""
+import argparse
+import json
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+
+TOKEN = "bench-bootstrap-token-0123456789"
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+def api(url, method="GET", body=None):
+    data = json.dumps(body).encode() if body is not None else None
+    req = urllib.request.Request(url, data=data, method=method)
+    req.add_header("Authorization", f"Bearer {TOKEN}")
+    if data is not None:
+        req.add_header("Content-Type", "application/json")
+    with urllib.request.urlopen(req) as response:
+        return json.loads(response.read() or b"null")
+
+
+def wrk(url, script, duration, connections, env=None):
+    out = subprocess.run(
+        ["wrk", "-t2", f"-c{connections}", f"-d{duration}s", "--latency", "-s", script, url],
+        capture_output=True, text=True, check=True, env=env)
+    return out.stdout
+
+
+def summary(text):
+    rps = re.search(r"Requests/sec:\s+([\d.]+)", text).group(1)
+    p50 = re.search(r"50%\s+(\S+)", text).group(1)
+    p99 = re.search(r"99%\s+(\S+)", text).group(1)
+    errors = re.search(r"Non-2xx or 3xx responses: (\d+)", text)
+    return f"{float(rps):.0f} requests/s, p50 {p50}, p99 {p99}, non-2xx {errors.group(1) if errors else 0}"
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--binary", default="target/release/watchbill")
+    parser.add_argument("--postgres", help="a PostgreSQL URL to use instead of SQLite (emptied first)")
+    parser.add_argument("--duration", type=int, default=15)
+    parser.add_argument("--connections", type=int, default=64)
+    parser.add_argument("--alertmanager", action="store_true")
+    args = parser.parse_args()
+    workdir = tempfile.mkdtemp(prefix="watchbill-intake-")
+    if args.postgres:
+        subprocess.run(["psql", args.postgres, "-qc", "DROP SCHEMA public CASCADE; CREATE SCHEMA public;"], check=True)
+        database = args.postgres
+    else:
+        database = f"sqlite://{workdir}/bench.db"
+    env = dict(os.environ, WATCHBILL_BOOTSTRAP_TOKEN=TOKEN, WATCHBILL_LOG="warn")
+    server = subprocess.Popen([args.binary, "serve", "--listen", "127.0.0.1:0", "--database-url", database],
+                              stdout=subprocess.PIPE, text=True, env=env)
+    try:
+        url = None
+        for line in server.stdout:
+            match = re.search(r"is listening on (\S+)", line)
+            if match:
+                url = match.group(1)
+            if line.strip() == "Press Ctrl-C to stop.":
+                break
+        team = api(f"{url}/api/v1/teams", "POST", {"name": "Bench"})
+        service = api(f"{url}/api/v1/services", "POST", {"team_id": team["id"], "name": "Bench service"})
+        integration = api(f"{url}/api/v1/services/{service['id']}/integrations", "POST",
+                          {"kind": "events_v2", "rate_per_minute": 10_000_000})
+        wrk_env = dict(os.environ, WATCHBILL_KEY=integration["key"])
+        backend = "PostgreSQL" if args.postgres else "SQLite"
+        result = wrk(url, os.path.join(HERE, "intake.lua"), args.duration, args.connections, wrk_env)
+        print(f"watchbill /v2/enqueue on {backend}: {summary(result)}")
+        incidents = api(f"{url}/api/v1/incidents?status=open&limit=1000")
+        print(f"open incidents after the run: {len(incidents)} (of at most 10,000 dedup keys)")
+    finally:
+        server.terminate()
+        server.wait()
+    if args.alertmanager:
+        port = free_port()
+        config = os.path.join(workdir, "alertmanager.yml")
+        with open(config, "w") as f:
+            f.write("route:\n  receiver: blackhole\nreceivers:\n  - name: blackhole\n")
+        manager = subprocess.Popen(
+            ["prometheus-alertmanager", f"--config.file={config}", f"--storage.path={workdir}/am",
+             f"--web.listen-address=127.0.0.1:{port}", "--cluster.listen-address="],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        try:
+            for _ in range(100):
+                try:
+                    urllib.request.urlopen(f"http://127.0.0.1:{port}/-/ready")
+                    break
+                except Exception:
+                    time.sleep(0.1)
+            result = wrk(f"http://127.0.0.1:{port}", os.path.join(HERE, "alertmanager.lua"), args.duration, args.connections)
+            print(f"prometheus-alertmanager /api/v2/alerts (in memory): {summary(result)}")
+        finally:
+            manager.terminate()
+            manager.wait()
+    shutil.rmtree(workdir, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
