@@ -29,6 +29,7 @@ on_both_backends!(
     failing_webhook_subscriptions_are_disabled,
     sms_voice_and_slack_pages_take_their_providers_forms,
     responders_reassignment_and_snooze,
+    concurrent_events_are_batched_and_none_is_lost,
 );
 
 /// A line-up: Ada (primary, paged by webhook) and Grace (secondary, paged by email); a policy
@@ -955,4 +956,84 @@ async fn responders_reassignment_and_snooze(backend: Backend) {
     );
     let (status, _) = app.get("/api/v1/incidents/INC-999").await;
     assert_eq!(status, StatusCode::NOT_FOUND);
+}
+
+async fn concurrent_events_are_batched_and_none_is_lost(backend: Backend) {
+    let app = TestApp::start(backend, "2026-11-26T12:00:00Z").await;
+    let receiver = Receiver::start().await;
+    let (_, key, _) = line_up(&app, &receiver).await;
+    // 200 triggers over 5 dedup keys at once: intake batches them.
+    let sends = (0..200).map(|n| {
+        let event = trigger(&key, &format!("key-{}", n % 5), &format!("Alert {n}"));
+        let url = format!("{}/v2/enqueue", app.url);
+        async move {
+            let response = reqwest::Client::new()
+                .post(url)
+                .json(&event)
+                .send()
+                .await
+                .unwrap();
+            response.status()
+        }
+    });
+    let statuses = futures_join_all(sends).await;
+    assert!(
+        statuses.iter().all(|s| *s == StatusCode::ACCEPTED),
+        "{statuses:?}"
+    );
+    let (_, incidents) = app.get("/api/v1/incidents?status=open").await;
+    let incidents = incidents.as_array().unwrap();
+    assert_eq!(incidents.len(), 5, "one incident per dedup key");
+    let alerts: i64 = incidents
+        .iter()
+        .map(|i| i["alert_count"].as_i64().unwrap())
+        .sum();
+    assert_eq!(alerts, 200, "every event counted");
+    let mut tx = app.store.read().await.unwrap();
+    assert_eq!(
+        tx.count_events().await.unwrap(),
+        200,
+        "every event recorded"
+    );
+    drop(tx);
+    app.settle().await;
+    assert_eq!(receiver.received().len(), 5, "each incident paged once");
+
+    // Resolves and new triggers for the same keys, interleaved in one burst.
+    let mixed = (0..40).map(|n| {
+        let event = if n % 2 == 0 {
+            json!({"routing_key": key, "event_action": "resolve", "dedup_key": format!("key-{}", n % 5)})
+        } else {
+            trigger(&key, &format!("key-{}", 5 + n % 3), "New trouble")
+        };
+        let url = format!("{}/v2/enqueue", app.url);
+        async move { reqwest::Client::new().post(url).json(&event).send().await.unwrap().status() }
+    });
+    let statuses = futures_join_all(mixed).await;
+    assert!(statuses.iter().all(|s| *s == StatusCode::ACCEPTED));
+    let (_, open) = app.get("/api/v1/incidents?status=open").await;
+    let keys: std::collections::BTreeSet<String> = open
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["dedup_key"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(
+        keys.into_iter().collect::<Vec<_>>(),
+        ["key-5", "key-6", "key-7"]
+    );
+}
+
+/// Runs the futures concurrently and collects their outputs in order.
+async fn futures_join_all<F>(futures: impl IntoIterator<Item = F>) -> Vec<F::Output>
+where
+    F: std::future::Future + Send + 'static,
+    F::Output: Send + 'static,
+{
+    let handles: Vec<_> = futures.into_iter().map(tokio::spawn).collect();
+    let mut out = Vec::with_capacity(handles.len());
+    for handle in handles {
+        out.push(handle.await.unwrap());
+    }
+    out
 }

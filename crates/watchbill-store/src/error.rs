@@ -29,6 +29,21 @@ pub enum StoreError {
 }
 
 impl StoreError {
+    /// Whether trying the whole transaction again may succeed: a unique-key race with another
+    /// server, a deadlock, a serialization failure, or a busy SQLite file.
+    pub fn is_retryable(&self) -> bool {
+        match self {
+            StoreError::Conflict { .. } => true,
+            StoreError::Database(sqlx::Error::Database(db)) => {
+                matches!(
+                    db.code().as_deref(),
+                    Some("40001" | "40P01" | "5" | "517" | "6")
+                )
+            }
+            _ => false,
+        }
+    }
+
     pub fn not_found(what: impl Into<Cow<'static, str>>) -> StoreError {
         StoreError::NotFound { what: what.into() }
     }

@@ -374,6 +374,23 @@ pub trait PagingTx: Send {
     async fn incident(&mut self, id: IncidentId) -> Result<Incident>;
     async fn incidents(&mut self, filter: &IncidentFilter) -> Result<Vec<Incident>>;
 
+    // Set-based forms of the above, for intake batches: one statement for many rows.
+    /// The open incidents of a service with any of these dedup keys (without assignees).
+    async fn open_incidents_by_keys(
+        &mut self,
+        service: ServiceId,
+        keys: &[String],
+    ) -> Result<Vec<Incident>>;
+    /// Opens many incidents; each with its initial alert count.
+    async fn insert_incidents(&mut self, incidents: &[(NewIncident, i64)])
+        -> Result<Vec<Incident>>;
+    /// Adds `count` alerts to each incident.
+    async fn add_alerts(&mut self, counts: &[(IncidentId, i64)]) -> Result<()>;
+    async fn insert_events(&mut self, events: &[EventInput]) -> Result<()>;
+    /// Timeline lines: (incident, kind, actor, message).
+    async fn log_many(&mut self, lines: &[(IncidentId, String, String, String)]) -> Result<()>;
+    async fn set_timers(&mut self, timers: &[(IncidentId, Timestamp, Step)]) -> Result<()>;
+
     // Events and the timeline.
     async fn insert_event(&mut self, input: &EventInput) -> Result<i64>;
     async fn events(&mut self, incident: IncidentId) -> Result<Vec<EventRecord>>;

@@ -146,6 +146,11 @@ macro_rules! paging_tx_impl {
             })
         }
 
+        /// `$from, $from+1, …`: `count` placeholders starting at `$from`.
+        fn placeholders(count: usize, from: usize) -> String {
+            (0..count).map(|i| format!("${}", from + i)).collect::<Vec<_>>().join(", ")
+        }
+
         fn levels_text(levels: &[LevelInput]) -> String {
             serde_json::to_string(levels).unwrap_or_else(|_| "[]".to_owned())
         }
@@ -684,6 +689,159 @@ macro_rules! paging_tx_impl {
                 let mut incidents = rows.iter().map(incident_from).collect::<Result<Vec<_>>>()?;
                 self.attach_assignees(&mut incidents).await?;
                 Ok(incidents)
+            }
+
+            async fn open_incidents_by_keys(&mut self, service: ServiceId, keys: &[String]) -> Result<Vec<Incident>> {
+                let mut found = Vec::new();
+                // Bound the parameters per statement well under both databases' limits.
+                for chunk in keys.chunks(500) {
+                    let placeholders = placeholders(chunk.len(), 2);
+                    let sql = format!(
+                        "SELECT {INCIDENT_COLUMNS} FROM incidents WHERE service_id = $1 AND status <> 'resolved' \
+                         AND dedup_key IN ({placeholders})"
+                    );
+                    let mut query = sqlx::query(&sql).bind(service.0);
+                    for key in chunk {
+                        query = query.bind(key);
+                    }
+                    for row in query.fetch_all(&mut *self.tx).await? {
+                        found.push(incident_from(&row)?);
+                    }
+                }
+                Ok(found)
+            }
+
+            async fn insert_incidents(&mut self, incidents: &[(NewIncident, i64)]) -> Result<Vec<Incident>> {
+                let mut inserted = Vec::with_capacity(incidents.len());
+                for chunk in incidents.chunks(200) {
+                    // Six parameters a row: service, key, title, urgency, alert count, time.
+                    let values: Vec<String> = (0..chunk.len())
+                        .map(|i| {
+                            let b = i * 6;
+                            format!("(${}, ${}, ${}, 'triggered', ${}, ${}, ${}, ${})", b + 1, b + 2, b + 3, b + 4, b + 5, b + 6, b + 6)
+                        })
+                        .collect();
+                    let sql = format!(
+                        "INSERT INTO incidents (service_id, dedup_key, title, status, urgency, alert_count, created_at, last_alert_at) \
+                         VALUES {} RETURNING {INCIDENT_COLUMNS}",
+                        values.join(", ")
+                    );
+                    let mut query = sqlx::query(&sql);
+                    for (incident, alerts) in chunk {
+                        query = query
+                            .bind(incident.service_id.0)
+                            .bind(&incident.dedup_key)
+                            .bind(&incident.title)
+                            .bind(incident.urgency.as_str())
+                            .bind(*alerts)
+                            .bind(seconds(self.now));
+                    }
+                    let rows = query
+                        .fetch_all(&mut *self.tx)
+                        .await
+                        .map_err(|e| StoreError::from_sqlx(e, "an open incident with this dedup key"))?;
+                    for row in &rows {
+                        inserted.push(incident_from(row)?);
+                    }
+                }
+                Ok(inserted)
+            }
+
+            async fn add_alerts(&mut self, counts: &[(IncidentId, i64)]) -> Result<()> {
+                for chunk in counts.chunks(400) {
+                    // The counts are integers from this process, formatted, never input text.
+                    let cases: Vec<String> = chunk.iter().map(|(id, n)| format!("WHEN {} THEN {}", id.0, n)).collect();
+                    let ids: Vec<i64> = chunk.iter().map(|(id, _)| id.0).collect();
+                    sqlx::query(&format!(
+                        "UPDATE incidents SET alert_count = alert_count + CASE id {} END, last_alert_at = $1 WHERE id IN ({})",
+                        cases.join(" "),
+                        id_list(&ids)
+                    ))
+                    .bind(seconds(self.now))
+                    .execute(&mut *self.tx)
+                    .await?;
+                }
+                Ok(())
+            }
+
+            async fn insert_events(&mut self, events: &[EventInput]) -> Result<()> {
+                for chunk in events.chunks(300) {
+                    let values: Vec<String> = (0..chunk.len())
+                        .map(|i| {
+                            let b = i * 10;
+                            let cells: Vec<String> = (1..=10).map(|c| format!("${}", b + c)).collect();
+                            format!("({})", cells.join(", "))
+                        })
+                        .collect();
+                    let sql = format!(
+                        "INSERT INTO events (integration_id, incident_id, received_at, action, dedup_key, summary, severity, source, outcome, payload) \
+                         VALUES {}",
+                        values.join(", ")
+                    );
+                    let mut query = sqlx::query(&sql);
+                    for event in chunk {
+                        query = query
+                            .bind(event.integration_id.0)
+                            .bind(event.incident_id.map(|i| i.0))
+                            .bind(seconds(self.now))
+                            .bind(&event.action)
+                            .bind(&event.dedup_key)
+                            .bind(&event.summary)
+                            .bind(&event.severity)
+                            .bind(&event.source)
+                            .bind(&event.outcome)
+                            .bind(&event.payload);
+                    }
+                    query.execute(&mut *self.tx).await?;
+                }
+                Ok(())
+            }
+
+            async fn log_many(&mut self, lines: &[(IncidentId, String, String, String)]) -> Result<()> {
+                for chunk in lines.chunks(500) {
+                    let values: Vec<String> = (0..chunk.len())
+                        .map(|i| {
+                            let b = i * 4 + 1;
+                            format!("(${}, $1, ${}, ${}, ${})", b + 1, b + 2, b + 3, b + 4)
+                        })
+                        .collect();
+                    let sql = format!(
+                        "INSERT INTO incident_log (incident_id, at, kind, actor, message) VALUES {}",
+                        values.join(", ")
+                    );
+                    let mut query = sqlx::query(&sql).bind(seconds(self.now));
+                    for (incident, kind, actor, message) in chunk {
+                        query = query.bind(incident.0).bind(kind).bind(actor).bind(message);
+                    }
+                    query.execute(&mut *self.tx).await?;
+                }
+                Ok(())
+            }
+
+            async fn set_timers(&mut self, timers: &[(IncidentId, Timestamp, Step)]) -> Result<()> {
+                for chunk in timers.chunks(500) {
+                    let values: Vec<String> = (0..chunk.len())
+                        .map(|i| {
+                            let b = i * 4;
+                            format!("(${}, ${}, ${}, ${})", b + 1, b + 2, b + 3, b + 4)
+                        })
+                        .collect();
+                    let sql = format!(
+                        "INSERT INTO escalation_timers (incident_id, due_at, level, pass) VALUES {} \
+                         ON CONFLICT (incident_id) DO UPDATE SET due_at = excluded.due_at, level = excluded.level, pass = excluded.pass",
+                        values.join(", ")
+                    );
+                    let mut query = sqlx::query(&sql);
+                    for (incident, due, step) in chunk {
+                        query = query
+                            .bind(incident.0)
+                            .bind(seconds(*due))
+                            .bind(step.level as i64)
+                            .bind(i64::from(step.pass));
+                    }
+                    query.execute(&mut *self.tx).await?;
+                }
+                Ok(())
             }
 
             async fn insert_event(&mut self, input: &EventInput) -> Result<i64> {

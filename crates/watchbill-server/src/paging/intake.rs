@@ -17,6 +17,7 @@ use watchbill_store::paging::{EventInput, Integration, IntegrationKind, NewIncid
 use watchbill_store::{Backend, Store, StoreError, Tx};
 
 use super::actions::{self, ActionError};
+use super::batch::Batch;
 use super::events::IntakeEvent;
 
 /// What one request asks intake to do.
@@ -136,7 +137,7 @@ impl Lookups {
         Ok(found)
     }
 
-    async fn service(
+    pub(crate) async fn service(
         &mut self,
         tx: &mut dyn Tx,
         id: watchbill_core::ServiceId,
@@ -149,7 +150,7 @@ impl Lookups {
         Ok(found)
     }
 
-    async fn in_maintenance(
+    pub(crate) async fn in_maintenance(
         &mut self,
         tx: &mut dyn Tx,
         id: watchbill_core::ServiceId,
@@ -162,7 +163,7 @@ impl Lookups {
         Ok(found)
     }
 
-    async fn webhooks(
+    pub(crate) async fn webhooks(
         &mut self,
         tx: &mut dyn Tx,
     ) -> Result<std::sync::Arc<Vec<watchbill_store::paging::WebhookSubscription>>, StoreError> {
@@ -240,7 +241,7 @@ async fn commit_batch(shared: &Writers, jobs: Vec<Job>) {
         attempt += 1;
         match apply_batch(shared, &jobs).await {
             Ok(results) => break Ok(results),
-            Err(StoreError::Conflict { .. }) if attempt < 3 => continue,
+            Err(error) if error.is_retryable() && attempt < 5 => continue,
             Err(error) => break Err(error),
         }
     };
@@ -271,19 +272,47 @@ type JobResult = Result<Vec<Accepted>, IntakeError>;
 async fn apply_batch(shared: &Writers, jobs: &[Job]) -> Result<Vec<JobResult>, StoreError> {
     let mut tx = shared.store.write().await?;
     let mut lookups = Lookups::default();
-    let mut results = Vec::with_capacity(jobs.len());
+    let mut batch = Batch::default();
+    // Every trigger's open incident, found in one query per service.
+    let mut keys = Vec::new();
     for job in jobs {
-        results.push(apply(tx.as_mut(), &mut lookups, &shared.limiter, &job.submission).await?);
+        if let Submission::Events { key, events, .. } = &job.submission {
+            if let Some(integration) = lookups.integration(tx.as_mut(), key).await? {
+                keys.extend(
+                    events
+                        .iter()
+                        .map(|e| (integration.service_id, e.dedup_key.clone())),
+                );
+            }
+        }
     }
+    batch.preload(tx.as_mut(), &keys).await?;
+    let mut results = Vec::with_capacity(jobs.len());
+    for (index, job) in jobs.iter().enumerate() {
+        let result = apply(
+            tx.as_mut(),
+            &mut lookups,
+            &mut batch,
+            &shared.limiter,
+            &job.submission,
+            index,
+        )
+        .await?;
+        results.push(result);
+    }
+    batch.flush(tx.as_mut(), &mut lookups).await?;
     tx.commit().await?;
+    batch.patch(&mut results);
     Ok(results)
 }
 
 async fn apply(
     tx: &mut dyn Tx,
     lookups: &mut Lookups,
+    batch: &mut Batch,
     limiter: &RateLimiter,
     submission: &Submission,
+    job: usize,
 ) -> Result<JobResult, StoreError> {
     let key = match submission {
         Submission::Events { key, .. }
@@ -306,8 +335,20 @@ async fn apply(
                 return Ok(Err(IntakeError::WrongKind(integration.kind.as_str())));
             }
             let mut accepted = Vec::with_capacity(events.len());
-            for event in events {
-                accepted.push(apply_event(tx, lookups, &integration, event).await?);
+            for (position, event) in events.iter().enumerate() {
+                if event.action == EventAction::Trigger {
+                    accepted.push(
+                        batch
+                            .trigger(tx, lookups, &integration, event, (job, position))
+                            .await?,
+                    );
+                } else {
+                    batch.flush(tx, lookups).await?;
+                    accepted.push(apply_event(tx, lookups, &integration, event).await?);
+                    batch
+                        .refresh(tx, integration.service_id, &event.dedup_key)
+                        .await?;
+                }
             }
             Ok(Ok(accepted))
         }
@@ -315,6 +356,7 @@ async fn apply(
             if integration.kind != IntegrationKind::Heartbeat {
                 return Ok(Err(IntakeError::WrongKind(integration.kind.as_str())));
             }
+            batch.flush(tx, lookups).await?;
             let was_down = tx.record_ping(integration.id).await?;
             let mut accepted = vec![Accepted {
                 dedup_key: HEARTBEAT_DEDUP_KEY.to_owned(),
@@ -331,6 +373,9 @@ async fn apply(
                     payload: serde_json::json!({"heartbeat": integration.name}),
                 };
                 accepted = vec![apply_event(tx, lookups, &integration, &event).await?];
+                batch
+                    .refresh(tx, integration.service_id, HEARTBEAT_DEDUP_KEY)
+                    .await?;
             }
             Ok(Ok(accepted))
         }

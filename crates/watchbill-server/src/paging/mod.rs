@@ -1,6 +1,7 @@
 //! The paging loop: events in, incidents, escalation and notifications out.
 
 pub mod actions;
+pub mod batch;
 pub mod channels;
 pub mod engine;
 pub mod events;

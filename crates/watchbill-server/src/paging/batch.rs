@@ -1,0 +1,305 @@
+//! Set-based writes for an intake batch.
+//!
+//! A batch may hold hundreds of triggers. Written one by one, each would cost several
+//! statements (find the open incident, add the alert or open one, its timeline line, the event
+//! record). Instead the batch looks up every open incident its dedup keys name in one query per
+//! service, decides each trigger in memory with the core's rule, and writes the outcome with a
+//! few multi-row statements. Acknowledge and resolve events, pings and change events are rarer
+//! and take the one-by-one path; the batch is flushed before each of them, so they see every
+//! earlier event of the batch, and refreshed after, so later triggers see their effect.
+
+use std::collections::HashMap;
+
+use watchbill_core::paging::{outcome, EventAction, Outcome, Step, Urgency};
+use watchbill_core::{IncidentId, ServiceId};
+use watchbill_store::paging::{EventInput, Integration, NewIncident};
+use watchbill_store::{StoreError, Tx};
+
+use super::events::IntakeEvent;
+use super::intake::{Accepted, Lookups};
+
+/// Where an event's incident is: already in the database, or opened by this batch.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Slot {
+    Existing(IncidentId),
+    /// An index into [`Batch::opened`].
+    New(usize),
+}
+
+#[derive(Debug)]
+struct Opening {
+    input: NewIncident,
+    alerts: i64,
+    pages: bool,
+}
+
+/// The pending writes of a batch, and what it knows of open incidents.
+#[derive(Debug, Default)]
+pub struct Batch {
+    open: HashMap<(ServiceId, String), Slot>,
+    /// Every incident this batch opened, by index; the id is known once flushed.
+    opened: Vec<Option<IncidentId>>,
+    pending: Vec<(usize, Opening)>,
+    alerts: HashMap<IncidentId, i64>,
+    lines: Vec<(Slot, &'static str, String, String)>,
+    events: Vec<(Option<Slot>, EventInput)>,
+    /// Answers to fill in once their incident has an id: (job, event, opened index).
+    patches: Vec<(usize, usize, usize)>,
+}
+
+impl Batch {
+    /// Loads the open incidents for these (service, dedup key) pairs.
+    pub async fn preload(
+        &mut self,
+        tx: &mut dyn Tx,
+        keys: &[(ServiceId, String)],
+    ) -> Result<(), StoreError> {
+        let mut by_service: HashMap<ServiceId, Vec<String>> = HashMap::new();
+        for (service, key) in keys {
+            by_service.entry(*service).or_default().push(key.clone());
+        }
+        for (service, mut keys) in by_service {
+            keys.sort();
+            keys.dedup();
+            for incident in tx.open_incidents_by_keys(service, &keys).await? {
+                self.open
+                    .insert((service, incident.dedup_key), Slot::Existing(incident.id));
+            }
+        }
+        Ok(())
+    }
+
+    /// Decides a trigger; its writes wait for [`Batch::flush`].
+    pub async fn trigger(
+        &mut self,
+        tx: &mut dyn Tx,
+        lookups: &mut Lookups,
+        integration: &Integration,
+        event: &IntakeEvent,
+        answer: (usize, usize),
+    ) -> Result<Accepted, StoreError> {
+        let service = lookups.service(tx, integration.service_id).await?;
+        let key = (service.id, event.dedup_key.clone());
+        let actor = format!("{} ({})", integration.name, event.source);
+        let slot = self.open.get(&key).copied();
+        let (slot, name) = match outcome(
+            EventAction::Trigger,
+            slot.map(|_| watchbill_core::paging::IncidentStatus::Triggered),
+        ) {
+            Outcome::AddAlert => {
+                let slot = slot.ok_or_else(|| {
+                    StoreError::Corrupt("an alert without an incident".to_owned())
+                })?;
+                match slot {
+                    Slot::Existing(id) => *self.alerts.entry(id).or_default() += 1,
+                    Slot::New(index) => {
+                        if let Some((_, opening)) =
+                            self.pending.iter_mut().find(|(i, _)| *i == index)
+                        {
+                            opening.alerts += 1;
+                        }
+                    }
+                }
+                self.lines.push((
+                    slot,
+                    "alert",
+                    actor,
+                    format!("Another alert: {}", event.summary),
+                ));
+                (Some(slot), "alert_added")
+            }
+            _ if lookups.in_maintenance(tx, service.id).await? => (None, "suppressed"),
+            _ => {
+                let index = self.opened.len();
+                self.opened.push(None);
+                let pages = service.default_urgency == Urgency::High
+                    && service.escalation_policy_id.is_some();
+                self.pending.push((
+                    index,
+                    Opening {
+                        input: NewIncident {
+                            service_id: service.id,
+                            dedup_key: event.dedup_key.clone(),
+                            title: event.summary.clone(),
+                            urgency: service.default_urgency,
+                        },
+                        alerts: 1,
+                        pages,
+                    },
+                ));
+                let slot = Slot::New(index);
+                self.open.insert(key, slot);
+                self.lines.push((
+                    slot,
+                    "triggered",
+                    actor.clone(),
+                    format!("Triggered through {}: {}", integration.name, event.summary),
+                ));
+                if !pages {
+                    let why = if service.escalation_policy_id.is_none() {
+                        "The service has no escalation policy; nobody is paged"
+                    } else {
+                        "Low urgency: recorded for the team's queue, nobody is paged"
+                    };
+                    self.lines
+                        .push((slot, "not_paged", "watchbill".to_owned(), why.to_owned()));
+                }
+                (Some(slot), "opened")
+            }
+        };
+        self.events
+            .push((slot, event_record(integration, event, name)));
+        let incident = match slot {
+            Some(Slot::Existing(id)) => Some(id),
+            Some(Slot::New(index)) => {
+                self.patches.push((answer.0, answer.1, index));
+                None
+            }
+            None => None,
+        };
+        Ok(Accepted {
+            dedup_key: event.dedup_key.clone(),
+            incident,
+            outcome: name,
+        })
+    }
+
+    /// Forgets what it knew of a key, re-reading it: after the one-by-one path changed it.
+    pub async fn refresh(
+        &mut self,
+        tx: &mut dyn Tx,
+        service: ServiceId,
+        key: &str,
+    ) -> Result<(), StoreError> {
+        let map_key = (service, key.to_owned());
+        match tx.open_incident_by_dedup(service, key).await? {
+            Some(incident) => self.open.insert(map_key, Slot::Existing(incident.id)),
+            None => self.open.remove(&map_key),
+        };
+        Ok(())
+    }
+
+    /// Writes everything pending.
+    pub async fn flush(
+        &mut self,
+        tx: &mut dyn Tx,
+        lookups: &mut Lookups,
+    ) -> Result<(), StoreError> {
+        if !self.pending.is_empty() {
+            let rows: Vec<(NewIncident, i64)> = self
+                .pending
+                .iter()
+                .map(|(_, o)| (o.input.clone(), o.alerts))
+                .collect();
+            let inserted = tx.insert_incidents(&rows).await?;
+            let ids: HashMap<(ServiceId, String), IncidentId> = inserted
+                .into_iter()
+                .map(|i| ((i.service_id, i.dedup_key), i.id))
+                .collect();
+            for (index, opening) in &self.pending {
+                let id = ids
+                    .get(&(opening.input.service_id, opening.input.dedup_key.clone()))
+                    .copied()
+                    .ok_or_else(|| {
+                        StoreError::Corrupt(
+                            "an opened incident came back without its id".to_owned(),
+                        )
+                    })?;
+                self.opened[*index] = Some(id);
+                self.open.insert(
+                    (opening.input.service_id, opening.input.dedup_key.clone()),
+                    Slot::Existing(id),
+                );
+            }
+        }
+        let resolve = |opened: &[Option<IncidentId>], slot: Slot| match slot {
+            Slot::Existing(id) => Some(id),
+            Slot::New(index) => opened.get(index).copied().flatten(),
+        };
+        if !self.alerts.is_empty() {
+            let counts: Vec<(IncidentId, i64)> = self.alerts.drain().collect();
+            tx.add_alerts(&counts).await?;
+        }
+        if !self.lines.is_empty() {
+            let lines: Vec<(IncidentId, String, String, String)> = self
+                .lines
+                .drain(..)
+                .filter_map(|(slot, kind, actor, message)| {
+                    resolve(&self.opened, slot).map(|id| (id, kind.to_owned(), actor, message))
+                })
+                .collect();
+            tx.log_many(&lines).await?;
+        }
+        if !self.pending.is_empty() {
+            let now = tx.now();
+            let mut timers = Vec::new();
+            let mut opened_ids = Vec::new();
+            for (index, opening) in self.pending.drain(..) {
+                let Some(id) = self.opened[index] else {
+                    continue;
+                };
+                opened_ids.push(id);
+                if opening.pages {
+                    timers.push((id, now, Step::default()));
+                }
+            }
+            tx.set_timers(&timers).await?;
+            let subscriptions = lookups.webhooks(tx).await?;
+            if subscriptions.iter().any(|s| s.enabled) {
+                for id in opened_ids {
+                    super::webhooks::emit_to(
+                        tx,
+                        &subscriptions,
+                        id,
+                        "incident.triggered",
+                        "intake",
+                    )
+                    .await?;
+                }
+            }
+        }
+        if !self.events.is_empty() {
+            let events: Vec<EventInput> = self
+                .events
+                .drain(..)
+                .map(|(slot, mut event)| {
+                    event.incident_id = slot.and_then(|slot| resolve(&self.opened, slot));
+                    event
+                })
+                .collect();
+            tx.insert_events(&events).await?;
+        }
+        Ok(())
+    }
+
+    /// Fills in the incident of every answer that waited for its incident's id.
+    pub fn patch(&self, results: &mut [Result<Vec<Accepted>, super::intake::IntakeError>]) {
+        for (job, event, index) in &self.patches {
+            if let Some(Ok(accepted)) = results.get_mut(*job) {
+                if let Some(answer) = accepted.get_mut(*event) {
+                    answer.incident = self.opened.get(*index).copied().flatten();
+                }
+            }
+        }
+    }
+}
+
+/// The record of an accepted event.
+pub fn event_record(integration: &Integration, event: &IntakeEvent, outcome: &str) -> EventInput {
+    EventInput {
+        integration_id: integration.id,
+        incident_id: None,
+        action: match event.action {
+            EventAction::Trigger => "trigger",
+            EventAction::Acknowledge => "acknowledge",
+            EventAction::Resolve => "resolve",
+        }
+        .to_owned(),
+        dedup_key: event.dedup_key.clone(),
+        summary: event.summary.clone(),
+        severity: event.severity.clone(),
+        source: event.source.clone(),
+        outcome: outcome.to_owned(),
+        payload: event.payload.to_string(),
+    }
+}
