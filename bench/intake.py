@@ -45,8 +45,8 @@ def wrk(url, script, duration, connections, env=None):
 
 def summary(text):
     rps = re.search(r"Requests/sec:\s+([\d.]+)", text).group(1)
-    p50 = re.search(r"50%\s+(\S+)", text).group(1)
-    p99 = re.search(r"99%\s+(\S+)", text).group(1)
+    p50 = re.search(r"^\s+50%\s+(\S+)", text, re.M).group(1)
+    p99 = re.search(r"^\s+99%\s+(\S+)", text, re.M).group(1)
     errors = re.search(r"Non-2xx or 3xx responses: (\d+)", text)
     return f"{float(rps):.0f} requests/s, p50 {p50}, p99 {p99}, non-2xx {errors.group(1) if errors else 0}"
 

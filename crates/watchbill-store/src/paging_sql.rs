@@ -146,6 +146,11 @@ macro_rules! paging_tx_impl {
             })
         }
 
+        /// Rows per multi-row statement. SQLite's driver looks each numbered parameter up by
+        /// name, which grows with the statement, so a few dozen rows a statement beats hundreds.
+        const ROWS_PER_STATEMENT: usize = 64;
+        const EVENT_ROWS_PER_STATEMENT: usize = 32;
+
         /// `$from, $from+1, …`: `count` placeholders starting at `$from`.
         fn placeholders(count: usize, from: usize) -> String {
             (0..count).map(|i| format!("${}", from + i)).collect::<Vec<_>>().join(", ")
@@ -713,7 +718,7 @@ macro_rules! paging_tx_impl {
 
             async fn insert_incidents(&mut self, incidents: &[(NewIncident, i64)]) -> Result<Vec<Incident>> {
                 let mut inserted = Vec::with_capacity(incidents.len());
-                for chunk in incidents.chunks(200) {
+                for chunk in incidents.chunks(ROWS_PER_STATEMENT) {
                     // Six parameters a row: service, key, title, urgency, alert count, time.
                     let values: Vec<String> = (0..chunk.len())
                         .map(|i| {
@@ -765,7 +770,7 @@ macro_rules! paging_tx_impl {
             }
 
             async fn insert_events(&mut self, events: &[EventInput]) -> Result<()> {
-                for chunk in events.chunks(300) {
+                for chunk in events.chunks(EVENT_ROWS_PER_STATEMENT) {
                     let values: Vec<String> = (0..chunk.len())
                         .map(|i| {
                             let b = i * 10;
@@ -798,7 +803,7 @@ macro_rules! paging_tx_impl {
             }
 
             async fn log_many(&mut self, lines: &[(IncidentId, String, String, String)]) -> Result<()> {
-                for chunk in lines.chunks(500) {
+                for chunk in lines.chunks(ROWS_PER_STATEMENT) {
                     let values: Vec<String> = (0..chunk.len())
                         .map(|i| {
                             let b = i * 4 + 1;
@@ -819,7 +824,7 @@ macro_rules! paging_tx_impl {
             }
 
             async fn set_timers(&mut self, timers: &[(IncidentId, Timestamp, Step)]) -> Result<()> {
-                for chunk in timers.chunks(500) {
+                for chunk in timers.chunks(ROWS_PER_STATEMENT) {
                     let values: Vec<String> = (0..chunk.len())
                         .map(|i| {
                             let b = i * 4;
