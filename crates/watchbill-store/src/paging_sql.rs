@@ -899,6 +899,37 @@ macro_rules! paging_tx_impl {
                     .collect()
             }
 
+            async fn service_changes(&mut self, service: ServiceId, limit: i64) -> Result<Vec<EventRecord>> {
+                let rows = sqlx::query(
+                    "SELECT id, integration_id, incident_id, received_at, action, dedup_key, summary, severity, source, outcome, payload \
+                     FROM events WHERE action = 'change' AND integration_id IN (SELECT id FROM integrations WHERE service_id = $1) ORDER BY id DESC LIMIT $2",
+                )
+                .bind(service.0)
+                .bind(limit)
+                .fetch_all(&mut *self.tx)
+                .await?;
+                rows.iter()
+                    .map(|row| {
+                        let incident: Option<i64> = row.try_get("incident_id")?;
+                        Ok(EventRecord {
+                            id: row.try_get("id")?,
+                            received_at: timestamp(row.try_get("received_at")?)?,
+                            input: EventInput {
+                                integration_id: IntegrationId(row.try_get("integration_id")?),
+                                incident_id: incident.map(IncidentId),
+                                action: row.try_get("action")?,
+                                dedup_key: row.try_get("dedup_key")?,
+                                summary: row.try_get("summary")?,
+                                severity: row.try_get("severity")?,
+                                source: row.try_get("source")?,
+                                outcome: row.try_get("outcome")?,
+                                payload: row.try_get("payload")?,
+                            },
+                        })
+                    })
+                    .collect()
+            }
+
             async fn count_events(&mut self) -> Result<i64> {
                 let row = sqlx::query("SELECT COUNT(*) AS n FROM events").fetch_one(&mut *self.tx).await?;
                 Ok(row.try_get("n")?)

@@ -28,6 +28,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(rotate_integration))
         .routes(routes!(delete_integration))
         .routes(routes!(list_maintenance, create_maintenance))
+        .routes(routes!(list_changes))
         .routes(routes!(delete_maintenance))
         .routes(routes!(list_policies, create_policy))
         .routes(routes!(get_policy, update_policy, delete_policy))
@@ -734,4 +735,35 @@ async fn delete_policy(
         .await?;
     tx.commit().await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct ChangeView {
+    pub received_at: Timestamp,
+    pub summary: String,
+    /// The change event as sent.
+    pub payload: serde_json::Value,
+}
+
+/// The service's change events (`POST /v2/change/enqueue`), newest first.
+#[utoipa::path(get, path = "/api/v1/services/{id}/changes", tag = "services", params(("id" = i64, Path, description = "Service id")),
+    responses((status = 200, body = [ChangeView]), (status = 404, body = ApiError)), security(("token" = [])))]
+async fn list_changes(
+    State(state): State<AppState>,
+    _caller: Caller,
+    ApiPath(id): ApiPath<i64>,
+) -> ApiResult<Json<Vec<ChangeView>>> {
+    let mut tx = state.store.read().await?;
+    tx.service(ServiceId(id)).await?;
+    let changes = tx.service_changes(ServiceId(id), 200).await?;
+    Ok(Json(
+        changes
+            .into_iter()
+            .map(|c| ChangeView {
+                received_at: c.received_at,
+                summary: c.input.summary,
+                payload: serde_json::from_str(&c.input.payload).unwrap_or(serde_json::Value::Null),
+            })
+            .collect(),
+    ))
 }
