@@ -125,8 +125,69 @@ macro_rules! on_both_backends {
 on_both_backends!(
     demo_answers_who_is_on_call,
     apply_reports_file_line_and_field,
-    export_then_apply_changes_nothing
+    export_then_apply_changes_nothing,
+    incidents_are_paged_acknowledged_and_resolved_from_the_cli,
 );
+
+fn incidents_are_paged_acknowledged_and_resolved_from_the_cli(backend: Backend) {
+    let server = Server::start(backend, &["--demo"], &[]);
+    let token = server.banner_value("demo admin token:").unwrap();
+    assert!(
+        server
+            .banner
+            .iter()
+            .any(|l| l.contains("Course platform events_v2 key:")),
+        "{:?}",
+        server.banner
+    );
+
+    let output = server.run(
+        &token,
+        &[
+            "page",
+            "--service",
+            "Course platform",
+            "Quiz submissions fail",
+        ],
+    );
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert_eq!(
+        stdout(&output),
+        "INC-1 opened on Course platform: Quiz submissions fail\n"
+    );
+    let output = server.run(&token, &["incidents"]);
+    let listed = stdout(&output);
+    assert!(listed.starts_with("INC-1    triggered    high"), "{listed}");
+    assert!(
+        listed.contains("Course platform: Quiz submissions fail"),
+        "{listed}"
+    );
+
+    let output = server.run(&token, &["ack", "INC-1"]);
+    assert_eq!(
+        stdout(&output),
+        "INC-1 is acknowledged: Quiz submissions fail\n",
+        "{}",
+        stderr(&output)
+    );
+    let output = server.run(&token, &["resolve", "INC-1"]);
+    assert_eq!(
+        stdout(&output),
+        "INC-1 is resolved: Quiz submissions fail\n"
+    );
+    let output = server.run(&token, &["incidents"]);
+    assert_eq!(stdout(&output), "No open incidents.\n");
+    let output = server.run(&token, &["ack", "INC-1"]);
+    assert_eq!(output.status.code(), Some(1));
+    assert!(
+        stderr(&output).contains("INC-1 is resolved"),
+        "{}",
+        stderr(&output)
+    );
+    let output = server.run(&token, &["page", "--service", "Nonexistent", "x"]);
+    assert_eq!(output.status.code(), Some(1));
+    assert!(stderr(&output).contains("no service is named `Nonexistent`"));
+}
 
 fn demo_answers_who_is_on_call(backend: Backend) {
     let server = Server::start(backend, &["--demo"], &[]);
