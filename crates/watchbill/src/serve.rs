@@ -140,13 +140,28 @@ pub async fn serve(config: ServeConfig) -> Result<(), ServeError> {
     println!("Press Ctrl-C to stop.");
     let (state, engine) =
         AppState::start(store, clock, public_url, paging_config(&config)?).await?;
-    let (stop_engine, engine_stopped) = tokio::sync::oneshot::channel::<()>();
-    let engine = tokio::spawn(engine.run(Duration::from_secs(1), async {
-        let _ = engine_stopped.await;
-    }));
+    // On PostgreSQL several engine workers share the work, each claiming different rows; on
+    // SQLite, whose single writer serialises them anyway, one is enough.
+    let workers = match state.store.backend() {
+        watchbill_store::Backend::Sqlite => 1,
+        watchbill_store::Backend::Postgres => 4,
+    };
+    let (stop_engine, engine_stopped) = tokio::sync::watch::channel(false);
+    let mut engines = Vec::new();
+    for _ in 0..workers {
+        let mut stopped = engine_stopped.clone();
+        engines.push(tokio::spawn(engine.clone().run(
+            Duration::from_secs(1),
+            async move {
+                let _ = stopped.wait_for(|stop| *stop).await;
+            },
+        )));
+    }
     watchbill_server::serve(listener, state, shutdown_signal()).await?;
-    let _ = stop_engine.send(());
-    let _ = engine.await;
+    let _ = stop_engine.send(true);
+    for engine in engines {
+        let _ = engine.await;
+    }
     println!("watchbill stopped");
     Ok(())
 }

@@ -456,6 +456,7 @@ async fn add_responder(
             let round = format!("responder@{}", tx.now().as_second());
             actions::page_users(
                 tx,
+                &mut actions::People::default(),
                 &incident,
                 &[user],
                 &round,
@@ -497,7 +498,15 @@ async fn reassign(
             .await?;
             webhooks::emit(tx, id, "incident.reassigned", &actor).await?;
             let round = format!("reassign@{}", tx.now().as_second());
-            actions::page_users(tx, &incident, &[user], &round, "Reassigned").await?;
+            actions::page_users(
+                tx,
+                &mut actions::People::default(),
+                &incident,
+                &[user],
+                &round,
+                "Reassigned",
+            )
+            .await?;
             Ok(())
         })
     })

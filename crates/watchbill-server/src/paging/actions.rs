@@ -6,10 +6,13 @@
 use jiff::{SignedDuration, Timestamp};
 use watchbill_core::paging::{IncidentStatus, Level, Policy, Step, Target};
 use watchbill_core::{IncidentId, PolicyId, ScheduleId, TeamId, UserId};
-use watchbill_store::paging::{Incident, NotificationInput, TargetKind};
+use watchbill_store::model::User;
+use watchbill_store::paging::{
+    ContactMethod, Incident, NotificationInput, NotificationRule, TargetKind,
+};
 use watchbill_store::{StoreError, Tx};
 
-use crate::roster::RosterCache;
+use crate::roster::Roster;
 
 /// Why an action could not be taken.
 #[derive(Debug, thiserror::Error)]
@@ -149,6 +152,32 @@ pub async fn snooze(
     Ok(until)
 }
 
+/// People's names, contact methods and notification rules, read once per transaction however
+/// many incidents page them.
+#[derive(Debug, Default)]
+pub struct People {
+    known: std::collections::HashMap<UserId, (User, Vec<ContactMethod>, Vec<NotificationRule>)>,
+}
+
+impl People {
+    async fn get(
+        &mut self,
+        tx: &mut dyn Tx,
+        user: UserId,
+    ) -> Result<(User, Vec<ContactMethod>, Vec<NotificationRule>), StoreError> {
+        if let Some(found) = self.known.get(&user) {
+            return Ok(found.clone());
+        }
+        let found = (
+            tx.user(user).await?,
+            tx.contact_methods(user).await?,
+            tx.rules(user).await?,
+        );
+        self.known.insert(user, found.clone());
+        Ok(found)
+    }
+}
+
 /// Pages `users` about the incident now, through their notification rules, and makes them
 /// assignees. `reason` goes on the timeline.
 ///
@@ -158,6 +187,7 @@ pub async fn snooze(
 /// while a new round (a snooze ending, a repeat of the policy) pages again.
 pub async fn page_users(
     tx: &mut dyn Tx,
+    people: &mut People,
     incident: &Incident,
     users: &[UserId],
     round: &str,
@@ -166,9 +196,7 @@ pub async fn page_users(
     let now = tx.now();
     for user in users {
         tx.add_assignee(incident.id, *user).await?;
-        let person = tx.user(*user).await?;
-        let methods = tx.contact_methods(*user).await?;
-        let rules = tx.rules(*user).await?;
+        let (person, methods, rules) = people.get(tx, *user).await?;
         // Without rules, every contact method is used at once.
         let plan: Vec<(i64, i64)> = if rules.is_empty() {
             methods.iter().map(|m| (m.id, 0)).collect()
@@ -264,7 +292,7 @@ pub async fn core_policy(tx: &mut dyn Tx, id: PolicyId) -> Result<Policy, Action
 /// Who a level's targets are at `at`: schedules through the resolver, teams by turns.
 pub async fn resolve_targets(
     tx: &mut dyn Tx,
-    roster: &RosterCache,
+    roster: &Roster,
     incident: &Incident,
     level: &Level,
     at: Timestamp,
@@ -275,7 +303,7 @@ pub async fn resolve_targets(
         match target {
             Target::User(user) => users.push(*user),
             Target::Schedule(schedule) => {
-                let current = roster.get(tx, at).await?;
+                let current = roster;
                 match current
                     .resolved
                     .get(schedule)

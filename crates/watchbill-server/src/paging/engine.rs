@@ -7,6 +7,7 @@
 //! timeline. Nothing lives only in memory: a server killed at any point leaves rows that the
 //! next step, on any server, picks up.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -26,6 +27,13 @@ use crate::roster::RosterCache;
 const LEASE: SignedDuration = SignedDuration::from_secs(60);
 /// Attempts before a notification is given up.
 const MAX_ATTEMPTS: i64 = 5;
+
+/// What one escalation pass reads once, however many timers it fires.
+struct StepCache {
+    roster: Arc<crate::roster::Roster>,
+    policies: HashMap<watchbill_core::ServiceId, Option<watchbill_core::paging::Policy>>,
+    people: actions::People,
+}
 
 /// What one step did; tests step the engine and look.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
@@ -188,14 +196,31 @@ impl Engine {
         let mut tx = self.store.write().await?;
         let now = tx.now();
         let timers = tx.claim_due_timers(now, 64).await?;
+        if timers.is_empty() {
+            return Ok(0);
+        }
+        let mut step = StepCache {
+            roster: self
+                .roster
+                .get(tx.as_mut(), now)
+                .await
+                .map_err(|e| StoreError::Corrupt(e.message.into_owned()))?,
+            policies: HashMap::new(),
+            people: actions::People::default(),
+        };
         for timer in &timers {
-            self.fire(tx.as_mut(), timer).await?;
+            self.fire(tx.as_mut(), &mut step, timer).await?;
         }
         tx.commit().await?;
         Ok(timers.len())
     }
 
-    async fn fire(&self, tx: &mut dyn Tx, timer: &EscalationTimer) -> Result<(), StoreError> {
+    async fn fire(
+        &self,
+        tx: &mut dyn Tx,
+        step: &mut StepCache,
+        timer: &EscalationTimer,
+    ) -> Result<(), StoreError> {
         let id = timer.incident_id;
         let incident = tx.incident(id).await?;
         match incident.status {
@@ -214,7 +239,16 @@ impl Engine {
             }
             IncidentStatus::Triggered => {}
         }
-        let policy = match actions::incident_policy(tx, &incident).await {
+        let cached = step.policies.get(&incident.service_id).cloned();
+        let found = match cached {
+            Some(policy) => Ok(policy),
+            None => actions::incident_policy(tx, &incident)
+                .await
+                .inspect(|policy| {
+                    step.policies.insert(incident.service_id, policy.clone());
+                }),
+        };
+        let policy = match found {
             Ok(Some(policy)) => policy,
             Ok(None) => return tx.clear_timer(id).await,
             Err(ActionError::Store(error)) => return Err(error),
@@ -229,7 +263,7 @@ impl Engine {
         };
         let now = tx.now();
         let (users, gaps) =
-            match actions::resolve_targets(tx, &self.roster, &incident, level, now).await {
+            match actions::resolve_targets(tx, &step.roster, &incident, level, now).await {
                 Ok(found) => found,
                 Err(ActionError::Store(error)) => return Err(error),
                 Err(error) => (Vec::new(), vec![error.to_string()]),
@@ -268,7 +302,7 @@ impl Engine {
             timer.step.pass,
             timer.due_at.as_second()
         );
-        actions::page_users(tx, &incident, &users, &round, &label).await?;
+        actions::page_users(tx, &mut step.people, &incident, &users, &round, &label).await?;
         tx.set_incident_step(id, timer.step).await?;
         if timer.step.level > 0 || timer.step.pass > 0 {
             super::webhooks::emit(tx, id, "incident.escalated", "watchbill").await?;
@@ -288,114 +322,159 @@ impl Engine {
         }
     }
 
+    /// Sends due notifications. A claim is prepared in one read, sent concurrently, and its
+    /// outcomes recorded in one write, so the database sees three transactions per claim
+    /// however many pages it holds.
     async fn deliver_due(&self) -> Result<(usize, usize), StoreError> {
         let claimed = {
             let mut tx = self.store.write().await?;
             let now = tx.now();
             let lease_until = now.saturating_add(LEASE).unwrap_or(now);
-            let claimed = tx.claim_due_notifications(now, lease_until, 32).await?;
+            let claimed = tx.claim_due_notifications(now, lease_until, 128).await?;
             tx.commit().await?;
             claimed
         };
-        let mut sends = JoinSet::new();
-        for notification in claimed {
-            let engine = self.clone();
-            sends.spawn(async move { engine.deliver(notification).await });
+        if claimed.is_empty() {
+            return Ok((0, 0));
         }
-        let (mut sent, mut failed) = (0, 0);
-        while let Some(result) = sends.join_next().await {
-            match result {
-                Ok(Ok(true)) => sent += 1,
-                Ok(Ok(false)) => failed += 1,
-                Ok(Err(error)) => {
-                    failed += 1;
-                    tracing::warn!(%error, "recording a delivery failed");
+        let mut pages = Vec::with_capacity(claimed.len());
+        let mut stale = Vec::new();
+        {
+            let mut tx = self.store.read().await?;
+            for notification in claimed {
+                match self.page(tx.as_mut(), &notification).await? {
+                    Some(page) => pages.push((notification, page)),
+                    None => stale.push(notification.input.incident_id),
                 }
-                Err(error) => tracing::error!(%error, "a delivery task failed"),
             }
+        }
+        let mut sends = JoinSet::new();
+        for (notification, page) in pages {
+            let channels = self.channels.clone();
+            sends.spawn(async move {
+                let outcome = channels
+                    .send(&notification.input.kind, &notification.input.address, &page)
+                    .await;
+                (notification, page, outcome)
+            });
+        }
+        if !stale.is_empty() {
+            let mut tx = self.store.write().await?;
+            for incident in stale {
+                tx.cancel_notifications(incident).await?;
+            }
+            tx.commit().await?;
+        }
+        // Outcomes are recorded as they come: whatever has finished is written together, at
+        // once, so a page sent is recorded within moments, not after the slowest of its claim.
+        // A crash between a send and its record resends it after the lease (with the same
+        // idempotency key); this keeps that window as short as a commit.
+        let (mut sent, mut failed) = (0, 0);
+        while let Some(first) = sends.join_next().await {
+            let mut ready = vec![first];
+            while let Some(more) = sends.try_join_next() {
+                ready.push(more);
+            }
+            let mut outcomes = Vec::with_capacity(ready.len());
+            for result in ready {
+                match result {
+                    Ok(outcome) => outcomes.push(outcome),
+                    Err(error) => tracing::error!(%error, "a delivery task failed"),
+                }
+            }
+            let (s, f) = self.record(outcomes).await?;
+            sent += s;
+            failed += f;
         }
         Ok((sent, failed))
     }
 
-    /// Sends one notification and records the outcome. Returns whether it was sent.
-    async fn deliver(&self, notification: Notification) -> Result<bool, StoreError> {
-        let input = &notification.input;
-        let page = {
-            let mut tx = self.store.read().await?;
-            let incident = tx.incident(input.incident_id).await?;
-            if incident.status != IncidentStatus::Triggered {
-                drop(tx);
-                let mut tx = self.store.write().await?;
-                tx.cancel_notifications(input.incident_id).await?;
-                tx.commit().await?;
-                return Ok(false);
-            }
-            let service = tx.service(incident.service_id).await?;
-            let person = tx.user(input.user_id).await?;
-            let now = tx.now();
-            let expires = now.saturating_add(LINK_LIFETIME).unwrap_or(now);
-            let link = |action| {
-                let token = self.signer.token(&Link {
-                    incident: incident.id,
-                    user: input.user_id,
-                    action,
-                    expires,
-                });
-                format!("{}/act/{token}", self.public_url)
-            };
-            Page {
-                idempotency_key: input.idempotency_key.clone(),
-                incident_number: format!("INC-{}", incident.id),
-                title: incident.title.clone(),
-                service: service.name,
-                status: incident.status.to_string(),
-                urgency: incident.urgency.as_str().to_owned(),
-                person: person.name,
-                ack_url: link(LinkAction::Acknowledge),
-                resolve_url: link(LinkAction::Resolve),
-                incident_url: format!("{}/api/v1/incidents/{}", self.public_url, incident.id),
-            }
-        };
-        let outcome = self.channels.send(&input.kind, &input.address, &page).await;
+    /// Records delivery outcomes in one transaction; returns (sent, failed).
+    async fn record(
+        &self,
+        outcomes: Vec<(Notification, Page, Result<String, String>)>,
+    ) -> Result<(usize, usize), StoreError> {
         let mut tx = self.store.write().await?;
-        let id = input.incident_id;
-        let sent = match outcome {
-            Ok(detail) => {
-                tx.mark_notification_sent(notification.id).await?;
-                tx.log(
-                    id,
-                    "notified",
-                    "watchbill",
-                    &format!("Notified {} by {detail}", page.person),
-                )
-                .await?;
-                true
+        let (mut sent, mut failed) = (0, 0);
+        let mut lines = Vec::with_capacity(outcomes.len());
+        for (notification, page, outcome) in outcomes {
+            let input = &notification.input;
+            match outcome {
+                Ok(detail) => {
+                    tx.mark_notification_sent(notification.id).await?;
+                    lines.push((
+                        input.incident_id,
+                        "notified".to_owned(),
+                        "watchbill".to_owned(),
+                        format!("Notified {} by {detail}", page.person),
+                    ));
+                    sent += 1;
+                }
+                Err(error) => {
+                    let delay = (notification.attempts < MAX_ATTEMPTS)
+                        .then(|| retry_delay(notification.attempts));
+                    let retry =
+                        delay.map(|delay| tx.now().saturating_add(delay).unwrap_or(tx.now()));
+                    tx.mark_notification_failed(notification.id, &error, retry)
+                        .await?;
+                    let next = match delay {
+                        Some(delay) => format!("; retrying in {}s", delay.as_secs()),
+                        None => "; giving up".to_owned(),
+                    };
+                    lines.push((
+                        input.incident_id,
+                        "delivery_failed".to_owned(),
+                        "watchbill".to_owned(),
+                        format!(
+                            "Attempt {} to notify {} by {} failed: {error}{next}",
+                            notification.attempts, page.person, input.kind
+                        ),
+                    ));
+                    failed += 1;
+                }
             }
-            Err(error) => {
-                let delay = (notification.attempts < MAX_ATTEMPTS)
-                    .then(|| retry_delay(notification.attempts));
-                let retry = delay.map(|delay| tx.now().saturating_add(delay).unwrap_or(tx.now()));
-                tx.mark_notification_failed(notification.id, &error, retry)
-                    .await?;
-                let next = match delay {
-                    Some(delay) => format!("; retrying in {}s", delay.as_secs()),
-                    None => "; giving up".to_owned(),
-                };
-                tx.log(
-                    id,
-                    "delivery_failed",
-                    "watchbill",
-                    &format!(
-                        "Attempt {} to notify {} by {} failed: {error}{next}",
-                        notification.attempts, page.person, input.kind
-                    ),
-                )
-                .await?;
-                false
-            }
-        };
+        }
+        tx.log_many(&lines).await?;
         tx.commit().await?;
-        Ok(sent)
+        Ok((sent, failed))
+    }
+
+    /// What a notification says, or `None` when its incident no longer wants it sent.
+    async fn page(
+        &self,
+        tx: &mut dyn Tx,
+        notification: &Notification,
+    ) -> Result<Option<Page>, StoreError> {
+        let input = &notification.input;
+        let incident = tx.incident(input.incident_id).await?;
+        if incident.status != IncidentStatus::Triggered {
+            return Ok(None);
+        }
+        let service = tx.service(incident.service_id).await?;
+        let person = tx.user(input.user_id).await?;
+        let now = tx.now();
+        let expires = now.saturating_add(LINK_LIFETIME).unwrap_or(now);
+        let link = |action| {
+            let token = self.signer.token(&Link {
+                incident: incident.id,
+                user: input.user_id,
+                action,
+                expires,
+            });
+            format!("{}/act/{token}", self.public_url)
+        };
+        Ok(Some(Page {
+            idempotency_key: input.idempotency_key.clone(),
+            incident_number: format!("INC-{}", incident.id),
+            title: incident.title.clone(),
+            service: service.name,
+            status: incident.status.to_string(),
+            urgency: incident.urgency.as_str().to_owned(),
+            person: person.name,
+            ack_url: link(LinkAction::Acknowledge),
+            resolve_url: link(LinkAction::Resolve),
+            incident_url: format!("{}/api/v1/incidents/{}", self.public_url, incident.id),
+        }))
     }
 }
 
