@@ -84,7 +84,7 @@ fn page_incident(page: &Page) -> i64 {
 }
 
 /// Polls until every incident has escalated to level 2 and no notification is pending, and
-/// returns every incident's detail. `limit` must cover the 60 s lease of a notification that
+/// returns every incident's detail. `limit` must cover the 30 s lease of a notification that
 /// a killed server had claimed but not finished: it is sent again only when the lease ends.
 /// An incident at level 2 with nothing pending stays so (the policy has no level 3), so its
 /// detail is fetched once, not at every poll.
@@ -139,8 +139,8 @@ struct Generation {
 }
 
 /// A page sent again after its lease ran out arrives at least this long after the first send:
-/// the lease is 60 s from the claim, and the claim comes just before the first send.
-const LEASE_REDELIVERY: Duration = Duration::from_secs(50);
+/// the lease is 30 s from the claim, and the claim comes just before the first send.
+const LEASE_REDELIVERY: Duration = Duration::from_secs(25);
 
 /// Sorts the idempotency keys the receiver got more than once. ARCHITECTURE.md allows exactly
 /// one kind of repeat: a server killed after sending a page but before recording it leaves the
@@ -354,7 +354,7 @@ async fn sqlite_kill_9_loses_no_event_and_sends_no_page_twice() {
         });
     }
 
-    // When a kill stranded a claimed notification, settling takes the rest of its 60 s lease,
+    // When a kill stranded a claimed notification, settling takes the rest of its 30 s lease,
     // which is most of this test's running time; otherwise it takes a few seconds.
     let api = Api::new(&server.url);
     let details = settle(&api, Duration::from_secs(90)).await;

@@ -24,7 +24,7 @@ use super::links::{Link, LinkAction, LinkSigner, LINK_LIFETIME};
 use crate::roster::RosterCache;
 
 /// How long a claimed notification stays reserved for its sender.
-const LEASE: SignedDuration = SignedDuration::from_secs(60);
+const LEASE: SignedDuration = SignedDuration::from_secs(30);
 /// Attempts before a notification is given up.
 const MAX_ATTEMPTS: i64 = 5;
 
