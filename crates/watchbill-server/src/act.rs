@@ -8,7 +8,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::paging::actions::{self, ActionError};
-use crate::paging::links::LinkAction;
+use crate::paging::links::{Link, LinkAction};
 use crate::state::AppState;
 
 pub fn routes() -> OpenApiRouter<AppState> {
@@ -41,6 +41,20 @@ fn verb(action: LinkAction) -> &'static str {
     }
 }
 
+/// The link a token stands for, or the page that says why it does not work.
+fn verify(state: &AppState, token: &str) -> Result<Link, (StatusCode, Html<String>)> {
+    state
+        .signer
+        .verify(token, state.clock.now())
+        .map_err(|reason| {
+            page(
+                StatusCode::BAD_REQUEST,
+                "This link does not work",
+                &format!("<p>{}.</p>", escape(reason)),
+            )
+        })
+}
+
 /// Shows what an acknowledge or resolve link will do, with a button to confirm.
 #[utoipa::path(get, path = "/act/{token}", tag = "incidents",
     params(("token" = String, Path, description = "The signed token from a page")),
@@ -50,15 +64,9 @@ async fn show_link(
     State(state): State<AppState>,
     Path(token): Path<String>,
 ) -> (StatusCode, Html<String>) {
-    let link = match state.signer.verify(&token, state.clock.now()) {
+    let link = match verify(&state, &token) {
         Ok(link) => link,
-        Err(reason) => {
-            return page(
-                StatusCode::BAD_REQUEST,
-                "This link does not work",
-                &format!("<p>{}.</p>", escape(reason)),
-            )
-        }
+        Err(refusal) => return refusal,
     };
     let title = match state.store.read().await {
         Ok(mut tx) => tx
@@ -88,15 +96,9 @@ async fn use_link(
     State(state): State<AppState>,
     Path(token): Path<String>,
 ) -> (StatusCode, Html<String>) {
-    let link = match state.signer.verify(&token, state.clock.now()) {
+    let link = match verify(&state, &token) {
         Ok(link) => link,
-        Err(reason) => {
-            return page(
-                StatusCode::BAD_REQUEST,
-                "This link does not work",
-                &format!("<p>{}.</p>", escape(reason)),
-            )
-        }
+        Err(refusal) => return refusal,
     };
     let result: Result<String, ActionError> = async {
         let mut tx = state.store.write().await?;

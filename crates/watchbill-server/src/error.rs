@@ -11,7 +11,7 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde::Serialize;
 use utoipa::ToSchema;
-use watchbill_store::StoreError;
+use watchbill_store::{DatabaseError, StoreError};
 
 /// The stable error codes, with the HTTP status each one is sent with.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
@@ -124,11 +124,14 @@ impl From<StoreError> for ApiError {
             } => ApiError::new(ErrorCode::Conflict, message),
             StoreError::Database(error) => {
                 tracing::error!(%error, "database error");
-                let unavailable = matches!(
+                let unreachable = matches!(
                     error,
-                    sqlx_like::PoolTimedOut | sqlx_like::PoolClosed | sqlx_like::Io(_)
+                    DatabaseError::PoolTimedOut | DatabaseError::PoolClosed | DatabaseError::Io(_)
                 );
-                if unavailable {
+                // A retryable failure (busy, deadlock) or an unreachable database is the
+                // client's cue to try again; anything else is our fault.
+                let retryable = StoreError::Database(error).is_retryable();
+                if retryable || unreachable {
                     ApiError::new(
                         ErrorCode::Unavailable,
                         "the database is unavailable; try again shortly",
@@ -143,11 +146,6 @@ impl From<StoreError> for ApiError {
             }
         }
     }
-}
-
-/// The sqlx error variants that mean "unreachable", without a direct sqlx dependency here.
-mod sqlx_like {
-    pub use watchbill_store::DatabaseError::{Io, PoolClosed, PoolTimedOut};
 }
 
 impl IntoResponse for ApiError {

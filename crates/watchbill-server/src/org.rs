@@ -460,7 +460,7 @@ async fn apply_services(
     doc: &OrgDocument,
     report: &mut ApplyReport,
 ) -> ApiResult<()> {
-    use watchbill_store::paging::{IntegrationInput, IntegrationKind, ServiceInput};
+    use watchbill_store::paging::{IntegrationInput, IntegrationKind};
     let teams = tx.teams().await?;
     let policies = tx.policies().await?;
     let existing = tx.services().await?;
@@ -496,7 +496,6 @@ async fn apply_services(
             default_urgency: service.default_urgency.clone(),
         })
         .map_err(|e| e.within(&format!("services[{i}]")))?;
-        let input = ServiceInput { ..input };
         let id = match existing
             .iter()
             .find(|s| s.name.eq_ignore_ascii_case(&input.name))
