@@ -699,7 +699,7 @@ macro_rules! paging_tx_impl {
             async fn open_incidents_by_keys(&mut self, service: ServiceId, keys: &[String]) -> Result<Vec<Incident>> {
                 let mut found = Vec::new();
                 // Bound the parameters per statement well under both databases' limits.
-                for chunk in keys.chunks(500) {
+                for chunk in keys.chunks(256) {
                     let placeholders = placeholders(chunk.len(), 2);
                     let sql = format!(
                         "SELECT {INCIDENT_COLUMNS} FROM incidents WHERE service_id = $1 AND status <> 'resolved' \
@@ -753,18 +753,21 @@ macro_rules! paging_tx_impl {
             }
 
             async fn add_alerts(&mut self, counts: &[(IncidentId, i64)]) -> Result<()> {
-                for chunk in counts.chunks(400) {
-                    // The counts are integers from this process, formatted, never input text.
-                    let cases: Vec<String> = chunk.iter().map(|(id, n)| format!("WHEN {} THEN {}", id.0, n)).collect();
-                    let ids: Vec<i64> = chunk.iter().map(|(id, _)| id.0).collect();
-                    sqlx::query(&format!(
+                for chunk in counts.chunks(ROWS_PER_STATEMENT) {
+                    // `$1` is the time; then each incident's id and count as a pair.
+                    let cases: Vec<String> =
+                        (0..chunk.len()).map(|i| format!("WHEN ${} THEN ${}", 2 * i + 2, 2 * i + 3)).collect();
+                    let ids: Vec<String> = (0..chunk.len()).map(|i| format!("${}", 2 * i + 2)).collect();
+                    let sql = format!(
                         "UPDATE incidents SET alert_count = alert_count + CASE id {} END, last_alert_at = $1 WHERE id IN ({})",
                         cases.join(" "),
-                        id_list(&ids)
-                    ))
-                    .bind(seconds(self.now))
-                    .execute(&mut *self.tx)
-                    .await?;
+                        ids.join(", ")
+                    );
+                    let mut query = sqlx::query(&sql).bind(seconds(self.now));
+                    for (id, count) in chunk {
+                        query = query.bind(id.0).bind(*count);
+                    }
+                    query.execute(&mut *self.tx).await?;
                 }
                 Ok(())
             }

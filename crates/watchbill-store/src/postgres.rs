@@ -29,7 +29,11 @@ impl PostgresStore {
         let pool = PgPoolOptions::new()
             .max_connections(16)
             .acquire_timeout(Duration::from_secs(10))
-            .connect_with(options.application_name("watchbill"))
+            .connect_with(
+                options
+                    .application_name("watchbill")
+                    .statement_cache_capacity(512),
+            )
             .await
             .map_err(StoreError::Database)?;
         Ok(PostgresStore { pool, clock })

@@ -33,6 +33,8 @@ impl SqliteStore {
             .journal_mode(SqliteJournalMode::Wal)
             .synchronous(SqliteSynchronous::Full)
             .busy_timeout(Duration::from_secs(10))
+            // Intake's multi-row statements come in a few dozen shapes; keep them all prepared.
+            .statement_cache_capacity(512)
             .foreign_keys(true);
         let writer = SqlitePoolOptions::new()
             .max_connections(1)

@@ -236,6 +236,7 @@ async fn writer(shared: Arc<Writers>) {
 /// Applies the jobs in one transaction and answers each. A conflict (another server opened the
 /// same incident at the same moment) retries the batch, which then sees that incident.
 async fn commit_batch(shared: &Writers, jobs: Vec<Job>) {
+    tracing::trace!(requests = jobs.len(), "intake batch");
     let mut attempt = 0;
     let results = loop {
         attempt += 1;
