@@ -9,6 +9,7 @@ pub mod ids;
 pub mod paging;
 pub mod role;
 pub mod schedule;
+pub mod tickets;
 
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use ids::{
