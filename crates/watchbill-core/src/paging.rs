@@ -222,6 +222,27 @@ impl Policy {
     }
 }
 
+/// When a low-urgency page may go out: now, unless it is night (22:00 to 08:00) on the
+/// person's wall clock, in which case 08:00 the next morning. High urgency ignores this.
+pub fn daytime(at: Timestamp, zone: &jiff::tz::TimeZone) -> Timestamp {
+    const MORNING: i8 = 8;
+    const EVENING: i8 = 22;
+    let local = at.to_zoned(zone.clone());
+    let hour = local.hour();
+    if (MORNING..EVENING).contains(&hour) {
+        return at;
+    }
+    let day = if hour >= EVENING {
+        local.date().tomorrow().unwrap_or(local.date())
+    } else {
+        local.date()
+    };
+    day.at(MORNING, 0, 0, 0)
+        .to_zoned(zone.clone())
+        .map(|morning| morning.timestamp())
+        .unwrap_or(at)
+}
+
 /// Picks the member of a team whose turn it is for the `n`th incident paged through it.
 pub fn round_robin<T: Copy>(members: &[T], n: u64) -> Option<T> {
     if members.is_empty() {
@@ -301,6 +322,32 @@ mod tests {
             delay: SignedDuration::ZERO,
         };
         assert_eq!(Policy::new(vec![empty], 0), Err(PolicyError::NoTargets(0)));
+    }
+
+    #[test]
+    fn low_urgency_waits_for_the_morning() {
+        let la = jiff::tz::TimeZone::get("America/Los_Angeles").unwrap();
+        let at = |s: &str| s.parse::<Timestamp>().unwrap();
+        // 14:00 in Los Angeles: at once.
+        assert_eq!(
+            daytime(at("2026-11-26T22:00:00Z"), &la),
+            at("2026-11-26T22:00:00Z")
+        );
+        // 04:00: at 08:00 the same day.
+        assert_eq!(
+            daytime(at("2026-11-26T12:00:00Z"), &la),
+            at("2026-11-26T16:00:00Z")
+        );
+        // 23:30: at 08:00 the next day.
+        assert_eq!(
+            daytime(at("2026-11-27T07:30:00Z"), &la),
+            at("2026-11-27T16:00:00Z")
+        );
+        // The night the clocks spring forward: 08:00 is already daylight time.
+        assert_eq!(
+            daytime(at("2027-03-14T10:00:00Z"), &la),
+            at("2027-03-14T15:00:00Z")
+        );
     }
 
     #[test]

@@ -21,7 +21,7 @@ on_both_backends!(
     alertmanager_webhooks_trigger_and_resolve,
     acknowledge_links_act_only_when_confirmed,
     keys_over_their_rate_get_429,
-    low_urgency_pages_nobody,
+    low_urgency_waits_for_daytime,
     targets_are_resolved_when_each_level_fires,
     two_servers_never_send_a_page_twice,
     silent_heartbeats_open_an_incident_and_the_next_ping_resolves_it,
@@ -505,7 +505,7 @@ async fn keys_over_their_rate_get_429(backend: Backend) {
     assert_eq!(status, StatusCode::ACCEPTED, "the bucket refills");
 }
 
-async fn low_urgency_pages_nobody(backend: Backend) {
+async fn low_urgency_waits_for_daytime(backend: Backend) {
     let app = TestApp::start(backend, "2026-11-26T12:00:00Z").await;
     let receiver = Receiver::start().await;
     let (service, key, _) = line_up(&app, &receiver).await;
@@ -517,11 +517,25 @@ async fn low_urgency_pages_nobody(backend: Backend) {
     body["default_urgency"] = json!("low");
     let (status, updated) = app.put(&format!("/api/v1/services/{service}"), body).await;
     assert_eq!(status, StatusCode::OK, "{updated}");
+    // 12:00 UTC is 04:00 in Los Angeles, where Ada lives: night.
     send_event(&app, trigger(&key, "typo", "Typo on the about page")).await;
     app.settle().await;
-    assert!(receiver.received().is_empty());
+    assert!(
+        receiver.received().is_empty(),
+        "a low-urgency page does not wake anyone"
+    );
     let (_, incidents) = app.get("/api/v1/incidents").await;
     assert_eq!(incidents[0]["urgency"], "low");
+    assert_eq!(
+        incidents[0]["status"], "triggered",
+        "it waits in the team's queue"
+    );
+    app.advance(4 * 3600 - 60);
+    app.settle().await;
+    assert!(receiver.received().is_empty(), "not before 08:00");
+    app.advance(60);
+    app.settle().await;
+    assert_eq!(receiver.received().len(), 1, "at 08:00 Ada is paged");
 }
 
 async fn targets_are_resolved_when_each_level_fires(backend: Backend) {

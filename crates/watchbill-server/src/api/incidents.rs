@@ -245,7 +245,7 @@ async fn create_incident(
         &format!("Opened by {}: {title}", caller.label),
     )
     .await?;
-    if urgency == Urgency::High && service.escalation_policy_id.is_some() {
+    if service.escalation_policy_id.is_some() {
         actions::start_escalation(tx.as_mut(), &incident).await?;
     }
     webhooks::emit(

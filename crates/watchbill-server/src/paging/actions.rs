@@ -4,7 +4,7 @@
 //! an event and the engine all change incidents the same way, atomically.
 
 use jiff::{SignedDuration, Timestamp};
-use watchbill_core::paging::{IncidentStatus, Level, Policy, Step, Target};
+use watchbill_core::paging::{IncidentStatus, Level, Policy, Step, Target, Urgency};
 use watchbill_core::{IncidentId, PolicyId, ScheduleId, TeamId, UserId};
 use watchbill_store::model::User;
 use watchbill_store::paging::{
@@ -222,9 +222,14 @@ pub async fn page_users(
                 continue;
             };
             let key = format!("{}:{round}:{user}:{}:{delay}", incident.id, method.id);
-            let due = now
+            let mut due = now
                 .saturating_add(SignedDuration::from_secs(delay))
                 .unwrap_or(now);
+            if incident.urgency == Urgency::Low {
+                if let Ok(zone) = jiff::tz::TimeZone::get(&person.time_zone) {
+                    due = watchbill_core::paging::daytime(due, &zone);
+                }
+            }
             let inserted = tx
                 .insert_notification(&NotificationInput {
                     idempotency_key: key,

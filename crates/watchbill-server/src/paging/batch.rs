@@ -16,7 +16,7 @@ use watchbill_store::paging::{EventInput, Integration, NewIncident};
 use watchbill_store::{StoreError, Tx};
 
 use super::events::IntakeEvent;
-use super::intake::{Accepted, Lookups};
+use super::intake::{Accepted, Lookups, LOW_URGENCY_NOTE};
 
 /// Where an event's incident is: already in the database, or opened by this batch.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -112,8 +112,7 @@ impl Batch {
             _ => {
                 let index = self.opened.len();
                 self.opened.push(None);
-                let pages = service.default_urgency == Urgency::High
-                    && service.escalation_policy_id.is_some();
+                let pages = service.escalation_policy_id.is_some();
                 self.pending.push((
                     index,
                     Opening {
@@ -136,13 +135,19 @@ impl Batch {
                     format!("Triggered through {}: {}", integration.name, event.summary),
                 ));
                 if !pages {
-                    let why = if service.escalation_policy_id.is_none() {
-                        "The service has no escalation policy; nobody is paged"
-                    } else {
-                        "Low urgency: recorded for the team's queue, nobody is paged"
-                    };
-                    self.lines
-                        .push((slot, "not_paged", "watchbill".to_owned(), why.to_owned()));
+                    self.lines.push((
+                        slot,
+                        "not_paged",
+                        "watchbill".to_owned(),
+                        "The service has no escalation policy; nobody is paged".to_owned(),
+                    ));
+                } else if service.default_urgency == Urgency::Low {
+                    self.lines.push((
+                        slot,
+                        "low_urgency",
+                        "watchbill".to_owned(),
+                        LOW_URGENCY_NOTE.to_owned(),
+                    ));
                 }
                 (Some(slot), "opened")
             }

@@ -176,6 +176,10 @@ impl Lookups {
     }
 }
 
+/// What the timeline says of a low-urgency incident.
+pub const LOW_URGENCY_NOTE: &str =
+    "Low urgency: in the team's queue; pages wait for daytime (08:00 to 22:00) in each person's time zone";
+
 /// The dedup key of the incident a silent heartbeat monitor opens.
 pub const HEARTBEAT_DEDUP_KEY: &str = "heartbeat";
 
@@ -445,24 +449,18 @@ pub async fn apply_event(
                     &actor,
                 )
                 .await?;
-                let pages = incident.urgency == watchbill_core::paging::Urgency::High
-                    && service.escalation_policy_id.is_some();
-                if pages {
+                if service.escalation_policy_id.is_some() {
                     actions::start_escalation(tx, &incident).await?;
-                } else if service.escalation_policy_id.is_none() {
-                    tx.log(
-                        incident.id,
-                        "not_paged",
-                        "watchbill",
-                        "The service has no escalation policy; nobody is paged",
-                    )
-                    .await?;
+                    if incident.urgency == watchbill_core::paging::Urgency::Low {
+                        tx.log(incident.id, "low_urgency", "watchbill", LOW_URGENCY_NOTE)
+                            .await?;
+                    }
                 } else {
                     tx.log(
                         incident.id,
                         "not_paged",
                         "watchbill",
-                        "Low urgency: recorded for the team's queue, nobody is paged",
+                        "The service has no escalation policy; nobody is paged",
                     )
                     .await?;
                 }
