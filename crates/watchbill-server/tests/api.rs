@@ -24,6 +24,7 @@ on_both_backends!(
     changes_are_audited,
     demo_organisation_has_the_seed_line_up,
     servers_sharing_a_database_see_each_others_changes,
+    duty_weeks_show_who_holds_each_week_for_sprint_planning,
 );
 
 /// Three people in a weekly Wednesday 10:00 Los Angeles rotation, arranged so that Linus has
@@ -849,4 +850,65 @@ async fn servers_sharing_a_database_see_each_others_changes(backend: Backend) {
     assert_eq!(renamed["name"], "Grace Hopper");
     let (_, after) = second.get("/api/v1/oncall?at=2026-11-27T12:00:00Z").await;
     assert_eq!(after["schedules"][0]["user"]["name"], "Grace Hopper");
+}
+
+async fn duty_weeks_show_who_holds_each_week_for_sprint_planning(backend: Backend) {
+    let app = TestApp::start(backend, "2026-11-26T12:00:00Z").await;
+    watchbill_server::setup::demo(app.store.as_ref())
+        .await
+        .unwrap();
+    let (status, weeks) = app.get("/api/v1/duty-weeks?team=User-facing&weeks=3").await;
+    assert_eq!(status, StatusCode::OK, "{weeks}");
+    let on_duty: Vec<&str> = weeks
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|w| w["on_duty"]["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        on_duty,
+        ["Alan Turing", "Katherine Johnson", "Ada Lovelace"]
+    );
+    // Alan holds the first week until Wednesday 2 December 10:00 PST: 150 of its 168 hours.
+    assert_eq!(weeks[0]["shares"][0]["hours"], 150.0);
+    assert_eq!(weeks[0]["shares"][1]["user"]["name"], "Katherine Johnson");
+    assert_eq!(weeks[0]["schedule_name"], "Captain On-Call");
+
+    // An override counts: Grace covers Alan's whole first week.
+    let (_, users) = app.get("/api/v1/users").await;
+    let grace = users
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|u| u["name"] == "Grace Hopper")
+        .unwrap()["id"]
+        .clone();
+    app.post(
+        "/api/v1/schedules/1/overrides",
+        json!({"start": "2026-11-26T12:00:00Z", "end": "2026-12-02T18:00:00Z", "user_id": grace}),
+    )
+    .await;
+    let (_, weeks) = app.get("/api/v1/duty-weeks?team=User-facing&weeks=1").await;
+    assert_eq!(weeks[0]["on_duty"]["name"], "Grace Hopper");
+
+    let (status, content_type, csv) = app
+        .text_with_token("/api/v1/duty-weeks?weeks=2&format=csv")
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(content_type, "text/csv; charset=utf-8");
+    let lines: Vec<&str> = csv.lines().collect();
+    assert_eq!(lines[0], "team,week_start,week_end,on_duty,email,hours");
+    assert_eq!(lines.len(), 1 + 3 * 2, "three teams, two weeks: {csv}");
+    assert!(lines[1].starts_with("User-facing,2026-11-26T12:00:00Z,2026-12-03T12:00:00Z,Grace Hopper,grace@demo.watchbill.test,"), "{csv}");
+
+    let (status, error) = app.get("/api/v1/duty-weeks?weeks=99").await;
+    assert_eq!(
+        (status, error["field"].clone()),
+        (StatusCode::BAD_REQUEST, json!("weeks"))
+    );
+    let (status, error) = app.get("/api/v1/duty-weeks?format=xml").await;
+    assert_eq!(
+        (status, error["field"].clone()),
+        (StatusCode::BAD_REQUEST, json!("format"))
+    );
 }

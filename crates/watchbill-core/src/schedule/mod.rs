@@ -180,6 +180,21 @@ impl Schedule {
             .collect()
     }
 
+    /// How long each person is on call within `[from, to)`, longest first (ties by id).
+    pub fn coverage(&self, from: Timestamp, to: Timestamp) -> Vec<(UserId, i64)> {
+        let mut seconds: Vec<(UserId, i64)> = Vec::new();
+        for shift in self.render(from, to) {
+            let Some(user) = shift.user else { continue };
+            let length = shift.end.as_second() - shift.start.as_second();
+            match seconds.iter_mut().find(|(who, _)| *who == user) {
+                Some((_, total)) => *total += length,
+                None => seconds.push((user, length)),
+            }
+        }
+        seconds.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+        seconds
+    }
+
     /// Who is on call at `at`, since and until when, and who is next.
     pub fn now(&self, at: Timestamp) -> OnCallNow {
         let current = self.on_call_at(at);
@@ -361,4 +376,46 @@ fn coalesce(shifts: &mut Vec<Shift>) {
             false
         }
     });
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn coverage_counts_each_persons_time_in_the_window() {
+        let zone = TimeZone::get("America/Los_Angeles").unwrap();
+        let layer = Layer::new(
+            LayerSpec {
+                name: "Weekly".to_owned(),
+                participants: vec![UserId(1), UserId(2)],
+                turn: TurnLength::Weeks(1),
+                handoff: "Wednesday 10:00".parse().unwrap(),
+                start: "2026-01-07T18:00:00Z".parse().unwrap(),
+                end: None,
+                restrictions: Vec::new(),
+                offset: 0,
+            },
+            &zone,
+        )
+        .unwrap();
+        let cover = Override::new(
+            OverrideId(1),
+            "2026-11-30T18:00:00Z".parse().unwrap(),
+            "2026-12-01T18:00:00Z".parse().unwrap(),
+            OverrideKind::Cover { user: UserId(3) },
+        )
+        .unwrap();
+        let schedule = Schedule::new(zone, vec![layer], vec![cover]);
+        // From Monday 30 November 10:00 PST for a week: user 1 until Wednesday's handoff (two
+        // days, one of them covered by user 3), then user 2 for five days.
+        let from: Timestamp = "2026-11-30T18:00:00Z".parse().unwrap();
+        let to: Timestamp = "2026-12-07T18:00:00Z".parse().unwrap();
+        let day = 86_400;
+        assert_eq!(
+            schedule.coverage(from, to),
+            vec![(UserId(2), 5 * day), (UserId(1), day), (UserId(3), day)]
+        );
+    }
 }

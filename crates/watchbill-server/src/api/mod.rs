@@ -4,6 +4,7 @@
 //! the OpenAPI document served at `/api/v1/openapi.json`.
 
 pub mod contacts;
+pub mod duty;
 pub mod incidents;
 pub mod intake;
 pub mod oncall;
@@ -59,6 +60,7 @@ pub fn router() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .merge(schedules::routes())
         .merge(overrides::routes())
         .merge(oncall::routes())
+        .merge(duty::routes())
         .merge(tokens::routes())
         .merge(org::routes())
         .merge(services::routes())

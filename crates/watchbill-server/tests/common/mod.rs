@@ -173,6 +173,24 @@ impl TestApp {
         (status, content_type, response.text().await.unwrap())
     }
 
+    /// A GET with the admin token, answered as text: (status, content type, body).
+    pub async fn text_with_token(&self, path: &str) -> (StatusCode, String, String) {
+        let response = self
+            .http
+            .get(format!("{}{path}", self.url))
+            .bearer_auth(ADMIN_TOKEN)
+            .send()
+            .await
+            .unwrap();
+        let status = response.status();
+        let content_type = response
+            .headers()
+            .get("content-type")
+            .map(|v| v.to_str().unwrap().to_owned())
+            .unwrap_or_default();
+        (status, content_type, response.text().await.unwrap())
+    }
+
     /// Creates a user and returns its id.
     pub async fn user(&self, name: &str) -> i64 {
         let (status, body) = self
