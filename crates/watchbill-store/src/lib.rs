@@ -17,6 +17,8 @@ pub mod postgres;
 mod shared_sql;
 pub mod sqlite;
 pub mod testing;
+pub mod tickets;
+mod tickets_sql;
 
 use std::sync::Arc;
 
@@ -29,6 +31,7 @@ use model::*;
 pub use paging::PagingTx;
 /// The database driver's error, for callers that classify [`StoreError::Database`].
 pub use sqlx::Error as DatabaseError;
+pub use tickets::TicketTx;
 
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 
@@ -72,7 +75,7 @@ pub struct MigrationReport {
 /// Its operations come in two groups: [`RosterTx`] (people, teams, schedules, tokens) and
 /// [`PagingTx`] (services, incidents, escalation and notifications).
 #[async_trait]
-pub trait Tx: RosterTx + PagingTx + Send {
+pub trait Tx: RosterTx + PagingTx + TicketTx + Send {
     async fn commit(self: Box<Self>) -> Result<()>;
 
     /// The instant this transaction began, from the store's clock; used for every timestamp

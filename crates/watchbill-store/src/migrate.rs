@@ -23,6 +23,7 @@ pub(crate) const SQLITE: &[Migration] = migrations!("sqlite":
     (2, "0002", "roster_revision"),
     (3, "0003", "paging"),
     (4, "0004", "heartbeats_and_webhooks"),
+    (5, "0005", "tickets"),
 );
 
 pub(crate) const POSTGRES: &[Migration] = migrations!("postgres":
@@ -30,6 +31,7 @@ pub(crate) const POSTGRES: &[Migration] = migrations!("postgres":
     (2, "0002", "roster_revision"),
     (3, "0003", "paging"),
     (4, "0004", "heartbeats_and_webhooks"),
+    (5, "0005", "tickets"),
 );
 
 /// The table recording which migrations a database has, in the syntax both backends accept.

@@ -151,4 +151,5 @@ mod tx {
     use super::SqliteTx;
     crate::shared_sql::shared_tx_impl!(SqliteTx, sqlx::Sqlite, sqlx::sqlite::SqliteRow);
     crate::paging_sql::paging_tx_impl!(SqliteTx, sqlx::sqlite::SqliteRow, "");
+    crate::tickets_sql::tickets_tx_impl!(SqliteTx, sqlx::sqlite::SqliteRow);
 }

@@ -1,0 +1,88 @@
+//! The ticket half of the store: each team's ticket settings, tickets with their labels, and
+//! the history of every change. Queries in the filter language arrive compiled by the core
+//! (`watchbill_core::tickets::filter::compile`) and run here as they are.
+
+use async_trait::async_trait;
+use jiff::civil;
+use watchbill_core::tickets::filter::CompiledSql;
+use watchbill_core::tickets::{Priority, Ticket, TicketKey, TicketKind, TicketStatus};
+use watchbill_core::{TeamId, UserId};
+
+use crate::Result;
+
+/// A team's ticket settings.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TicketSettings {
+    pub team_id: TeamId,
+    /// The key prefix of the team's tickets, upper case: `UF` makes `UF-123`.
+    pub prefix: String,
+    /// The filter of the team's maintenance-duty queue.
+    pub duty_filter: String,
+}
+
+/// A ticket as stored: its row id and team, and the core's ticket.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredTicket {
+    pub id: i64,
+    pub team_id: TeamId,
+    pub ticket: Ticket,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewTicket {
+    pub team_id: TeamId,
+    pub title: String,
+    pub description: String,
+    pub kind: TicketKind,
+    pub priority: Priority,
+    pub labels: Vec<String>,
+    pub due: Option<civil::Date>,
+    pub reporter: Option<UserId>,
+    pub assignee: Option<UserId>,
+    pub component: Option<String>,
+}
+
+/// One change to a ticket; each becomes a line of its history.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TicketChange {
+    Title(String),
+    Description(String),
+    Kind(TicketKind),
+    Priority(Priority),
+    Status(TicketStatus),
+    Due(Option<civil::Date>),
+    Assignee(Option<UserId>),
+    Component(Option<String>),
+    Labels(Vec<String>),
+}
+
+/// One line of a ticket's history.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TicketHistory {
+    pub at: jiff::Timestamp,
+    pub actor: String,
+    pub field: String,
+    pub old_value: String,
+    pub new_value: String,
+}
+
+/// The ticket operations of a transaction.
+#[async_trait]
+pub trait TicketTx: Send {
+    async fn ticket_settings(&mut self, team: TeamId) -> Result<Option<TicketSettings>>;
+    async fn all_ticket_settings(&mut self) -> Result<Vec<TicketSettings>>;
+    async fn set_ticket_settings(&mut self, settings: &TicketSettings) -> Result<()>;
+    /// Files a ticket under the next number of its team's prefix.
+    async fn insert_ticket(&mut self, input: &NewTicket, actor: &str) -> Result<StoredTicket>;
+    async fn ticket_by_key(&mut self, key: &TicketKey) -> Result<StoredTicket>;
+    /// Applies changes, writing a history line for each that changes something.
+    async fn update_ticket(
+        &mut self,
+        id: i64,
+        changes: &[TicketChange],
+        actor: &str,
+    ) -> Result<StoredTicket>;
+    /// The tickets a compiled filter selects, in its order, at most `limit`.
+    async fn find_tickets(&mut self, query: &CompiledSql, limit: i64) -> Result<Vec<StoredTicket>>;
+    async fn ticket_history(&mut self, id: i64) -> Result<Vec<TicketHistory>>;
+}

@@ -1,0 +1,327 @@
+//! The ticket SQL both dialects share, written once like `shared_sql.rs`.
+
+/// Implements [`crate::tickets::TicketTx`] for `$tx` (see `shared_tx_impl`).
+macro_rules! tickets_tx_impl {
+    ($tx:ident, $row:ty) => {
+        use watchbill_core::tickets::filter::{CompiledSql, SqlValue};
+        use watchbill_core::tickets::{Priority, Ticket, TicketKey, TicketKind, TicketStatus};
+
+        use crate::tickets::*;
+
+        const TICKET_COLUMNS: &str = "id, team_id, team_key, number, title, description, kind, priority, status, \
+            due_date, created_at, updated_at, resolved_at, reporter_id, assignee_id, component";
+
+        fn ticket_from(row: &$row) -> Result<StoredTicket> {
+            let corrupt = |what: &str| StoreError::Corrupt(format!("ticket {what}"));
+            let team_key: String = row.try_get("team_key")?;
+            let number: i64 = row.try_get("number")?;
+            let kind: String = row.try_get("kind")?;
+            let status: String = row.try_get("status")?;
+            let priority: i64 = row.try_get("priority")?;
+            let due: Option<String> = row.try_get("due_date")?;
+            let reporter: Option<i64> = row.try_get("reporter_id")?;
+            let assignee: Option<i64> = row.try_get("assignee_id")?;
+            let resolved: Option<i64> = row.try_get("resolved_at")?;
+            Ok(StoredTicket {
+                id: row.try_get("id")?,
+                team_id: TeamId(row.try_get("team_id")?),
+                ticket: Ticket {
+                    key: TicketKey::new(&team_key, number).ok_or_else(|| corrupt("key"))?,
+                    title: row.try_get("title")?,
+                    description: row.try_get("description")?,
+                    kind: TicketKind::from_name(&kind).ok_or_else(|| corrupt("kind"))?,
+                    labels: Vec::new(),
+                    priority: Priority::from_rank(priority).ok_or_else(|| corrupt("priority"))?,
+                    status: TicketStatus::from_name(&status).ok_or_else(|| corrupt("status"))?,
+                    due: due.map(|d| d.parse()).transpose().map_err(|_| corrupt("due date"))?,
+                    created: timestamp(row.try_get("created_at")?)?,
+                    updated: timestamp(row.try_get("updated_at")?)?,
+                    resolved: resolved.map(timestamp).transpose()?,
+                    reporter: reporter.map(UserId),
+                    assignee: assignee.map(UserId),
+                    component: row.try_get("component")?,
+                },
+            })
+        }
+
+        fn text_of(change: &TicketChange) -> (&'static str, String) {
+            match change {
+                TicketChange::Title(v) => ("title", v.clone()),
+                TicketChange::Description(v) => ("description", v.clone()),
+                TicketChange::Kind(v) => ("type", v.as_str().to_owned()),
+                TicketChange::Priority(v) => ("priority", v.as_str().to_owned()),
+                TicketChange::Status(v) => ("status", v.as_str().to_owned()),
+                TicketChange::Due(v) => ("due", v.map(|d| d.to_string()).unwrap_or_default()),
+                TicketChange::Assignee(v) => ("assignee", v.map(|u| u.to_string()).unwrap_or_default()),
+                TicketChange::Component(v) => ("component", v.clone().unwrap_or_default()),
+                TicketChange::Labels(v) => ("labels", v.join(", ")),
+            }
+        }
+
+        fn current_text(ticket: &Ticket, field: &str) -> String {
+            match field {
+                "title" => ticket.title.clone(),
+                "description" => ticket.description.clone(),
+                "type" => ticket.kind.as_str().to_owned(),
+                "priority" => ticket.priority.as_str().to_owned(),
+                "status" => ticket.status.as_str().to_owned(),
+                "due" => ticket.due.map(|d| d.to_string()).unwrap_or_default(),
+                "assignee" => ticket.assignee.map(|u| u.to_string()).unwrap_or_default(),
+                "component" => ticket.component.clone().unwrap_or_default(),
+                _ => ticket.labels.join(", "),
+            }
+        }
+
+        impl $tx {
+            /// Loads tickets by id, keeping the order of `ids`.
+            async fn load_tickets(&mut self, ids: &[i64]) -> Result<Vec<StoredTicket>> {
+                if ids.is_empty() {
+                    return Ok(Vec::new());
+                }
+                let list = id_list(ids);
+                let rows = sqlx::query(&format!("SELECT {TICKET_COLUMNS} FROM tickets WHERE id IN ({list})"))
+                    .fetch_all(&mut *self.tx)
+                    .await?;
+                let mut by_id: BTreeMap<i64, StoredTicket> = BTreeMap::new();
+                for row in &rows {
+                    let ticket = ticket_from(row)?;
+                    by_id.insert(ticket.id, ticket);
+                }
+                let labels = sqlx::query(&format!(
+                    "SELECT ticket_id, label FROM ticket_labels WHERE ticket_id IN ({list}) ORDER BY label"
+                ))
+                .fetch_all(&mut *self.tx)
+                .await?;
+                for row in &labels {
+                    let id: i64 = row.try_get("ticket_id")?;
+                    if let Some(ticket) = by_id.get_mut(&id) {
+                        ticket.ticket.labels.push(row.try_get("label")?);
+                    }
+                }
+                Ok(ids.iter().filter_map(|id| by_id.remove(id)).collect())
+            }
+
+            async fn set_labels(&mut self, id: i64, labels: &[String]) -> Result<()> {
+                sqlx::query("DELETE FROM ticket_labels WHERE ticket_id = $1").bind(id).execute(&mut *self.tx).await?;
+                let mut unique: Vec<&String> = labels.iter().collect();
+                unique.sort();
+                unique.dedup();
+                for label in unique {
+                    sqlx::query("INSERT INTO ticket_labels (ticket_id, label) VALUES ($1, $2)")
+                        .bind(id)
+                        .bind(label)
+                        .execute(&mut *self.tx)
+                        .await?;
+                }
+                Ok(())
+            }
+        }
+
+        #[async_trait::async_trait]
+        impl crate::tickets::TicketTx for $tx {
+            async fn ticket_settings(&mut self, team: TeamId) -> Result<Option<TicketSettings>> {
+                Ok(self.all_ticket_settings().await?.into_iter().find(|s| s.team_id == team))
+            }
+
+            async fn all_ticket_settings(&mut self) -> Result<Vec<TicketSettings>> {
+                let rows = sqlx::query("SELECT team_id, prefix, duty_filter FROM ticket_settings ORDER BY team_id")
+                    .fetch_all(&mut *self.tx)
+                    .await?;
+                rows.iter()
+                    .map(|row| {
+                        Ok(TicketSettings {
+                            team_id: TeamId(row.try_get("team_id")?),
+                            prefix: row.try_get("prefix")?,
+                            duty_filter: row.try_get("duty_filter")?,
+                        })
+                    })
+                    .collect()
+            }
+
+            async fn set_ticket_settings(&mut self, settings: &TicketSettings) -> Result<()> {
+                crate::RosterTx::team(self, settings.team_id).await?;
+                sqlx::query(
+                    "INSERT INTO ticket_settings (team_id, prefix, duty_filter) VALUES ($1, $2, $3) \
+                     ON CONFLICT (team_id) DO UPDATE SET prefix = excluded.prefix, duty_filter = excluded.duty_filter",
+                )
+                .bind(settings.team_id.0)
+                .bind(&settings.prefix)
+                .bind(&settings.duty_filter)
+                .execute(&mut *self.tx)
+                .await
+                .map_err(|e| StoreError::from_sqlx(e, "a team with this ticket prefix"))?;
+                Ok(())
+            }
+
+            async fn insert_ticket(&mut self, input: &NewTicket, actor: &str) -> Result<StoredTicket> {
+                let settings = self.ticket_settings(input.team_id).await?.ok_or_else(|| {
+                    StoreError::reference(format!("team {} has no ticket prefix yet", input.team_id), "team_id")
+                })?;
+                let row = sqlx::query("SELECT COALESCE(MAX(number), 0) AS n FROM tickets WHERE team_key = $1")
+                    .bind(&settings.prefix)
+                    .fetch_one(&mut *self.tx)
+                    .await?;
+                let number: i64 = row.try_get::<i64, _>("n")? + 1;
+                let now = seconds(self.now);
+                let row = sqlx::query(
+                    "INSERT INTO tickets (team_id, team_key, number, title, description, kind, priority, status, due_date, \
+                     created_at, updated_at, reporter_id, assignee_id, component) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, 'open', $8, $9, $9, $10, $11, $12) RETURNING id",
+                )
+                .bind(input.team_id.0)
+                .bind(&settings.prefix)
+                .bind(number)
+                .bind(&input.title)
+                .bind(&input.description)
+                .bind(input.kind.as_str())
+                .bind(input.priority.rank())
+                .bind(input.due.map(|d| d.to_string()))
+                .bind(now)
+                .bind(input.reporter.map(|u| u.0))
+                .bind(input.assignee.map(|u| u.0))
+                .bind(&input.component)
+                .fetch_one(&mut *self.tx)
+                .await
+                .map_err(|e| StoreError::from_sqlx(e, "a ticket with this key"))?;
+                let id: i64 = row.try_get("id")?;
+                self.set_labels(id, &input.labels).await?;
+                sqlx::query(
+                    "INSERT INTO ticket_history (ticket_id, at, actor, field, old_value, new_value) VALUES ($1, $2, $3, 'created', '', $4)",
+                )
+                .bind(id)
+                .bind(now)
+                .bind(actor)
+                .bind(&input.title)
+                .execute(&mut *self.tx)
+                .await?;
+                self.load_tickets(&[id]).await?.pop().ok_or_else(|| StoreError::not_found("ticket"))
+            }
+
+            async fn ticket_by_key(&mut self, key: &TicketKey) -> Result<StoredTicket> {
+                let row = sqlx::query("SELECT id FROM tickets WHERE team_key = $1 AND number = $2")
+                    .bind(&key.team)
+                    .bind(key.number)
+                    .fetch_optional(&mut *self.tx)
+                    .await?
+                    .ok_or_else(|| StoreError::not_found(format!("ticket {key}")))?;
+                let id: i64 = row.try_get("id")?;
+                self.load_tickets(&[id]).await?.pop().ok_or_else(|| StoreError::not_found(format!("ticket {key}")))
+            }
+
+            async fn update_ticket(&mut self, id: i64, changes: &[TicketChange], actor: &str) -> Result<StoredTicket> {
+                let mut current = self
+                    .load_tickets(&[id])
+                    .await?
+                    .pop()
+                    .ok_or_else(|| StoreError::not_found(format!("ticket {id}")))?;
+                let now = seconds(self.now);
+                for change in changes {
+                    let (field, new_value) = text_of(change);
+                    let old_value = current_text(&current.ticket, field);
+                    if old_value == new_value {
+                        continue;
+                    }
+                    let statement = match change {
+                        TicketChange::Title(v) => sqlx::query("UPDATE tickets SET title = $1 WHERE id = $2").bind(v.clone()).bind(id),
+                        TicketChange::Description(v) => {
+                            sqlx::query("UPDATE tickets SET description = $1 WHERE id = $2").bind(v.clone()).bind(id)
+                        }
+                        TicketChange::Kind(v) => sqlx::query("UPDATE tickets SET kind = $1 WHERE id = $2").bind(v.as_str()).bind(id),
+                        TicketChange::Priority(v) => sqlx::query("UPDATE tickets SET priority = $1 WHERE id = $2").bind(v.rank()).bind(id),
+                        TicketChange::Status(v) => {
+                            let done = matches!(v, TicketStatus::Resolved | TicketStatus::Closed);
+                            let was_done = matches!(current.ticket.status, TicketStatus::Resolved | TicketStatus::Closed);
+                            // Resolution time is kept from the first of resolved or closed, and
+                            // dropped when the ticket is reopened.
+                            match (done, was_done) {
+                                (true, false) => sqlx::query("UPDATE tickets SET status = $1, resolved_at = $3 WHERE id = $2")
+                                    .bind(v.as_str())
+                                    .bind(id)
+                                    .bind(now),
+                                (false, _) => sqlx::query("UPDATE tickets SET status = $1, resolved_at = NULL WHERE id = $2")
+                                    .bind(v.as_str())
+                                    .bind(id),
+                                (true, true) => sqlx::query("UPDATE tickets SET status = $1 WHERE id = $2").bind(v.as_str()).bind(id),
+                            }
+                        }
+                        TicketChange::Due(v) => {
+                            sqlx::query("UPDATE tickets SET due_date = $1 WHERE id = $2").bind(v.map(|d| d.to_string())).bind(id)
+                        }
+                        TicketChange::Assignee(v) => {
+                            sqlx::query("UPDATE tickets SET assignee_id = $1 WHERE id = $2").bind(v.map(|u| u.0)).bind(id)
+                        }
+                        TicketChange::Component(v) => {
+                            sqlx::query("UPDATE tickets SET component = $1 WHERE id = $2").bind(v.clone()).bind(id)
+                        }
+                        TicketChange::Labels(v) => {
+                            self.set_labels(id, v).await?;
+                            sqlx::query("UPDATE tickets SET updated_at = $1 WHERE id = $2").bind(now).bind(id)
+                        }
+                    };
+                    statement
+                        .execute(&mut *self.tx)
+                        .await
+                        .map_err(|e| StoreError::from_sqlx(e, "this ticket change"))?;
+                    sqlx::query(
+                        "INSERT INTO ticket_history (ticket_id, at, actor, field, old_value, new_value) VALUES ($1, $2, $3, $4, $5, $6)",
+                    )
+                    .bind(id)
+                    .bind(now)
+                    .bind(actor)
+                    .bind(field)
+                    .bind(&old_value)
+                    .bind(&new_value)
+                    .execute(&mut *self.tx)
+                    .await?;
+                    current = self
+                        .load_tickets(&[id])
+                        .await?
+                        .pop()
+                        .ok_or_else(|| StoreError::not_found(format!("ticket {id}")))?;
+                }
+                sqlx::query("UPDATE tickets SET updated_at = $1 WHERE id = $2")
+                    .bind(now)
+                    .bind(id)
+                    .execute(&mut *self.tx)
+                    .await?;
+                self.load_tickets(&[id]).await?.pop().ok_or_else(|| StoreError::not_found(format!("ticket {id}")))
+            }
+
+            async fn find_tickets(&mut self, query: &CompiledSql, limit: i64) -> Result<Vec<StoredTicket>> {
+                let sql = format!("{} LIMIT {}", query.select_ids(), limit.clamp(1, 10_000));
+                let mut statement = sqlx::query(&sql);
+                for param in &query.params {
+                    statement = match param {
+                        SqlValue::Int(v) => statement.bind(*v),
+                        SqlValue::Text(v) => statement.bind(v.clone()),
+                    };
+                }
+                let rows = statement.fetch_all(&mut *self.tx).await?;
+                let ids = rows.iter().map(|row| row.try_get("id")).collect::<std::result::Result<Vec<i64>, _>>()?;
+                self.load_tickets(&ids).await
+            }
+
+            async fn ticket_history(&mut self, id: i64) -> Result<Vec<TicketHistory>> {
+                let rows = sqlx::query(
+                    "SELECT at, actor, field, old_value, new_value FROM ticket_history WHERE ticket_id = $1 ORDER BY id",
+                )
+                .bind(id)
+                .fetch_all(&mut *self.tx)
+                .await?;
+                rows.iter()
+                    .map(|row| {
+                        Ok(TicketHistory {
+                            at: timestamp(row.try_get("at")?)?,
+                            actor: row.try_get("actor")?,
+                            field: row.try_get("field")?,
+                            old_value: row.try_get("old_value")?,
+                            new_value: row.try_get("new_value")?,
+                        })
+                    })
+                    .collect()
+            }
+        }
+    };
+}
+
+pub(crate) use tickets_tx_impl;
