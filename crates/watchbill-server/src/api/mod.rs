@@ -13,6 +13,7 @@ pub mod overrides;
 pub mod schedules;
 pub mod services;
 pub mod teams;
+pub mod tickets;
 pub mod tokens;
 pub mod users;
 pub mod webhooks;
@@ -34,7 +35,7 @@ use crate::state::AppState;
     modifiers(&TokenSecurity),
     tags(
         (name = "users"), (name = "teams"), (name = "schedules"), (name = "overrides"),
-        (name = "oncall"), (name = "tokens"), (name = "organisation"), (name = "calendar"), (name = "services"), (name = "incidents"), (name = "intake"),
+        (name = "oncall"), (name = "tokens"), (name = "organisation"), (name = "calendar"), (name = "services"), (name = "incidents"), (name = "intake"), (name = "tickets"),
         (name = "system"),
     )
 )]
@@ -61,6 +62,7 @@ pub fn router() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .merge(overrides::routes())
         .merge(oncall::routes())
         .merge(duty::routes())
+        .merge(tickets::routes())
         .merge(tokens::routes())
         .merge(org::routes())
         .merge(services::routes())

@@ -1,0 +1,589 @@
+//! `/api/v1/tickets`: the ticket tracker, queried in the filter language, and each team's
+//! maintenance-duty queue.
+
+use std::collections::HashMap;
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::Json;
+use jiff::{civil, Timestamp};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+use watchbill_core::tickets::filter::{compile, parse, Context, Expr, Query};
+use watchbill_core::tickets::{normalise_team_key, Priority, TicketKey, TicketKind};
+use watchbill_core::{Role, TeamId, UserId};
+use watchbill_store::tickets::{NewTicket, StoredTicket, TicketChange, TicketSettings};
+use watchbill_store::Tx;
+
+use super::oncall::PersonView;
+use crate::auth::Caller;
+use crate::error::{ApiError, ApiResult};
+use crate::extract::{ApiJson, ApiPath, ApiQuery};
+use crate::state::AppState;
+
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list_tickets, create_ticket))
+        .routes(routes!(get_ticket, update_ticket))
+        .routes(routes!(get_settings, put_settings))
+        .routes(routes!(duty_queue))
+}
+
+/// The duty filter a team starts with: open maintenance-duty work, most urgent first.
+pub const DEFAULT_DUTY_FILTER: &str =
+    "label = product-maintenance-duty AND status IN (open, in_progress) ORDER BY priority DESC, due ASC";
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct TicketView {
+    /// `UF-123`.
+    pub key: String,
+    pub team_id: i64,
+    pub title: String,
+    pub description: String,
+    /// `bug`, `feature`, `maintenance` or `task`.
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// `Highest`, `High`, `Medium`, `Low` or `Lowest`.
+    pub priority: String,
+    /// `open`, `in_progress`, `resolved` or `closed`.
+    pub status: String,
+    pub labels: Vec<String>,
+    pub due: Option<String>,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
+    pub resolved_at: Option<Timestamp>,
+    pub reporter_id: Option<i64>,
+    pub assignee_id: Option<i64>,
+    pub component: Option<String>,
+}
+
+impl From<StoredTicket> for TicketView {
+    fn from(stored: StoredTicket) -> TicketView {
+        let t = stored.ticket;
+        TicketView {
+            key: t.key.to_string(),
+            team_id: stored.team_id.0,
+            title: t.title,
+            description: t.description,
+            kind: t.kind.as_str().to_owned(),
+            priority: t.priority.as_str().to_owned(),
+            status: t.status.as_str().to_owned(),
+            labels: t.labels,
+            due: t.due.map(|d| d.to_string()),
+            created_at: t.created,
+            updated_at: t.updated,
+            resolved_at: t.resolved,
+            reporter_id: t.reporter.map(|u| u.0),
+            assignee_id: t.assignee.map(|u| u.0),
+            component: t.component,
+        }
+    }
+}
+
+fn parse_filter(text: &str, field: &str) -> ApiResult<Query> {
+    parse(text).map_err(|e| ApiError::invalid(field.to_owned(), e.to_string()))
+}
+
+fn kind(text: &str) -> ApiResult<TicketKind> {
+    text.parse()
+        .map_err(|e: String| ApiError::invalid("type", e))
+}
+
+fn priority(text: &str) -> ApiResult<Priority> {
+    text.parse()
+        .map_err(|e: String| ApiError::invalid("priority", e))
+}
+
+fn date(text: &str, field: &str) -> ApiResult<civil::Date> {
+    text.parse().map_err(|_| {
+        ApiError::invalid(
+            field.to_owned(),
+            format!("`{text}` is not a date; use YYYY-MM-DD"),
+        )
+    })
+}
+
+fn labels(list: &[String]) -> ApiResult<Vec<String>> {
+    list.iter()
+        .enumerate()
+        .map(|(i, label)| {
+            let label = label.trim();
+            if label.is_empty() || label.contains(char::is_whitespace) || label.len() > 100 {
+                Err(ApiError::invalid(
+                    format!("labels[{i}]"),
+                    format!("`{label}` is not a label: one word of at most 100 characters"),
+                ))
+            } else {
+                Ok(label.to_owned())
+            }
+        })
+        .collect()
+}
+
+/// Who a filter may name: users by email.
+async fn directory(tx: &mut dyn Tx) -> ApiResult<HashMap<String, UserId>> {
+    Ok(tx
+        .users()
+        .await?
+        .into_iter()
+        .map(|u| (u.email, u.id))
+        .collect())
+}
+
+/// The team's Captain On-Call now: whoever is on call on its first schedule.
+async fn captain(state: &AppState, tx: &mut dyn Tx, team: TeamId) -> ApiResult<Option<UserId>> {
+    let now = state.clock.now();
+    let roster = state.roster.get(tx, now).await?;
+    let first = roster
+        .schedules
+        .iter()
+        .filter(|s| s.team_id == team)
+        .min_by_key(|s| s.id);
+    Ok(first
+        .and_then(|s| roster.resolved.get(&s.id))
+        .and_then(|s| s.on_call_at(now))
+        .map(|(user, _)| user))
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct TicketQuery {
+    /// A filter, e.g. `label = product-maintenance-duty AND status != closed ORDER BY priority DESC`.
+    filter: Option<String>,
+    /// A team (id) whose Captain On-Call `currentDuty()` names.
+    team: Option<i64>,
+    /// At most this many (default 100, at most 1000).
+    limit: Option<i64>,
+}
+
+/// Lists tickets a filter selects, in its order.
+#[utoipa::path(get, path = "/api/v1/tickets", tag = "tickets", params(TicketQuery),
+    responses((status = 200, body = [TicketView]), (status = 400, body = ApiError)), security(("token" = [])))]
+async fn list_tickets(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiQuery(query): ApiQuery<TicketQuery>,
+) -> ApiResult<Json<Vec<TicketView>>> {
+    let limit = query.limit.unwrap_or(100);
+    if !(1..=1000).contains(&limit) {
+        return Err(ApiError::invalid(
+            "limit",
+            "the limit must be between 1 and 1000",
+        ));
+    }
+    let filter = parse_filter(
+        query.filter.as_deref().unwrap_or("ORDER BY created DESC"),
+        "filter",
+    )?;
+    let mut tx = state.store.read().await?;
+    let users = directory(tx.as_mut()).await?;
+    let duty = match query.team {
+        Some(team) => captain(&state, tx.as_mut(), TeamId(team)).await?,
+        None => None,
+    };
+    // The context borrows the directory, which is not shared across threads: compile before
+    // the next await.
+    let compiled = {
+        let mut context =
+            Context::new(state.clock.now(), jiff::tz::TimeZone::UTC).with_users(&users);
+        if let Some(user) = caller.user {
+            context = context.with_current_user(user);
+        }
+        if let Some(user) = duty {
+            context = context.with_current_duty(user);
+        }
+        compile(&filter, &context)
+    };
+    let found = tx.find_tickets(&compiled, limit).await?;
+    Ok(Json(found.into_iter().map(TicketView::from).collect()))
+}
+
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewTicketBody {
+    pub team_id: i64,
+    pub title: String,
+    #[serde(default)]
+    pub description: String,
+    /// Default `task`.
+    #[serde(default, rename = "type")]
+    pub kind: Option<String>,
+    /// Default `Medium`.
+    #[serde(default)]
+    pub priority: Option<String>,
+    #[serde(default)]
+    pub labels: Vec<String>,
+    /// `YYYY-MM-DD`.
+    #[serde(default)]
+    pub due: Option<String>,
+    #[serde(default)]
+    pub assignee_id: Option<i64>,
+    #[serde(default)]
+    pub component: Option<String>,
+}
+
+/// Files a ticket (responder). If the team assigns new duty tickets to its captain and the
+/// ticket matches the duty filter, the captain gets it.
+#[utoipa::path(post, path = "/api/v1/tickets", tag = "tickets", request_body = NewTicketBody,
+    responses((status = 201, body = TicketView), (status = 400, body = ApiError), (status = 422, body = ApiError)), security(("token" = [])))]
+async fn create_ticket(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiJson(body): ApiJson<NewTicketBody>,
+) -> ApiResult<(StatusCode, Json<TicketView>)> {
+    caller.require(Role::Responder)?;
+    let title = body.title.trim();
+    if title.is_empty() || title.len() > 500 {
+        return Err(ApiError::invalid(
+            "title",
+            "a ticket needs a title of at most 500 characters",
+        ));
+    }
+    let input = NewTicket {
+        team_id: TeamId(body.team_id),
+        title: title.to_owned(),
+        description: body.description.clone(),
+        kind: body
+            .kind
+            .as_deref()
+            .map(kind)
+            .transpose()?
+            .unwrap_or(TicketKind::Task),
+        priority: body
+            .priority
+            .as_deref()
+            .map(priority)
+            .transpose()?
+            .unwrap_or(Priority::Medium),
+        labels: labels(&body.labels)?,
+        due: body.due.as_deref().map(|d| date(d, "due")).transpose()?,
+        reporter: caller.user,
+        assignee: body.assignee_id.map(UserId),
+        component: body.component.clone().filter(|c| !c.trim().is_empty()),
+    };
+    let mut tx = state.store.write().await?;
+    if let Some(assignee) = input.assignee {
+        tx.user(assignee).await.map_err(|_| {
+            ApiError::from(watchbill_store::StoreError::reference(
+                format!("user {assignee} does not exist"),
+                "assignee_id",
+            ))
+        })?;
+    }
+    let ticket = tx.insert_ticket(&input, &caller.label).await?;
+    tx.commit().await?;
+    Ok((StatusCode::CREATED, Json(ticket.into())))
+}
+
+fn key(text: &str) -> ApiResult<TicketKey> {
+    text.parse()
+        .map_err(|e: String| ApiError::invalid("key", e))
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct HistoryView {
+    pub at: Timestamp,
+    pub actor: String,
+    pub field: String,
+    pub old_value: String,
+    pub new_value: String,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct TicketDetail {
+    #[serde(flatten)]
+    pub ticket: TicketView,
+    pub history: Vec<HistoryView>,
+}
+
+/// Shows a ticket with its history.
+#[utoipa::path(get, path = "/api/v1/tickets/{key}", tag = "tickets", params(("key" = String, Path, description = "`UF-123`")),
+    responses((status = 200, body = TicketDetail), (status = 404, body = ApiError)), security(("token" = [])))]
+async fn get_ticket(
+    State(state): State<AppState>,
+    _caller: Caller,
+    ApiPath(text): ApiPath<String>,
+) -> ApiResult<Json<TicketDetail>> {
+    let key = key(&text)?;
+    let mut tx = state.store.read().await?;
+    let ticket = tx.ticket_by_key(&key).await?;
+    let history = tx
+        .ticket_history(ticket.id)
+        .await?
+        .into_iter()
+        .map(|h| HistoryView {
+            at: h.at,
+            actor: h.actor,
+            field: h.field,
+            old_value: h.old_value,
+            new_value: h.new_value,
+        })
+        .collect();
+    Ok(Json(TicketDetail {
+        ticket: ticket.into(),
+        history,
+    }))
+}
+
+/// Fields to change; `null` clears `due`, `assignee_id` and `component`.
+#[derive(Debug, Clone, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TicketPatch {
+    pub title: Option<String>,
+    pub description: Option<String>,
+    #[serde(rename = "type")]
+    pub kind: Option<String>,
+    pub priority: Option<String>,
+    pub status: Option<String>,
+    pub labels: Option<Vec<String>>,
+    #[schema(value_type = Option<String>)]
+    pub due: Option<Value>,
+    #[schema(value_type = Option<i64>)]
+    pub assignee_id: Option<Value>,
+    #[schema(value_type = Option<String>)]
+    pub component: Option<Value>,
+}
+
+fn changes(patch: &TicketPatch) -> ApiResult<Vec<TicketChange>> {
+    let mut out = Vec::new();
+    if let Some(title) = &patch.title {
+        if title.trim().is_empty() {
+            return Err(ApiError::invalid("title", "a ticket needs a title"));
+        }
+        out.push(TicketChange::Title(title.trim().to_owned()));
+    }
+    if let Some(text) = &patch.description {
+        out.push(TicketChange::Description(text.clone()));
+    }
+    if let Some(text) = &patch.kind {
+        out.push(TicketChange::Kind(kind(text)?));
+    }
+    if let Some(text) = &patch.priority {
+        out.push(TicketChange::Priority(priority(text)?));
+    }
+    if let Some(text) = &patch.status {
+        out.push(TicketChange::Status(
+            text.parse()
+                .map_err(|e: String| ApiError::invalid("status", e))?,
+        ));
+    }
+    if let Some(list) = &patch.labels {
+        out.push(TicketChange::Labels(labels(list)?));
+    }
+    match &patch.due {
+        None => {}
+        Some(Value::Null) => out.push(TicketChange::Due(None)),
+        Some(Value::String(text)) => out.push(TicketChange::Due(Some(date(text, "due")?))),
+        Some(_) => {
+            return Err(ApiError::invalid(
+                "due",
+                "`due` is a date (YYYY-MM-DD) or null",
+            ))
+        }
+    }
+    match &patch.assignee_id {
+        None => {}
+        Some(Value::Null) => out.push(TicketChange::Assignee(None)),
+        Some(value) => match value.as_i64() {
+            Some(id) => out.push(TicketChange::Assignee(Some(UserId(id)))),
+            None => {
+                return Err(ApiError::invalid(
+                    "assignee_id",
+                    "`assignee_id` is a user id or null",
+                ))
+            }
+        },
+    }
+    match &patch.component {
+        None => {}
+        Some(Value::Null) => out.push(TicketChange::Component(None)),
+        Some(Value::String(text)) => out.push(TicketChange::Component(
+            Some(text.clone()).filter(|c| !c.trim().is_empty()),
+        )),
+        Some(_) => {
+            return Err(ApiError::invalid(
+                "component",
+                "`component` is text or null",
+            ))
+        }
+    }
+    Ok(out)
+}
+
+/// Changes a ticket (responder); every change lands in its history.
+#[utoipa::path(patch, path = "/api/v1/tickets/{key}", tag = "tickets", request_body = TicketPatch,
+    params(("key" = String, Path, description = "`UF-123`")),
+    responses((status = 200, body = TicketView), (status = 400, body = ApiError), (status = 404, body = ApiError)), security(("token" = [])))]
+async fn update_ticket(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiPath(text): ApiPath<String>,
+    ApiJson(patch): ApiJson<TicketPatch>,
+) -> ApiResult<Json<TicketView>> {
+    caller.require(Role::Responder)?;
+    let key = key(&text)?;
+    let changes = changes(&patch)?;
+    let mut tx = state.store.write().await?;
+    let ticket = tx.ticket_by_key(&key).await?;
+    for change in &changes {
+        if let TicketChange::Assignee(Some(user)) = change {
+            tx.user(*user).await.map_err(|_| {
+                ApiError::from(watchbill_store::StoreError::reference(
+                    format!("user {user} does not exist"),
+                    "assignee_id",
+                ))
+            })?;
+        }
+    }
+    let updated = tx.update_ticket(ticket.id, &changes, &caller.label).await?;
+    tx.commit().await?;
+    Ok(Json(updated.into()))
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SettingsBody {
+    /// The key prefix of the team's tickets: a letter, then letters or digits (`UF`).
+    pub prefix: String,
+    /// The maintenance-duty queue's filter; default open `product-maintenance-duty` tickets,
+    /// most urgent first.
+    #[serde(default)]
+    pub duty_filter: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct SettingsView {
+    pub team_id: i64,
+    pub prefix: String,
+    pub duty_filter: String,
+}
+
+/// A team's ticket settings.
+#[utoipa::path(get, path = "/api/v1/teams/{id}/ticket-settings", tag = "tickets", params(("id" = i64, Path, description = "Team id")),
+    responses((status = 200, body = SettingsView), (status = 404, body = ApiError)), security(("token" = [])))]
+async fn get_settings(
+    State(state): State<AppState>,
+    _caller: Caller,
+    ApiPath(id): ApiPath<i64>,
+) -> ApiResult<Json<SettingsView>> {
+    let mut tx = state.store.read().await?;
+    let settings = tx
+        .ticket_settings(TeamId(id))
+        .await?
+        .ok_or_else(|| ApiError::not_found(format!("ticket settings of team {id}")))?;
+    Ok(Json(SettingsView {
+        team_id: settings.team_id.0,
+        prefix: settings.prefix,
+        duty_filter: settings.duty_filter,
+    }))
+}
+
+/// Sets a team's ticket prefix and duty filter (manager).
+#[utoipa::path(put, path = "/api/v1/teams/{id}/ticket-settings", tag = "tickets", request_body = SettingsBody,
+    params(("id" = i64, Path, description = "Team id")),
+    responses((status = 200, body = SettingsView), (status = 400, body = ApiError), (status = 409, body = ApiError)), security(("token" = [])))]
+async fn put_settings(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiPath(id): ApiPath<i64>,
+    ApiJson(body): ApiJson<SettingsBody>,
+) -> ApiResult<Json<SettingsView>> {
+    caller.require(Role::Manager)?;
+    let prefix = normalise_team_key(body.prefix.trim())
+        .filter(|p| p.len() <= 10)
+        .ok_or_else(|| {
+            ApiError::invalid(
+                "prefix",
+                "a prefix is a letter, then letters or digits, at most 10 (e.g. UF)",
+            )
+        })?;
+    let duty_filter = body
+        .duty_filter
+        .clone()
+        .unwrap_or_else(|| DEFAULT_DUTY_FILTER.to_owned());
+    parse_filter(&duty_filter, "duty_filter")?;
+    let settings = TicketSettings {
+        team_id: TeamId(id),
+        prefix,
+        duty_filter,
+    };
+    let mut tx = state.store.write().await?;
+    tx.set_ticket_settings(&settings).await?;
+    tx.record_audit(
+        &caller.label,
+        "ticket_settings.update",
+        &format!("team {id} prefix {}", settings.prefix),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(Json(SettingsView {
+        team_id: id,
+        prefix: settings.prefix,
+        duty_filter: settings.duty_filter,
+    }))
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct DutyQueue {
+    pub team_id: i64,
+    /// The Captain On-Call now, whose queue this is.
+    pub captain: Option<PersonView>,
+    pub filter: String,
+    pub tickets: Vec<TicketView>,
+}
+
+/// The team's maintenance-duty queue: its duty filter over its own tickets, with the captain
+/// who works it this week (`currentDuty()` in the filter).
+#[utoipa::path(get, path = "/api/v1/teams/{id}/duty-queue", tag = "tickets", params(("id" = i64, Path, description = "Team id")),
+    responses((status = 200, body = DutyQueue), (status = 404, body = ApiError)), security(("token" = [])))]
+async fn duty_queue(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiPath(id): ApiPath<i64>,
+) -> ApiResult<Json<DutyQueue>> {
+    let team = TeamId(id);
+    let mut tx = state.store.read().await?;
+    let settings = tx
+        .ticket_settings(team)
+        .await?
+        .ok_or_else(|| ApiError::not_found(format!("ticket settings of team {id}")))?;
+    let mut query = parse_filter(&settings.duty_filter, "duty_filter")?;
+    // The queue holds the team's own tickets only.
+    let own = parse_filter(&format!("team = {}", settings.prefix), "duty_filter")?.filter;
+    query.filter = match (own, query.filter.take()) {
+        (Some(own), Some(rest)) => Some(Expr::And(vec![own, rest])),
+        (own, rest) => own.or(rest),
+    };
+    let users = directory(tx.as_mut()).await?;
+    let duty = captain(&state, tx.as_mut(), team).await?;
+    let compiled = {
+        let mut context =
+            Context::new(state.clock.now(), jiff::tz::TimeZone::UTC).with_users(&users);
+        if let Some(user) = duty {
+            context = context.with_current_duty(user);
+        }
+        if let Some(user) = caller.user {
+            context = context.with_current_user(user);
+        }
+        compile(&query, &context)
+    };
+    let tickets = tx.find_tickets(&compiled, 500).await?;
+    let captain = match duty {
+        Some(user) => tx.user(user).await.ok().map(|u| PersonView {
+            id: u.id.0,
+            name: u.name,
+            email: u.email,
+            photo_url: u.photo_url,
+        }),
+        None => None,
+    };
+    Ok(Json(DutyQueue {
+        team_id: id,
+        captain,
+        filter: settings.duty_filter,
+        tickets: tickets.into_iter().map(TicketView::from).collect(),
+    }))
+}
