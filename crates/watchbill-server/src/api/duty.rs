@@ -65,6 +65,8 @@ async fn duty_weeks(
     ApiQuery(query): ApiQuery<DutyQuery>,
 ) -> ApiResult<Response> {
     let from = instant(query.from.as_deref(), state.clock.now(), "from")?;
+    // Whole seconds: the weeks' edges are shown to people and written to CSV.
+    let from = Timestamp::from_second(from.as_second()).unwrap_or(from);
     let weeks = query.weeks.unwrap_or(8);
     if !(1..=52).contains(&weeks) {
         return Err(ApiError::invalid("weeks", "ask for between 1 and 52 weeks"));
