@@ -12,6 +12,7 @@ use watchbill_store::Backend;
 on_both_backends!(
     tickets_are_filed_filtered_and_changed,
     the_duty_queue_is_the_captains_filtered_work,
+    jira_csv_imports_exports_and_bulk_edits_are_all_or_nothing,
 );
 
 fn keys(list: &Value) -> Vec<String> {
@@ -280,4 +281,158 @@ async fn the_duty_queue_is_the_captains_filtered_work(backend: Backend) {
         .get(&format!("/api/v1/teams/{user_facing}/duty-queue"))
         .await;
     assert_eq!(keys(&queue["tickets"]), ["UF-1"]);
+}
+
+const JIRA_CSV: &str = "Summary,Issue key,Issue Type,Status,Priority,Assignee,Due Date,Labels,Labels,Description\r\n\
+Quiz scores round down,CRS-101,Bug,To Do,High,ada@example.test,2026-12-01,product-maintenance-duty,quiz,\"Rounding, not truncating\nsee logs\"\r\n\
+Captions for lectures,CRS-102,Story,In Progress,Minor,,01/Dec/26 5:00 PM,,,\r\n\
+Old CDN bucket,CRS-103,Task,Done,Lowest,Ada,,product-maintenance-duty,,Cleanup\r\n";
+
+async fn jira_csv_imports_exports_and_bulk_edits_are_all_or_nothing(backend: Backend) {
+    let app = TestApp::start(backend, "2026-11-26T12:00:00Z").await;
+    let ada = app.user("Ada").await;
+    let grace = app.user("Grace").await;
+    let team = app.team("User-facing", &[ada, grace]).await;
+    app.put(
+        &format!("/api/v1/teams/{team}/ticket-settings"),
+        json!({"prefix": "UF"}),
+    )
+    .await;
+    let import = |csv: String| {
+        let url = format!("{}/api/v1/teams/{team}/tickets/import", app.url);
+        async move {
+            let response = reqwest::Client::new()
+                .post(url)
+                .bearer_auth(common::ADMIN_TOKEN)
+                .header("content-type", "text/csv")
+                .body(csv)
+                .send()
+                .await
+                .unwrap();
+            (response.status(), response.json::<Value>().await.unwrap())
+        }
+    };
+
+    // A bad row stops the whole import, naming the row.
+    let (status, error) = import(JIRA_CSV.replace("Minor", "Urgent")).await;
+    assert_eq!(
+        (status, error["field"].clone()),
+        (StatusCode::BAD_REQUEST, json!("row 3")),
+        "{error}"
+    );
+    assert!(error["message"]
+        .as_str()
+        .unwrap()
+        .contains("`Urgent` is not a priority"));
+    let (status, error) = import(JIRA_CSV.replace("ada@example.test", "nobody@example.test")).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{error}");
+    assert!(
+        error["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("row 2: no user is `nobody@example.test`"),
+        "{error}"
+    );
+    let (_, none) = app.get("/api/v1/tickets").await;
+    assert_eq!(none, json!([]), "nothing was imported");
+
+    let (status, report) = import(JIRA_CSV.to_owned()).await;
+    assert_eq!(status, StatusCode::CREATED, "{report}");
+    assert_eq!(report["keys"], json!(["UF-1", "UF-2", "UF-3"]));
+    let (_, first) = app.get("/api/v1/tickets/UF-1").await;
+    assert_eq!(first["type"], "bug");
+    assert_eq!(first["labels"], json!(["product-maintenance-duty", "quiz"]));
+    assert_eq!(first["description"], "Rounding, not truncating\nsee logs");
+    assert_eq!(first["assignee_id"], json!(ada));
+    assert!(first["history"][0]["actor"]
+        .as_str()
+        .unwrap()
+        .contains("import of CRS-101"));
+    let (_, second) = app.get("/api/v1/tickets/UF-2").await;
+    assert_eq!(
+        (
+            second["status"].clone(),
+            second["priority"].clone(),
+            second["due"].clone()
+        ),
+        (json!("in_progress"), json!("Low"), json!("2026-12-01"))
+    );
+    let (_, third) = app.get("/api/v1/tickets/UF-3").await;
+    assert_eq!(
+        (third["status"].clone(), third["assignee_id"].clone()),
+        (json!("closed"), json!(ada)),
+        "assignees by name too"
+    );
+
+    // The export imports back into another team unchanged.
+    let (status, _, csv) = app
+        .text_with_token("/api/v1/tickets?format=csv&filter=ORDER%20BY%20key")
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        csv.starts_with(
+            "Issue key,Summary,Description,Issue Type,Status,Priority,Labels,Due Date,Assignee"
+        ),
+        "{csv}"
+    );
+    let other = app.team("Analytics", &[ada]).await;
+    app.put(
+        &format!("/api/v1/teams/{other}/ticket-settings"),
+        json!({"prefix": "AN"}),
+    )
+    .await;
+    let response = reqwest::Client::new()
+        .post(format!("{}/api/v1/teams/{other}/tickets/import", app.url))
+        .bearer_auth(common::ADMIN_TOKEN)
+        .body(csv)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::CREATED);
+    let (_, copy) = app.get("/api/v1/tickets/AN-1").await;
+    for field in [
+        "title",
+        "description",
+        "type",
+        "status",
+        "priority",
+        "labels",
+        "due",
+        "assignee_id",
+    ] {
+        assert_eq!(copy[field], first[field], "{field}");
+    }
+
+    // Bulk edit: an unknown user changes nothing; a known one changes every selected ticket.
+    let bulk = |body: Value| app.post("/api/v1/tickets/bulk", body);
+    let (status, error) = bulk(json!({"filter": "label = product-maintenance-duty", "set": {"assignee": "nobody@example.test"}})).await;
+    assert_eq!(
+        (status, error["field"].clone()),
+        (StatusCode::UNPROCESSABLE_ENTITY, json!("set.assignee"))
+    );
+    let (status, error) = bulk(json!({"filter": "label == x", "set": {}})).await;
+    assert_eq!(
+        (status, error["field"].clone()),
+        (StatusCode::BAD_REQUEST, json!("filter"))
+    );
+    let (status, report) = bulk(json!({
+        "filter": "team = UF AND label = product-maintenance-duty",
+        "set": {"assignee": "grace@example.test", "priority": "Highest", "add_labels": ["week-48"], "remove_labels": ["quiz"]}
+    }))
+    .await;
+    assert_eq!(status, StatusCode::OK, "{report}");
+    assert_eq!(report["keys"], json!(["UF-1", "UF-3"]));
+    let (_, first) = app.get("/api/v1/tickets/UF-1").await;
+    assert_eq!(first["assignee_id"], json!(grace));
+    assert_eq!(first["priority"], "Highest");
+    assert_eq!(
+        first["labels"],
+        json!(["product-maintenance-duty", "week-48"])
+    );
+    let (_, untouched) = app.get("/api/v1/tickets/AN-1").await;
+    assert_eq!(
+        untouched["assignee_id"],
+        json!(ada),
+        "the filter's team only"
+    );
 }

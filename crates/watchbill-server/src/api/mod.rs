@@ -13,6 +13,7 @@ pub mod overrides;
 pub mod schedules;
 pub mod services;
 pub mod teams;
+pub mod ticket_bulk;
 pub mod tickets;
 pub mod tokens;
 pub mod users;
@@ -63,6 +64,7 @@ pub fn router() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .merge(oncall::routes())
         .merge(duty::routes())
         .merge(tickets::routes())
+        .merge(ticket_bulk::routes().layer(DefaultBodyLimit::max(ticket_bulk::IMPORT_BODY_LIMIT)))
         .merge(tokens::routes())
         .merge(org::routes())
         .merge(services::routes())

@@ -155,25 +155,38 @@ pub struct TicketQuery {
     filter: Option<String>,
     /// A team (id) whose Captain On-Call `currentDuty()` names.
     team: Option<i64>,
-    /// At most this many (default 100, at most 1000).
+    /// At most this many (default 100, at most 10,000).
     limit: Option<i64>,
+    /// `json` (default) or `csv`, in the column names of a Jira export.
+    format: Option<String>,
 }
 
 /// Lists tickets a filter selects, in its order.
 #[utoipa::path(get, path = "/api/v1/tickets", tag = "tickets", params(TicketQuery),
-    responses((status = 200, body = [TicketView]), (status = 400, body = ApiError)), security(("token" = [])))]
+    responses((status = 200, body = [TicketView], description = "JSON, or CSV with `format=csv`"), (status = 400, body = ApiError)), security(("token" = [])))]
 async fn list_tickets(
     State(state): State<AppState>,
     caller: Caller,
     ApiQuery(query): ApiQuery<TicketQuery>,
-) -> ApiResult<Json<Vec<TicketView>>> {
+) -> ApiResult<axum::response::Response> {
+    use axum::response::IntoResponse;
     let limit = query.limit.unwrap_or(100);
-    if !(1..=1000).contains(&limit) {
+    if !(1..=10_000).contains(&limit) {
         return Err(ApiError::invalid(
             "limit",
-            "the limit must be between 1 and 1000",
+            "the limit must be between 1 and 10,000",
         ));
     }
+    let csv = match query.format.as_deref() {
+        None | Some("json") => false,
+        Some("csv") => true,
+        Some(other) => {
+            return Err(ApiError::invalid(
+                "format",
+                format!("`{other}` is not a format; use json or csv"),
+            ))
+        }
+    };
     let filter = parse_filter(
         query.filter.as_deref().unwrap_or("ORDER BY created DESC"),
         "filter",
@@ -198,7 +211,72 @@ async fn list_tickets(
         compile(&filter, &context)
     };
     let found = tx.find_tickets(&compiled, limit).await?;
-    Ok(Json(found.into_iter().map(TicketView::from).collect()))
+    let views: Vec<TicketView> = found.into_iter().map(TicketView::from).collect();
+    if !csv {
+        return Ok(Json(views).into_response());
+    }
+    let emails: HashMap<UserId, String> =
+        users.into_iter().map(|(email, id)| (id, email)).collect();
+    Ok((
+        [
+            (axum::http::header::CONTENT_TYPE, "text/csv; charset=utf-8"),
+            (
+                axum::http::header::CONTENT_DISPOSITION,
+                "attachment; filename=\"tickets.csv\"",
+            ),
+        ],
+        tickets_csv(&views, &emails),
+    )
+        .into_response())
+}
+
+/// Tickets as CSV, with the column names of a Jira export so that the file imports back.
+fn tickets_csv(tickets: &[TicketView], emails: &HashMap<UserId, String>) -> String {
+    let mut writer = csv::Writer::from_writer(Vec::new());
+    let header = [
+        "Issue key",
+        "Summary",
+        "Description",
+        "Issue Type",
+        "Status",
+        "Priority",
+        "Labels",
+        "Due Date",
+        "Assignee",
+        "Reporter",
+        "Component/s",
+        "Created",
+        "Updated",
+    ];
+    let _ = writer.write_record(header);
+    let status = |s: &str| match s {
+        "open" => "Open",
+        "in_progress" => "In Progress",
+        "resolved" => "Resolved",
+        _ => "Closed",
+    };
+    let email = |id: Option<i64>| {
+        id.and_then(|id| emails.get(&UserId(id)).cloned())
+            .unwrap_or_default()
+    };
+    for t in tickets {
+        let _ = writer.write_record([
+            t.key.clone(),
+            t.title.clone(),
+            t.description.clone(),
+            t.kind.clone(),
+            status(&t.status).to_owned(),
+            t.priority.clone(),
+            t.labels.join(" "),
+            t.due.clone().unwrap_or_default(),
+            email(t.assignee_id),
+            email(t.reporter_id),
+            t.component.clone().unwrap_or_default(),
+            t.created_at.to_string(),
+            t.updated_at.to_string(),
+        ]);
+    }
+    String::from_utf8(writer.into_inner().unwrap_or_default()).unwrap_or_default()
 }
 
 #[derive(Debug, Clone, Deserialize, ToSchema)]
