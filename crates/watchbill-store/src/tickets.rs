@@ -35,6 +35,8 @@ pub struct NewTicket {
     pub description: String,
     pub kind: TicketKind,
     pub priority: Priority,
+    /// Usually `Open`; an import brings tickets in whatever state they were.
+    pub status: TicketStatus,
     pub labels: Vec<String>,
     pub due: Option<civil::Date>,
     pub reporter: Option<UserId>,

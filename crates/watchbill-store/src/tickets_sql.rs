@@ -163,10 +163,11 @@ macro_rules! tickets_tx_impl {
                     .await?;
                 let number: i64 = row.try_get::<i64, _>("n")? + 1;
                 let now = seconds(self.now);
+                let resolved = matches!(input.status, TicketStatus::Resolved | TicketStatus::Closed).then_some(now);
                 let row = sqlx::query(
                     "INSERT INTO tickets (team_id, team_key, number, title, description, kind, priority, status, due_date, \
-                     created_at, updated_at, reporter_id, assignee_id, component) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, 'open', $8, $9, $9, $10, $11, $12) RETURNING id",
+                     created_at, updated_at, resolved_at, reporter_id, assignee_id, component) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10, $11, $12, $13, $14) RETURNING id",
                 )
                 .bind(input.team_id.0)
                 .bind(&settings.prefix)
@@ -175,8 +176,10 @@ macro_rules! tickets_tx_impl {
                 .bind(&input.description)
                 .bind(input.kind.as_str())
                 .bind(input.priority.rank())
+                .bind(input.status.as_str())
                 .bind(input.due.map(|d| d.to_string()))
                 .bind(now)
+                .bind(resolved)
                 .bind(input.reporter.map(|u| u.0))
                 .bind(input.assignee.map(|u| u.0))
                 .bind(&input.component)
@@ -184,7 +187,16 @@ macro_rules! tickets_tx_impl {
                 .await
                 .map_err(|e| StoreError::from_sqlx(e, "a ticket with this key"))?;
                 let id: i64 = row.try_get("id")?;
-                self.set_labels(id, &input.labels).await?;
+                let mut labels: Vec<String> = input.labels.clone();
+                labels.sort();
+                labels.dedup();
+                for label in &labels {
+                    sqlx::query("INSERT INTO ticket_labels (ticket_id, label) VALUES ($1, $2)")
+                        .bind(id)
+                        .bind(label)
+                        .execute(&mut *self.tx)
+                        .await?;
+                }
                 sqlx::query(
                     "INSERT INTO ticket_history (ticket_id, at, actor, field, old_value, new_value) VALUES ($1, $2, $3, 'created', '', $4)",
                 )
@@ -194,7 +206,28 @@ macro_rules! tickets_tx_impl {
                 .bind(&input.title)
                 .execute(&mut *self.tx)
                 .await?;
-                self.load_tickets(&[id]).await?.pop().ok_or_else(|| StoreError::not_found("ticket"))
+                // Everything the row holds is known here; reading it back would cost two queries.
+                Ok(StoredTicket {
+                    id,
+                    team_id: input.team_id,
+                    ticket: Ticket {
+                        key: TicketKey::new(&settings.prefix, number)
+                            .ok_or_else(|| StoreError::Corrupt(format!("ticket prefix `{}`", settings.prefix)))?,
+                        title: input.title.clone(),
+                        description: input.description.clone(),
+                        kind: input.kind,
+                        labels,
+                        priority: input.priority,
+                        status: input.status,
+                        due: input.due,
+                        created: self.now,
+                        updated: self.now,
+                        resolved: resolved.map(timestamp).transpose()?,
+                        reporter: input.reporter,
+                        assignee: input.assignee,
+                        component: input.component.clone(),
+                    },
+                })
             }
 
             async fn ticket_by_key(&mut self, key: &TicketKey) -> Result<StoredTicket> {

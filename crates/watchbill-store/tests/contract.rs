@@ -525,6 +525,7 @@ mod tickets {
                     description: String::new(),
                     kind: TicketKind::Bug,
                     priority: Priority::Medium,
+                    status: TicketStatus::Open,
                     labels: vec![],
                     due: None,
                     reporter: None,
@@ -582,6 +583,7 @@ mod tickets {
                         description: format!("Details of {n}, 100% sure"),
                         kind: kinds[n % 4],
                         priority: priorities[n % 5],
+                        status: TicketStatus::Open,
                         labels,
                         due: (n % 3 != 1).then(|| {
                             jiff::civil::date(2026, 11, 20)

@@ -225,6 +225,7 @@ async fn import_csv(
                     description: cell(description).to_owned(),
                     kind: jira_kind(cell(kind)),
                     priority,
+                    status,
                     labels,
                     due,
                     reporter: caller.user,
@@ -234,10 +235,6 @@ async fn import_csv(
                 &actor,
             )
             .await?;
-        if status != TicketStatus::Open {
-            tx.update_ticket(ticket.id, &[TicketChange::Status(status)], &actor)
-                .await?;
-        }
         keys.push(ticket.ticket.key.to_string());
     }
     tx.record_audit(

@@ -336,6 +336,7 @@ async fn create_ticket(
             .map(priority)
             .transpose()?
             .unwrap_or(Priority::Medium),
+        status: watchbill_core::tickets::TicketStatus::Open,
         labels: labels(&body.labels)?,
         due: body.due.as_deref().map(|d| date(d, "due")).transpose()?,
         reporter: caller.user,
