@@ -17,6 +17,7 @@ import shutil
 import subprocess
 import tempfile
 import time
+import urllib.parse
 import urllib.request
 
 TOKEN = "bench-bootstrap-token-0123456789"
@@ -37,6 +38,8 @@ def main():
     parser.add_argument("--binary", default="target/release/watchbill")
     parser.add_argument("--rows", type=int, default=10_000)
     parser.add_argument("--postgres")
+    parser.add_argument("--filter-seconds", type=int, default=0,
+                        help="then drive GET /api/v1/tickets with the duty filter for this long with wrk")
     args = parser.parse_args()
     workdir = tempfile.mkdtemp(prefix="watchbill-import-")
     if args.postgres:
@@ -75,6 +78,16 @@ def main():
         elapsed = time.time() - started
         backend = "PostgreSQL" if args.postgres else "SQLite"
         print(f"imported {report['imported']} tickets ({len(body) / 1e6:.1f} MB CSV) on {backend} in {elapsed:.2f} s")
+        if args.filter_seconds:
+            query = urllib.parse.quote(
+                "label = product-maintenance-duty AND status != closed AND due < \"+14d\" ORDER BY priority DESC, due ASC")
+            out = subprocess.run(
+                ["wrk", "-t1", "-c1", f"-d{args.filter_seconds}s", "--latency", "-H", f"Authorization: Bearer {TOKEN}",
+                 f"{url}/api/v1/tickets?limit=50&filter={query}"], capture_output=True, text=True, check=True).stdout
+            p50 = re.search(r"^\s+50%\s+(\S+)", out, re.M).group(1)
+            p99 = re.search(r"^\s+99%\s+(\S+)", out, re.M).group(1)
+            rps = re.search(r"Requests/sec:\s+([\d.]+)", out).group(1)
+            print(f"duty filter over {report['imported']} tickets, first 50: {float(rps):.0f} requests/s, p50 {p50}, p99 {p99}")
     finally:
         server.terminate()
         server.wait()

@@ -29,10 +29,10 @@ pub fn routes() -> OpenApiRouter<AppState> {
 }
 
 /// The largest CSV an import takes.
-pub const IMPORT_BODY_LIMIT: usize = 32 * 1024 * 1024;
+pub const IMPORT_BODY_LIMIT: usize = 64 * 1024 * 1024;
 
 /// The most rows one import takes.
-const MAX_ROWS: usize = 50_000;
+const MAX_ROWS: usize = 200_000;
 
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct ImportReport {
