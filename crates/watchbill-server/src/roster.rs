@@ -12,7 +12,7 @@ use std::sync::{Arc, Mutex};
 
 use jiff::{SignedDuration, Timestamp};
 use watchbill_core::schedule::Schedule as Resolved;
-use watchbill_core::{ScheduleId, UserId};
+use watchbill_core::{ScheduleId, TeamId, UserId};
 use watchbill_store::model::{Override, Schedule, Team, User};
 use watchbill_store::Tx;
 
@@ -71,6 +71,24 @@ impl Roster {
             schedules,
             resolved,
         })
+    }
+
+    /// The team's duty schedule: its first, the Captain On-Call in the seed's line-up. The
+    /// week's captain is also the product-maintenance engineer.
+    pub fn duty_schedule(&self, team: TeamId) -> Option<&Schedule> {
+        self.schedules
+            .iter()
+            .filter(|s| s.team_id == team)
+            .min_by_key(|s| s.id)
+    }
+
+    /// Who holds the team's duty at `at`.
+    pub fn captain(&self, team: TeamId, at: Timestamp) -> Option<UserId> {
+        let schedule = self.duty_schedule(team)?;
+        self.resolved
+            .get(&schedule.id)?
+            .on_call_at(at)
+            .map(|(user, _)| user)
     }
 
     fn covers(&self, at: Timestamp) -> bool {

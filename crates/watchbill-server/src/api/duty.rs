@@ -101,13 +101,7 @@ async fn duty_weeks(
     };
     let mut rows = Vec::new();
     for team in teams {
-        // The team's duty schedule is its first: the Captain On-Call in the seed's line-up.
-        let Some(record) = roster
-            .schedules
-            .iter()
-            .filter(|s| s.team_id == team.id)
-            .min_by_key(|s| s.id)
-        else {
+        let Some(record) = roster.duty_schedule(team.id) else {
             continue;
         };
         let Some(schedule) = roster.resolved.get(&record.id) else {
@@ -144,7 +138,15 @@ async fn duty_weeks(
     if !csv {
         return Ok(Json(rows).into_response());
     }
-    let mut out = String::from("team,week_start,week_end,on_duty,email,hours\r\n");
+    let mut writer = csv::Writer::from_writer(Vec::new());
+    let _ = writer.write_record([
+        "team",
+        "week_start",
+        "week_end",
+        "on_duty",
+        "email",
+        "hours",
+    ]);
     for row in &rows {
         let (name, email, hours) = match row.shares.first() {
             Some(share) => (
@@ -154,16 +156,16 @@ async fn duty_weeks(
             ),
             None => ("", "", 0.0),
         };
-        out.push_str(&format!(
-            "{},{},{},{},{},{:.1}\r\n",
-            csv_field(&row.team_name),
-            row.start,
-            row.end,
-            csv_field(name),
-            csv_field(email),
-            hours
-        ));
+        let _ = writer.write_record([
+            row.team_name.as_str(),
+            &row.start.to_string(),
+            &row.end.to_string(),
+            name,
+            email,
+            &format!("{hours:.1}"),
+        ]);
     }
+    let out = String::from_utf8(writer.into_inner().unwrap_or_default()).unwrap_or_default();
     Ok((
         [
             (CONTENT_TYPE, "text/csv; charset=utf-8"),
@@ -175,13 +177,4 @@ async fn duty_weeks(
         out,
     )
         .into_response())
-}
-
-/// A CSV field (RFC 4180): quoted when it holds a comma, quote or line break.
-fn csv_field(text: &str) -> String {
-    if text.contains([',', '"', '\n', '\r']) {
-        format!("\"{}\"", text.replace('"', "\"\""))
-    } else {
-        text.to_owned()
-    }
 }

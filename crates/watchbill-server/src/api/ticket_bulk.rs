@@ -314,12 +314,7 @@ async fn bulk_edit(
         }
     }
     let mut tx = state.store.write().await?;
-    let emails: HashMap<String, UserId> = tx
-        .users()
-        .await?
-        .into_iter()
-        .map(|u| (u.email, u.id))
-        .collect();
+    let emails = super::tickets::directory(tx.as_mut()).await?;
     let assignee = match body.set.assignee.as_deref().map(str::trim) {
         None => None,
         Some("") => Some(None),

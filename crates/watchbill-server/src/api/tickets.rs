@@ -124,7 +124,7 @@ fn labels(list: &[String]) -> ApiResult<Vec<String>> {
 }
 
 /// Who a filter may name: users by email.
-async fn directory(tx: &mut dyn Tx) -> ApiResult<HashMap<String, UserId>> {
+pub async fn directory(tx: &mut dyn Tx) -> ApiResult<HashMap<String, UserId>> {
     Ok(tx
         .users()
         .await?
@@ -133,19 +133,10 @@ async fn directory(tx: &mut dyn Tx) -> ApiResult<HashMap<String, UserId>> {
         .collect())
 }
 
-/// The team's Captain On-Call now: whoever is on call on its first schedule.
+/// The team's Captain On-Call now.
 async fn captain(state: &AppState, tx: &mut dyn Tx, team: TeamId) -> ApiResult<Option<UserId>> {
     let now = state.clock.now();
-    let roster = state.roster.get(tx, now).await?;
-    let first = roster
-        .schedules
-        .iter()
-        .filter(|s| s.team_id == team)
-        .min_by_key(|s| s.id);
-    Ok(first
-        .and_then(|s| roster.resolved.get(&s.id))
-        .and_then(|s| s.on_call_at(now))
-        .map(|(user, _)| user))
+    Ok(state.roster.get(tx, now).await?.captain(team, now))
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
