@@ -13,6 +13,7 @@ on_both_backends!(
     tickets_are_filed_filtered_and_changed,
     the_duty_queue_is_the_captains_filtered_work,
     jira_csv_imports_exports_and_bulk_edits_are_all_or_nothing,
+    comments_links_follow_ups_and_the_captains_new_work,
 );
 
 fn keys(list: &Value) -> Vec<String> {
@@ -435,4 +436,98 @@ async fn jira_csv_imports_exports_and_bulk_edits_are_all_or_nothing(backend: Bac
         json!(ada),
         "the filter's team only"
     );
+}
+
+async fn comments_links_follow_ups_and_the_captains_new_work(backend: Backend) {
+    let app = TestApp::start(backend, "2026-11-26T12:00:00Z").await;
+    watchbill_server::setup::demo(app.store.as_ref())
+        .await
+        .unwrap();
+    let (status, settings) = app
+        .put(
+            "/api/v1/teams/1/ticket-settings",
+            json!({"prefix": "UF", "assign_to_captain": true}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{settings}");
+    assert_eq!(settings["assign_to_captain"], true);
+    let (_, users) = app.get("/api/v1/users").await;
+    let alan = users
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|u| u["name"] == "Alan Turing")
+        .unwrap()["id"]
+        .clone();
+
+    let (_, duty) = app
+        .post("/api/v1/tickets", json!({"team_id": 1, "title": "Flaky quiz timer", "labels": ["product-maintenance-duty"]}))
+        .await;
+    assert_eq!(
+        duty["assignee_id"], alan,
+        "a new duty ticket goes to this week's captain"
+    );
+    let (_, feature) = app
+        .post(
+            "/api/v1/tickets",
+            json!({"team_id": 1, "title": "Dark mode", "type": "feature"}),
+        )
+        .await;
+    assert_eq!(feature["assignee_id"], Value::Null, "other work does not");
+
+    let (status, comment) = app
+        .post(
+            "/api/v1/tickets/UF-1/comments",
+            json!({"body": "Seen on Safari only"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{comment}");
+    let (status, _) = app
+        .post("/api/v1/tickets/UF-1/links", json!({"ticket": "UF-2"}))
+        .await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    let (status, error) = app
+        .post("/api/v1/tickets/UF-1/links", json!({"ticket": "UF-1"}))
+        .await;
+    assert_eq!(
+        (status, error["field"].clone()),
+        (StatusCode::BAD_REQUEST, json!("ticket"))
+    );
+    let (status, _) = app.post("/api/v1/tickets/UF-1/links", json!({})).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+
+    let (status, incident) = app
+        .post(
+            "/api/v1/incidents",
+            json!({"service_id": 1, "title": "Video CDN timeouts"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{incident}");
+    let (status, follow_up) = app
+        .post("/api/v1/incidents/INC-1/follow-up", json!({}))
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{follow_up}");
+    assert_eq!(follow_up["key"], "UF-3");
+    assert_eq!(follow_up["title"], "Follow up INC-1: Video CDN timeouts");
+    assert_eq!(follow_up["labels"], json!(["product-maintenance-duty"]));
+    assert_eq!(follow_up["assignee_id"], alan);
+
+    let (_, detail) = app.get("/api/v1/tickets/UF-1").await;
+    assert_eq!(detail["comments"][0]["body"], "Seen on Safari only");
+    assert_eq!(detail["linked_tickets"], json!(["UF-2"]));
+    let (_, other) = app.get("/api/v1/tickets/UF-2").await;
+    assert_eq!(
+        other["linked_tickets"],
+        json!(["UF-1"]),
+        "ticket links go both ways"
+    );
+    let (_, follow) = app.get("/api/v1/tickets/UF-3").await;
+    assert_eq!(follow["incidents"], json!(["INC-1"]));
+    let (_, incident) = app.get("/api/v1/incidents/INC-1").await;
+    assert_eq!(incident["tickets"], json!(["UF-3"]));
+    assert!(incident["timeline"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|e| e["kind"] == "follow_up"));
 }

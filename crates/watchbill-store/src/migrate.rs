@@ -24,6 +24,7 @@ pub(crate) const SQLITE: &[Migration] = migrations!("sqlite":
     (3, "0003", "paging"),
     (4, "0004", "heartbeats_and_webhooks"),
     (5, "0005", "tickets"),
+    (6, "0006", "ticket_comments_and_links"),
 );
 
 pub(crate) const POSTGRES: &[Migration] = migrations!("postgres":
@@ -32,6 +33,7 @@ pub(crate) const POSTGRES: &[Migration] = migrations!("postgres":
     (3, "0003", "paging"),
     (4, "0004", "heartbeats_and_webhooks"),
     (5, "0005", "tickets"),
+    (6, "0006", "ticket_comments_and_links"),
 );
 
 /// The table recording which migrations a database has, in the syntax both backends accept.

@@ -18,6 +18,25 @@ pub struct TicketSettings {
     pub prefix: String,
     /// The filter of the team's maintenance-duty queue.
     pub duty_filter: String,
+    /// Whether a new ticket the duty filter selects, filed without an assignee, goes to the
+    /// team's Captain On-Call.
+    pub assign_to_captain: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TicketComment {
+    pub id: i64,
+    pub at: jiff::Timestamp,
+    pub author: String,
+    pub body: String,
+}
+
+/// What a ticket links to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum TicketLink {
+    Incident(watchbill_core::IncidentId),
+    /// Another ticket, by row id.
+    Ticket(i64),
 }
 
 /// A ticket as stored: its row id and team, and the core's ticket.
@@ -87,4 +106,22 @@ pub trait TicketTx: Send {
     /// The tickets a compiled filter selects, in its order, at most `limit`.
     async fn find_tickets(&mut self, query: &CompiledSql, limit: i64) -> Result<Vec<StoredTicket>>;
     async fn ticket_history(&mut self, id: i64) -> Result<Vec<TicketHistory>>;
+    async fn add_ticket_comment(
+        &mut self,
+        id: i64,
+        author: &str,
+        body: &str,
+    ) -> Result<TicketComment>;
+    async fn ticket_comments(&mut self, id: i64) -> Result<Vec<TicketComment>>;
+    /// Links a ticket to an incident or another ticket; linking twice is one link. Ticket
+    /// links are kept both ways.
+    async fn link_ticket(&mut self, id: i64, link: TicketLink) -> Result<()>;
+    async fn ticket_links(&mut self, id: i64) -> Result<Vec<TicketLink>>;
+    /// The tickets linked to an incident.
+    async fn incident_tickets(
+        &mut self,
+        incident: watchbill_core::IncidentId,
+    ) -> Result<Vec<StoredTicket>>;
+    /// A ticket by row id.
+    async fn ticket(&mut self, id: i64) -> Result<StoredTicket>;
 }

@@ -124,15 +124,17 @@ macro_rules! tickets_tx_impl {
             }
 
             async fn all_ticket_settings(&mut self) -> Result<Vec<TicketSettings>> {
-                let rows = sqlx::query("SELECT team_id, prefix, duty_filter FROM ticket_settings ORDER BY team_id")
+                let rows = sqlx::query("SELECT team_id, prefix, duty_filter, assign_to_captain FROM ticket_settings ORDER BY team_id")
                     .fetch_all(&mut *self.tx)
                     .await?;
                 rows.iter()
                     .map(|row| {
+                        let assign: i64 = row.try_get("assign_to_captain")?;
                         Ok(TicketSettings {
                             team_id: TeamId(row.try_get("team_id")?),
                             prefix: row.try_get("prefix")?,
                             duty_filter: row.try_get("duty_filter")?,
+                            assign_to_captain: assign != 0,
                         })
                     })
                     .collect()
@@ -141,12 +143,14 @@ macro_rules! tickets_tx_impl {
             async fn set_ticket_settings(&mut self, settings: &TicketSettings) -> Result<()> {
                 crate::RosterTx::team(self, settings.team_id).await?;
                 sqlx::query(
-                    "INSERT INTO ticket_settings (team_id, prefix, duty_filter) VALUES ($1, $2, $3) \
-                     ON CONFLICT (team_id) DO UPDATE SET prefix = excluded.prefix, duty_filter = excluded.duty_filter",
+                    "INSERT INTO ticket_settings (team_id, prefix, duty_filter, assign_to_captain) VALUES ($1, $2, $3, $4) \
+                     ON CONFLICT (team_id) DO UPDATE SET prefix = excluded.prefix, duty_filter = excluded.duty_filter, \
+                     assign_to_captain = excluded.assign_to_captain",
                 )
                 .bind(settings.team_id.0)
                 .bind(&settings.prefix)
                 .bind(&settings.duty_filter)
+                .bind(i64::from(settings.assign_to_captain))
                 .execute(&mut *self.tx)
                 .await
                 .map_err(|e| StoreError::from_sqlx(e, "a team with this ticket prefix"))?;
@@ -332,6 +336,95 @@ macro_rules! tickets_tx_impl {
                 let rows = statement.fetch_all(&mut *self.tx).await?;
                 let ids = rows.iter().map(|row| row.try_get("id")).collect::<std::result::Result<Vec<i64>, _>>()?;
                 self.load_tickets(&ids).await
+            }
+
+            async fn add_ticket_comment(&mut self, id: i64, author: &str, body: &str) -> Result<TicketComment> {
+                let row = sqlx::query("INSERT INTO ticket_comments (ticket_id, at, author, body) VALUES ($1, $2, $3, $4) RETURNING id")
+                    .bind(id)
+                    .bind(seconds(self.now))
+                    .bind(author)
+                    .bind(body)
+                    .fetch_one(&mut *self.tx)
+                    .await
+                    .map_err(|e| StoreError::from_sqlx(e, "a comment"))?;
+                Ok(TicketComment {
+                    id: row.try_get("id")?,
+                    at: self.now,
+                    author: author.to_owned(),
+                    body: body.to_owned(),
+                })
+            }
+
+            async fn ticket_comments(&mut self, id: i64) -> Result<Vec<TicketComment>> {
+                let rows = sqlx::query("SELECT id, at, author, body FROM ticket_comments WHERE ticket_id = $1 ORDER BY id")
+                    .bind(id)
+                    .fetch_all(&mut *self.tx)
+                    .await?;
+                rows.iter()
+                    .map(|row| {
+                        Ok(TicketComment {
+                            id: row.try_get("id")?,
+                            at: timestamp(row.try_get("at")?)?,
+                            author: row.try_get("author")?,
+                            body: row.try_get("body")?,
+                        })
+                    })
+                    .collect()
+            }
+
+            async fn link_ticket(&mut self, id: i64, link: TicketLink) -> Result<()> {
+                let mut pairs = vec![];
+                match link {
+                    TicketLink::Incident(incident) => pairs.push((id, "incident", incident.0)),
+                    TicketLink::Ticket(other) => {
+                        pairs.push((id, "ticket", other));
+                        pairs.push((other, "ticket", id));
+                    }
+                }
+                for (from, kind, target) in pairs {
+                    sqlx::query(
+                        "INSERT INTO ticket_links (ticket_id, kind, target_id) VALUES ($1, $2, $3) \
+                         ON CONFLICT (ticket_id, kind, target_id) DO NOTHING",
+                    )
+                    .bind(from)
+                    .bind(kind)
+                    .bind(target)
+                    .execute(&mut *self.tx)
+                    .await
+                    .map_err(|e| StoreError::from_sqlx(e, "this link"))?;
+                }
+                Ok(())
+            }
+
+            async fn ticket_links(&mut self, id: i64) -> Result<Vec<TicketLink>> {
+                let rows = sqlx::query("SELECT kind, target_id FROM ticket_links WHERE ticket_id = $1 ORDER BY kind, target_id")
+                    .bind(id)
+                    .fetch_all(&mut *self.tx)
+                    .await?;
+                rows.iter()
+                    .map(|row| {
+                        let kind: String = row.try_get("kind")?;
+                        let target: i64 = row.try_get("target_id")?;
+                        match kind.as_str() {
+                            "incident" => Ok(TicketLink::Incident(watchbill_core::IncidentId(target))),
+                            "ticket" => Ok(TicketLink::Ticket(target)),
+                            other => Err(StoreError::Corrupt(format!("ticket link kind `{other}`"))),
+                        }
+                    })
+                    .collect()
+            }
+
+            async fn incident_tickets(&mut self, incident: watchbill_core::IncidentId) -> Result<Vec<StoredTicket>> {
+                let rows = sqlx::query("SELECT ticket_id FROM ticket_links WHERE kind = 'incident' AND target_id = $1 ORDER BY ticket_id")
+                    .bind(incident.0)
+                    .fetch_all(&mut *self.tx)
+                    .await?;
+                let ids = rows.iter().map(|row| row.try_get("ticket_id")).collect::<std::result::Result<Vec<i64>, _>>()?;
+                self.load_tickets(&ids).await
+            }
+
+            async fn ticket(&mut self, id: i64) -> Result<StoredTicket> {
+                self.load_tickets(&[id]).await?.pop().ok_or_else(|| StoreError::not_found(format!("ticket {id}")))
             }
 
             async fn ticket_history(&mut self, id: i64) -> Result<Vec<TicketHistory>> {

@@ -108,7 +108,7 @@ async fn migrations_apply_once(backend: Backend) {
     let (_db, store) = open(backend).await;
     let again = store.migrate().await.unwrap();
     assert!(again.applied.is_empty());
-    assert_eq!(again.already_applied, 5);
+    assert_eq!(again.already_applied, 6);
 }
 
 async fn users_round_trip_and_conflict(backend: Backend) {
@@ -547,6 +547,7 @@ mod tickets {
             team_id: team.id,
             prefix: "UF".to_owned(),
             duty_filter: "label = product-maintenance-duty AND status != closed".to_owned(),
+            assign_to_captain: false,
         })
         .await
         .unwrap();

@@ -122,6 +122,8 @@ pub struct IncidentDetail {
     pub alerts: Vec<AlertView>,
     pub timeline: Vec<TimelineEntry>,
     pub notifications: Vec<NotificationView>,
+    /// Follow-up and linked tickets, `UF-12`.
+    pub tickets: Vec<String>,
 }
 
 /// Reads `INC-42` or `42`.
@@ -313,11 +315,18 @@ pub async fn detail(tx: &mut dyn Tx, id: IncidentId) -> ApiResult<IncidentDetail
             sent_at: n.sent_at,
         })
         .collect();
+    let tickets = tx
+        .incident_tickets(id)
+        .await?
+        .into_iter()
+        .map(|t| t.ticket.key.to_string())
+        .collect();
     Ok(IncidentDetail {
         incident: incident.into(),
         alerts,
         timeline,
         notifications,
+        tickets,
     })
 }
 

@@ -15,7 +15,7 @@ use utoipa_axum::routes;
 use watchbill_core::tickets::filter::{compile, parse, Context, Expr, Query};
 use watchbill_core::tickets::{normalise_team_key, Priority, TicketKey, TicketKind};
 use watchbill_core::{Role, TeamId, UserId};
-use watchbill_store::tickets::{NewTicket, StoredTicket, TicketChange, TicketSettings};
+use watchbill_store::tickets::{NewTicket, StoredTicket, TicketChange, TicketLink, TicketSettings};
 use watchbill_store::Tx;
 
 use super::oncall::PersonView;
@@ -30,6 +30,9 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(get_ticket, update_ticket))
         .routes(routes!(get_settings, put_settings))
         .routes(routes!(duty_queue))
+        .routes(routes!(add_comment))
+        .routes(routes!(add_link))
+        .routes(routes!(follow_up))
 }
 
 /// The duty filter a team starts with: open maintenance-duty work, most urgent first.
@@ -344,8 +347,49 @@ async fn create_ticket(
         })?;
     }
     let ticket = tx.insert_ticket(&input, &caller.label).await?;
+    let ticket = assign_duty(&state, tx.as_mut(), ticket).await?;
     tx.commit().await?;
     Ok((StatusCode::CREATED, Json(ticket.into())))
+}
+
+/// Gives a new, unassigned ticket to the team's Captain On-Call when the team asks for that and
+/// its duty filter selects the ticket.
+pub async fn assign_duty(
+    state: &AppState,
+    tx: &mut dyn Tx,
+    ticket: StoredTicket,
+) -> ApiResult<StoredTicket> {
+    if ticket.ticket.assignee.is_some() {
+        return Ok(ticket);
+    }
+    let Some(settings) = tx
+        .ticket_settings(ticket.team_id)
+        .await?
+        .filter(|s| s.assign_to_captain)
+    else {
+        return Ok(ticket);
+    };
+    let Some(captain) = captain(state, tx, ticket.team_id).await? else {
+        return Ok(ticket);
+    };
+    let query = parse_filter(&settings.duty_filter, "duty_filter")?;
+    let users = directory(tx).await?;
+    let selected = {
+        let context = Context::new(state.clock.now(), jiff::tz::TimeZone::UTC)
+            .with_users(&users)
+            .with_current_duty(captain);
+        watchbill_core::tickets::filter::Plan::new(&query, &context).matches(&ticket.ticket)
+    };
+    if !selected {
+        return Ok(ticket);
+    }
+    Ok(tx
+        .update_ticket(
+            ticket.id,
+            &[TicketChange::Assignee(Some(captain))],
+            "watchbill (duty week)",
+        )
+        .await?)
 }
 
 fn key(text: &str) -> ApiResult<TicketKey> {
@@ -363,10 +407,23 @@ pub struct HistoryView {
 }
 
 #[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct CommentView {
+    pub id: i64,
+    pub at: Timestamp,
+    pub author: String,
+    pub body: String,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct TicketDetail {
     #[serde(flatten)]
     pub ticket: TicketView,
     pub history: Vec<HistoryView>,
+    pub comments: Vec<CommentView>,
+    /// Linked incidents, `INC-42`.
+    pub incidents: Vec<String>,
+    /// Linked tickets, `UF-7`.
+    pub linked_tickets: Vec<String>,
 }
 
 /// Shows a ticket with its history.
@@ -392,9 +449,33 @@ async fn get_ticket(
             new_value: h.new_value,
         })
         .collect();
+    let comments = tx
+        .ticket_comments(ticket.id)
+        .await?
+        .into_iter()
+        .map(|c| CommentView {
+            id: c.id,
+            at: c.at,
+            author: c.author,
+            body: c.body,
+        })
+        .collect();
+    let mut incidents = Vec::new();
+    let mut linked_tickets = Vec::new();
+    for link in tx.ticket_links(ticket.id).await? {
+        match link {
+            TicketLink::Incident(id) => incidents.push(format!("INC-{id}")),
+            TicketLink::Ticket(id) => {
+                linked_tickets.push(tx.ticket(id).await?.ticket.key.to_string())
+            }
+        }
+    }
     Ok(Json(TicketDetail {
         ticket: ticket.into(),
         history,
+        comments,
+        incidents,
+        linked_tickets,
     }))
 }
 
@@ -522,6 +603,10 @@ pub struct SettingsBody {
     /// most urgent first.
     #[serde(default)]
     pub duty_filter: Option<String>,
+    /// Give new tickets the duty filter selects, filed without an assignee, to the Captain
+    /// On-Call.
+    #[serde(default)]
+    pub assign_to_captain: bool,
 }
 
 #[derive(Debug, Clone, Serialize, ToSchema)]
@@ -529,6 +614,18 @@ pub struct SettingsView {
     pub team_id: i64,
     pub prefix: String,
     pub duty_filter: String,
+    pub assign_to_captain: bool,
+}
+
+impl From<TicketSettings> for SettingsView {
+    fn from(settings: TicketSettings) -> SettingsView {
+        SettingsView {
+            team_id: settings.team_id.0,
+            prefix: settings.prefix,
+            duty_filter: settings.duty_filter,
+            assign_to_captain: settings.assign_to_captain,
+        }
+    }
 }
 
 /// A team's ticket settings.
@@ -544,11 +641,7 @@ async fn get_settings(
         .ticket_settings(TeamId(id))
         .await?
         .ok_or_else(|| ApiError::not_found(format!("ticket settings of team {id}")))?;
-    Ok(Json(SettingsView {
-        team_id: settings.team_id.0,
-        prefix: settings.prefix,
-        duty_filter: settings.duty_filter,
-    }))
+    Ok(Json(settings.into()))
 }
 
 /// Sets a team's ticket prefix and duty filter (manager).
@@ -579,6 +672,7 @@ async fn put_settings(
         team_id: TeamId(id),
         prefix,
         duty_filter,
+        assign_to_captain: body.assign_to_captain,
     };
     let mut tx = state.store.write().await?;
     tx.set_ticket_settings(&settings).await?;
@@ -589,11 +683,7 @@ async fn put_settings(
     )
     .await?;
     tx.commit().await?;
-    Ok(Json(SettingsView {
-        team_id: id,
-        prefix: settings.prefix,
-        duty_filter: settings.duty_filter,
-    }))
+    Ok(Json(settings.into()))
 }
 
 #[derive(Debug, Clone, Serialize, ToSchema)]
@@ -656,4 +746,219 @@ async fn duty_queue(
         filter: settings.duty_filter,
         tickets: tickets.into_iter().map(TicketView::from).collect(),
     }))
+}
+
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CommentBody {
+    pub body: String,
+}
+
+/// Comments on a ticket (responder).
+#[utoipa::path(post, path = "/api/v1/tickets/{key}/comments", tag = "tickets", request_body = CommentBody,
+    params(("key" = String, Path, description = "`UF-123`")),
+    responses((status = 201, body = CommentView), (status = 400, body = ApiError), (status = 404, body = ApiError)), security(("token" = [])))]
+async fn add_comment(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiPath(text): ApiPath<String>,
+    ApiJson(body): ApiJson<CommentBody>,
+) -> ApiResult<(StatusCode, Json<CommentView>)> {
+    caller.require(Role::Responder)?;
+    let key = key(&text)?;
+    let text = body.body.trim();
+    if text.is_empty() || text.len() > 50_000 {
+        return Err(ApiError::invalid(
+            "body",
+            "a comment needs between 1 and 50,000 characters",
+        ));
+    }
+    let mut tx = state.store.write().await?;
+    let ticket = tx.ticket_by_key(&key).await?;
+    let author = match caller.user {
+        Some(user) => tx
+            .user(user)
+            .await
+            .map(|u| u.name)
+            .unwrap_or_else(|_| caller.label.clone()),
+        None => caller.label.clone(),
+    };
+    let comment = tx.add_ticket_comment(ticket.id, &author, text).await?;
+    tx.commit().await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(CommentView {
+            id: comment.id,
+            at: comment.at,
+            author: comment.author,
+            body: comment.body,
+        }),
+    ))
+}
+
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LinkBody {
+    /// `INC-42` to link an incident.
+    #[serde(default)]
+    pub incident: Option<String>,
+    /// `UF-7` to link another ticket (both ways).
+    #[serde(default)]
+    pub ticket: Option<String>,
+}
+
+/// Links a ticket to an incident or another ticket (responder).
+#[utoipa::path(post, path = "/api/v1/tickets/{key}/links", tag = "tickets", request_body = LinkBody,
+    params(("key" = String, Path, description = "`UF-123`")),
+    responses((status = 204), (status = 400, body = ApiError), (status = 404, body = ApiError)), security(("token" = [])))]
+async fn add_link(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiPath(text): ApiPath<String>,
+    ApiJson(body): ApiJson<LinkBody>,
+) -> ApiResult<StatusCode> {
+    caller.require(Role::Responder)?;
+    let key = key(&text)?;
+    let mut tx = state.store.write().await?;
+    let ticket = tx.ticket_by_key(&key).await?;
+    let link = match (&body.incident, &body.ticket) {
+        (Some(incident), None) => {
+            let digits = incident
+                .trim()
+                .trim_start_matches("INC-")
+                .trim_start_matches("inc-");
+            let id = digits
+                .parse::<i64>()
+                .map(watchbill_core::IncidentId)
+                .map_err(|_| {
+                    ApiError::invalid(
+                        "incident",
+                        format!("`{incident}` is not an incident number such as INC-42"),
+                    )
+                })?;
+            tx.incident(id).await?;
+            TicketLink::Incident(id)
+        }
+        (None, Some(other)) => {
+            let other = tx
+                .ticket_by_key(
+                    &other
+                        .parse()
+                        .map_err(|e: String| ApiError::invalid("ticket", e))?,
+                )
+                .await?;
+            if other.id == ticket.id {
+                return Err(ApiError::invalid(
+                    "ticket",
+                    "a ticket cannot link to itself",
+                ));
+            }
+            TicketLink::Ticket(other.id)
+        }
+        _ => {
+            return Err(ApiError::invalid(
+                "incident",
+                "give exactly one of `incident` or `ticket`",
+            ))
+        }
+    };
+    tx.link_ticket(ticket.id, link).await?;
+    tx.commit().await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[derive(Debug, Clone, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct FollowUpBody {
+    /// Default: "Follow up INC-42: <incident title>".
+    #[serde(default)]
+    pub title: Option<String>,
+    /// Default `bug`.
+    #[serde(default, rename = "type")]
+    pub kind: Option<String>,
+    /// Default `High`.
+    #[serde(default)]
+    pub priority: Option<String>,
+    /// Default `["product-maintenance-duty"]`.
+    #[serde(default)]
+    pub labels: Option<Vec<String>>,
+    #[serde(default)]
+    pub due: Option<String>,
+}
+
+/// Opens a follow-up ticket for an incident in its service's team, linked both ways
+/// (responder). By default it is a high-priority duty ticket, so the week's captain sees it.
+#[utoipa::path(post, path = "/api/v1/incidents/{id}/follow-up", tag = "tickets", request_body = FollowUpBody,
+    params(("id" = String, Path, description = "`INC-42` or `42`")),
+    responses((status = 201, body = TicketView), (status = 404, body = ApiError), (status = 422, body = ApiError)), security(("token" = [])))]
+async fn follow_up(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiPath(text): ApiPath<String>,
+    ApiJson(body): ApiJson<FollowUpBody>,
+) -> ApiResult<(StatusCode, Json<TicketView>)> {
+    caller.require(Role::Responder)?;
+    let digits = text
+        .trim()
+        .trim_start_matches("INC-")
+        .trim_start_matches("inc-");
+    let id = digits
+        .parse::<i64>()
+        .map(watchbill_core::IncidentId)
+        .map_err(|_| {
+            ApiError::invalid(
+                "id",
+                format!("`{text}` is not an incident number such as INC-42"),
+            )
+        })?;
+    let mut tx = state.store.write().await?;
+    let incident = tx.incident(id).await?;
+    let service = tx.service(incident.service_id).await?;
+    let input = NewTicket {
+        team_id: service.team_id,
+        title: body
+            .title
+            .clone()
+            .filter(|t| !t.trim().is_empty())
+            .unwrap_or_else(|| format!("Follow up INC-{}: {}", incident.id, incident.title)),
+        description: format!(
+            "Follow-up of INC-{} on {} ({} alert(s), opened {}).",
+            incident.id, service.name, incident.alert_count, incident.created_at
+        ),
+        kind: body
+            .kind
+            .as_deref()
+            .map(kind)
+            .transpose()?
+            .unwrap_or(TicketKind::Bug),
+        priority: body
+            .priority
+            .as_deref()
+            .map(priority)
+            .transpose()?
+            .unwrap_or(Priority::High),
+        status: watchbill_core::tickets::TicketStatus::Open,
+        labels: labels(
+            body.labels
+                .as_deref()
+                .unwrap_or(&["product-maintenance-duty".to_owned()]),
+        )?,
+        due: body.due.as_deref().map(|d| date(d, "due")).transpose()?,
+        reporter: caller.user,
+        assignee: None,
+        component: None,
+    };
+    let ticket = tx.insert_ticket(&input, &caller.label).await?;
+    tx.link_ticket(ticket.id, TicketLink::Incident(incident.id))
+        .await?;
+    tx.log(
+        incident.id,
+        "follow_up",
+        &caller.label,
+        &format!("Follow-up ticket {} opened", ticket.ticket.key),
+    )
+    .await?;
+    let ticket = assign_duty(&state, tx.as_mut(), ticket).await?;
+    tx.commit().await?;
+    Ok((StatusCode::CREATED, Json(ticket.into())))
 }

@@ -1,0 +1,22 @@
+-- Comments on tickets, links from tickets to incidents and to other tickets, and whether a
+-- team's new duty tickets go to its Captain On-Call.
+
+CREATE TABLE ticket_comments (
+    id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    ticket_id BIGINT NOT NULL REFERENCES tickets (id) ON DELETE CASCADE,
+    at BIGINT NOT NULL,
+    author TEXT NOT NULL,
+    body TEXT NOT NULL
+);
+CREATE INDEX ticket_comments_by_ticket ON ticket_comments (ticket_id, id);
+
+CREATE TABLE ticket_links (
+    ticket_id BIGINT NOT NULL REFERENCES tickets (id) ON DELETE CASCADE,
+    -- `incident` or `ticket`.
+    kind TEXT NOT NULL,
+    target_id BIGINT NOT NULL,
+    PRIMARY KEY (ticket_id, kind, target_id)
+);
+CREATE INDEX ticket_links_by_target ON ticket_links (kind, target_id);
+
+ALTER TABLE ticket_settings ADD COLUMN assign_to_captain BIGINT NOT NULL DEFAULT 0;
