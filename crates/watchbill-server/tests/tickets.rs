@@ -14,6 +14,7 @@ on_both_backends!(
     the_duty_queue_is_the_captains_filtered_work,
     jira_csv_imports_exports_and_bulk_edits_are_all_or_nothing,
     comments_links_follow_ups_and_the_captains_new_work,
+    saved_filters_are_a_teams_or_ones_own,
 );
 
 fn keys(list: &Value) -> Vec<String> {
@@ -530,4 +531,145 @@ async fn comments_links_follow_ups_and_the_captains_new_work(backend: Backend) {
         .unwrap()
         .iter()
         .any(|e| e["kind"] == "follow_up"));
+}
+
+async fn saved_filters_are_a_teams_or_ones_own(backend: Backend) {
+    let app = TestApp::start(backend, "2026-11-26T12:00:00Z").await;
+    watchbill_server::setup::demo(app.store.as_ref())
+        .await
+        .unwrap();
+    app.put("/api/v1/teams/1/ticket-settings", json!({"prefix": "UF"}))
+        .await;
+    let (_, users) = app.get("/api/v1/users").await;
+    let alan = users
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|u| u["name"] == "Alan Turing")
+        .unwrap()["id"]
+        .clone();
+    app.post(
+        "/api/v1/tickets",
+        json!({"team_id": 1, "title": "Mine", "assignee_id": alan}),
+    )
+    .await;
+    app.post(
+        "/api/v1/tickets",
+        json!({"team_id": 1, "title": "Someone else's"}),
+    )
+    .await;
+    let (_, token) = app
+        .post(
+            "/api/v1/tokens",
+            json!({"name": "alan", "role": "responder", "user_id": alan}),
+        )
+        .await;
+    let alan_token = token["secret"].as_str().unwrap().to_owned();
+
+    let (status, error) = app
+        .post(
+            "/api/v1/filters",
+            json!({"name": "Mine", "query": "assignee = currentUser()"}),
+        )
+        .await;
+    assert_eq!(
+        (status, error["field"].clone()),
+        (StatusCode::BAD_REQUEST, json!("team_id")),
+        "a token for nobody saves no personal filter"
+    );
+    let (status, error) = app
+        .request(
+            Method::POST,
+            "/api/v1/filters",
+            Some(&alan_token),
+            Some(json!({"name": "Bad", "query": "assignee = = x"})),
+        )
+        .await;
+    assert_eq!(
+        (status, error["field"].clone()),
+        (StatusCode::BAD_REQUEST, json!("query"))
+    );
+    let (status, own) = app
+        .request(
+            Method::POST,
+            "/api/v1/filters",
+            Some(&alan_token),
+            Some(json!({"name": "Mine", "query": "assignee = currentUser()"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{own}");
+    let (status, team) = app
+        .post(
+            "/api/v1/filters",
+            json!({"name": "Captain's", "query": "assignee = currentDuty()", "team_id": 1}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{team}");
+    let (status, _) = app
+        .post(
+            "/api/v1/filters",
+            json!({"name": "Captain's", "query": "status = open", "team_id": 1}),
+        )
+        .await;
+    assert_eq!(
+        status,
+        StatusCode::CONFLICT,
+        "names are unique within a team"
+    );
+
+    let (_, listed) = app
+        .request(
+            Method::GET,
+            "/api/v1/filters?team=1",
+            Some(&alan_token),
+            None,
+        )
+        .await;
+    let names: Vec<&str> = listed
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["Captain's", "Mine"]);
+    let (_, mine) = app
+        .request(
+            Method::GET,
+            &format!("/api/v1/filters/{}/tickets", own["id"]),
+            Some(&alan_token),
+            None,
+        )
+        .await;
+    assert_eq!(keys(&mine), ["UF-1"]);
+    let (_, captains) = app
+        .get(&format!("/api/v1/filters/{}/tickets", team["id"]))
+        .await;
+    assert_eq!(
+        keys(&captains),
+        ["UF-1"],
+        "currentDuty() is the team's captain, Alan"
+    );
+
+    let (status, _) = app
+        .request(
+            Method::DELETE,
+            &format!("/api/v1/filters/{}", team["id"]),
+            Some(&alan_token),
+            None,
+        )
+        .await;
+    assert_eq!(
+        status,
+        StatusCode::FORBIDDEN,
+        "a team's filter is a manager's to delete"
+    );
+    let (status, _) = app
+        .request(
+            Method::DELETE,
+            &format!("/api/v1/filters/{}", own["id"]),
+            Some(&alan_token),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
 }

@@ -25,6 +25,7 @@ pub(crate) const SQLITE: &[Migration] = migrations!("sqlite":
     (4, "0004", "heartbeats_and_webhooks"),
     (5, "0005", "tickets"),
     (6, "0006", "ticket_comments_and_links"),
+    (7, "0007", "saved_filters"),
 );
 
 pub(crate) const POSTGRES: &[Migration] = migrations!("postgres":
@@ -34,6 +35,7 @@ pub(crate) const POSTGRES: &[Migration] = migrations!("postgres":
     (4, "0004", "heartbeats_and_webhooks"),
     (5, "0005", "tickets"),
     (6, "0006", "ticket_comments_and_links"),
+    (7, "0007", "saved_filters"),
 );
 
 /// The table recording which migrations a database has, in the syntax both backends accept.

@@ -87,6 +87,16 @@ pub struct TicketHistory {
     pub new_value: String,
 }
 
+/// A saved filter: a team's (shared) or a person's (their own).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SavedFilter {
+    pub id: i64,
+    pub team_id: Option<TeamId>,
+    pub user_id: Option<UserId>,
+    pub name: String,
+    pub query: String,
+}
+
 /// The ticket operations of a transaction.
 #[async_trait]
 pub trait TicketTx: Send {
@@ -124,4 +134,15 @@ pub trait TicketTx: Send {
     ) -> Result<Vec<StoredTicket>>;
     /// A ticket by row id.
     async fn ticket(&mut self, id: i64) -> Result<StoredTicket>;
+
+    /// Saves a filter for a team or a person (exactly one of the two).
+    async fn insert_saved_filter(&mut self, filter: &SavedFilter) -> Result<SavedFilter>;
+    /// A team's filters and a person's own.
+    async fn saved_filters(
+        &mut self,
+        team: Option<TeamId>,
+        user: Option<UserId>,
+    ) -> Result<Vec<SavedFilter>>;
+    async fn saved_filter(&mut self, id: i64) -> Result<SavedFilter>;
+    async fn delete_saved_filter(&mut self, id: i64) -> Result<()>;
 }

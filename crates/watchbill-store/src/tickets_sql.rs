@@ -44,6 +44,18 @@ macro_rules! tickets_tx_impl {
             })
         }
 
+        fn saved_filter_from(row: &$row) -> Result<SavedFilter> {
+            let team: Option<i64> = row.try_get("team_id")?;
+            let user: Option<i64> = row.try_get("user_id")?;
+            Ok(SavedFilter {
+                id: row.try_get("id")?,
+                team_id: team.map(TeamId),
+                user_id: user.map(UserId),
+                name: row.try_get("name")?,
+                query: row.try_get("query")?,
+            })
+        }
+
         fn text_of(change: &TicketChange) -> (&'static str, String) {
             match change {
                 TicketChange::Title(v) => ("title", v.clone()),
@@ -425,6 +437,53 @@ macro_rules! tickets_tx_impl {
 
             async fn ticket(&mut self, id: i64) -> Result<StoredTicket> {
                 self.load_tickets(&[id]).await?.pop().ok_or_else(|| StoreError::not_found(format!("ticket {id}")))
+            }
+
+            async fn insert_saved_filter(&mut self, filter: &SavedFilter) -> Result<SavedFilter> {
+                let row = sqlx::query(
+                    "INSERT INTO saved_filters (team_id, user_id, name, query, created_at) VALUES ($1, $2, $3, $4, $5) RETURNING id",
+                )
+                .bind(filter.team_id.map(|t| t.0))
+                .bind(filter.user_id.map(|u| u.0))
+                .bind(&filter.name)
+                .bind(&filter.query)
+                .bind(seconds(self.now))
+                .fetch_one(&mut *self.tx)
+                .await
+                .map_err(|e| StoreError::from_sqlx(e, "a saved filter with this name"))?;
+                Ok(SavedFilter {
+                    id: row.try_get("id")?,
+                    ..filter.clone()
+                })
+            }
+
+            async fn saved_filters(&mut self, team: Option<TeamId>, user: Option<UserId>) -> Result<Vec<SavedFilter>> {
+                let rows = sqlx::query(
+                    "SELECT id, team_id, user_id, name, query FROM saved_filters \
+                     WHERE (team_id IS NOT NULL AND team_id = $1) OR (user_id IS NOT NULL AND user_id = $2) ORDER BY name, id",
+                )
+                .bind(team.map(|t| t.0))
+                .bind(user.map(|u| u.0))
+                .fetch_all(&mut *self.tx)
+                .await?;
+                rows.iter().map(saved_filter_from).collect()
+            }
+
+            async fn saved_filter(&mut self, id: i64) -> Result<SavedFilter> {
+                let row = sqlx::query("SELECT id, team_id, user_id, name, query FROM saved_filters WHERE id = $1")
+                    .bind(id)
+                    .fetch_optional(&mut *self.tx)
+                    .await?
+                    .ok_or_else(|| StoreError::not_found(format!("saved filter {id}")))?;
+                saved_filter_from(&row)
+            }
+
+            async fn delete_saved_filter(&mut self, id: i64) -> Result<()> {
+                let done = sqlx::query("DELETE FROM saved_filters WHERE id = $1").bind(id).execute(&mut *self.tx).await?;
+                if done.rows_affected() == 0 {
+                    return Err(StoreError::not_found(format!("saved filter {id}")));
+                }
+                Ok(())
             }
 
             async fn ticket_history(&mut self, id: i64) -> Result<Vec<TicketHistory>> {

@@ -5,6 +5,7 @@
 
 pub mod contacts;
 pub mod duty;
+pub mod filters;
 pub mod incidents;
 pub mod intake;
 pub mod oncall;
@@ -64,6 +65,7 @@ pub fn router() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .merge(oncall::routes())
         .merge(duty::routes())
         .merge(tickets::routes())
+        .merge(filters::routes())
         .merge(ticket_bulk::routes().layer(DefaultBodyLimit::max(ticket_bulk::IMPORT_BODY_LIMIT)))
         .merge(tokens::routes())
         .merge(org::routes())
