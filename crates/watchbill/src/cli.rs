@@ -37,6 +37,27 @@ pub enum Command {
     Resolve(IncidentArgs),
     /// Open an incident on a service and page its escalation policy.
     Page(PageArgs),
+    /// List tickets a filter selects, or show one ticket.
+    Tickets(TicketsArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct TicketsArgs {
+    /// A filter, e.g. `label = product-maintenance-duty AND status != closed ORDER BY priority DESC`.
+    pub filter: Option<String>,
+    /// Show this ticket (e.g. `UF-12`) with its history and comments instead.
+    #[arg(long)]
+    pub show: Option<String>,
+    /// The team (id) whose Captain On-Call `currentDuty()` names.
+    #[arg(long)]
+    pub team: Option<i64>,
+    /// At most this many.
+    #[arg(long, default_value_t = 50)]
+    pub limit: i64,
+    #[arg(long)]
+    pub json: bool,
+    #[command(flatten)]
+    pub client: ClientArgs,
 }
 
 #[derive(Debug, Args)]

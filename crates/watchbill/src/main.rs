@@ -58,6 +58,7 @@ async fn run(cli: Cli) -> Result<(), CommandError> {
         Command::Ack(args) => commands::incidents::act(args, "acknowledge").await?,
         Command::Resolve(args) => commands::incidents::act(args, "resolve").await?,
         Command::Page(args) => commands::incidents::page(args).await?,
+        Command::Tickets(args) => commands::tickets::run(args).await?,
     }
     Ok(())
 }

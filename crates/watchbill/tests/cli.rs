@@ -127,7 +127,58 @@ on_both_backends!(
     apply_reports_file_line_and_field,
     export_then_apply_changes_nothing,
     incidents_are_paged_acknowledged_and_resolved_from_the_cli,
+    tickets_are_listed_and_shown_from_the_cli,
 );
+
+fn tickets_are_listed_and_shown_from_the_cli(backend: Backend) {
+    let server = Server::start(backend, &["--demo"], &[]);
+    let token = server.banner_value("demo admin token:").unwrap();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        let client = reqwest::Client::new();
+        let settings = client
+            .put(format!("{}/api/v1/teams/1/ticket-settings", server.url))
+            .bearer_auth(&token)
+            .json(&serde_json::json!({"prefix": "UF"}))
+            .send()
+            .await
+            .unwrap();
+        assert!(settings.status().is_success());
+        for (title, labels) in [("Quiz timer drifts", vec!["product-maintenance-duty"]), ("Dark mode", vec![])] {
+            let created = client
+                .post(format!("{}/api/v1/tickets", server.url))
+                .bearer_auth(&token)
+                .json(&serde_json::json!({"team_id": 1, "title": title, "labels": labels, "due": "2026-12-04"}))
+                .send()
+                .await
+                .unwrap();
+            assert!(created.status().is_success());
+        }
+    });
+    let output = server.run(&token, &["tickets", "label = product-maintenance-duty"]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert_eq!(
+        stdout(&output),
+        "UF-1     Medium   open        Quiz timer drifts  due 2026-12-04\n"
+    );
+    let output = server.run(&token, &["tickets", "--show", "UF-1"]);
+    let text = stdout(&output);
+    assert!(
+        text.starts_with("UF-1  Quiz timer drifts\n  task · Medium · open · due 2026-12-04\n"),
+        "{text}"
+    );
+    assert!(text.contains(": created → Quiz timer drifts"), "{text}");
+    let output = server.run(&token, &["tickets", "lable = x"]);
+    assert_eq!(output.status.code(), Some(1));
+    assert!(
+        stderr(&output).contains("filter: unknown field `lable` at column 1"),
+        "{}",
+        stderr(&output)
+    );
+}
 
 fn incidents_are_paged_acknowledged_and_resolved_from_the_cli(backend: Backend) {
     let server = Server::start(backend, &["--demo"], &[]);

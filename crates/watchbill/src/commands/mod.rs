@@ -4,6 +4,7 @@ pub mod incidents;
 pub mod oncall;
 pub mod org;
 pub mod schedule;
+pub mod tickets;
 
 use jiff::tz::TimeZone;
 use jiff::Timestamp;

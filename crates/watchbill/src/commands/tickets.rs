@@ -1,0 +1,115 @@
+//! `watchbill tickets`: tickets a filter selects, or one ticket in full.
+
+use serde::Deserialize;
+
+use crate::cli::TicketsArgs;
+use crate::client::Client;
+use crate::CommandError;
+
+#[derive(Debug, Deserialize)]
+struct Ticket {
+    key: String,
+    title: String,
+    #[serde(rename = "type")]
+    kind: String,
+    priority: String,
+    status: String,
+    labels: Vec<String>,
+    due: Option<String>,
+    description: String,
+}
+
+#[derive(Debug, Deserialize)]
+struct History {
+    at: jiff::Timestamp,
+    actor: String,
+    field: String,
+    new_value: String,
+}
+
+#[derive(Debug, Deserialize)]
+struct Comment {
+    at: jiff::Timestamp,
+    author: String,
+    body: String,
+}
+
+#[derive(Debug, Deserialize)]
+struct Detail {
+    #[serde(flatten)]
+    ticket: Ticket,
+    history: Vec<History>,
+    comments: Vec<Comment>,
+}
+
+pub async fn run(args: TicketsArgs) -> Result<(), CommandError> {
+    let client = Client::new(&args.client)?;
+    if let Some(key) = &args.show {
+        let path = format!("/api/v1/tickets/{}", key.trim());
+        if args.json {
+            let value: serde_json::Value = client.get(&path, &[]).await?;
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&value).unwrap_or_default()
+            );
+            return Ok(());
+        }
+        let detail: Detail = client.get(&path, &[]).await?;
+        let t = &detail.ticket;
+        println!("{}  {}", t.key, t.title);
+        println!(
+            "  {} · {} · {}{}",
+            t.kind,
+            t.priority,
+            t.status,
+            t.due
+                .as_ref()
+                .map(|d| format!(" · due {d}"))
+                .unwrap_or_default()
+        );
+        if !t.labels.is_empty() {
+            println!("  labels: {}", t.labels.join(", "));
+        }
+        if !t.description.is_empty() {
+            println!();
+            for line in t.description.lines() {
+                println!("  {line}");
+            }
+        }
+        println!();
+        for h in &detail.history {
+            println!("  {}  {}: {} → {}", h.at, h.actor, h.field, h.new_value);
+        }
+        for c in &detail.comments {
+            println!("  {}  {} commented: {}", c.at, c.author, c.body);
+        }
+        return Ok(());
+    }
+    let mut query = vec![("limit", args.limit.to_string())];
+    if let Some(filter) = &args.filter {
+        query.push(("filter", filter.clone()));
+    }
+    if let Some(team) = args.team {
+        query.push(("team", team.to_string()));
+    }
+    if args.json {
+        let value: serde_json::Value = client.get("/api/v1/tickets", &query).await?;
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&value).unwrap_or_default()
+        );
+        return Ok(());
+    }
+    let tickets: Vec<Ticket> = client.get("/api/v1/tickets", &query).await?;
+    if tickets.is_empty() {
+        println!("No tickets.");
+    }
+    for t in tickets {
+        let due = t.due.map(|d| format!("  due {d}")).unwrap_or_default();
+        println!(
+            "{:<8} {:<8} {:<11} {}{due}",
+            t.key, t.priority, t.status, t.title
+        );
+    }
+    Ok(())
+}
