@@ -88,6 +88,9 @@ pub struct OrgService {
     pub escalation_policy: Option<String>,
     #[serde(default = "high", skip_serializing_if = "is_high")]
     pub default_urgency: String,
+    /// With low urgency: alerts become duty tickets instead of pages.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub low_urgency_tickets: bool,
     /// Integrations are added when missing (matched by kind and name); their keys are secrets
     /// and never appear in the document.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -104,6 +107,10 @@ pub struct OrgIntegration {
 
 fn high() -> String {
     "high".to_owned()
+}
+
+fn is_false(flag: &bool) -> bool {
+    !*flag
 }
 
 fn is_high(text: &String) -> bool {
@@ -494,6 +501,7 @@ async fn apply_services(
             description: service.description.clone(),
             escalation_policy_id: policy.map(|p| p.0),
             default_urgency: service.default_urgency.clone(),
+            low_urgency_tickets: service.low_urgency_tickets,
         })
         .map_err(|e| e.within(&format!("services[{i}]")))?;
         let id = match existing
@@ -512,7 +520,8 @@ async fn apply_services(
                     && current.name == input.name
                     && current.description == input.description
                     && current.escalation_policy_id == input.escalation_policy_id
-                    && current.default_urgency == input.default_urgency;
+                    && current.default_urgency == input.default_urgency
+                    && current.low_urgency_tickets == input.low_urgency_tickets;
                 if !same {
                     tx.update_service(current.id, &input).await?;
                     report
@@ -835,6 +844,7 @@ pub async fn export(tx: &mut dyn Tx) -> ApiResult<OrgDocument> {
                 .escalation_policy_id
                 .and_then(|p| policy_names.get(&p).cloned()),
             default_urgency: s.default_urgency.as_str().to_owned(),
+            low_urgency_tickets: s.low_urgency_tickets,
             integrations: integrations
                 .into_iter()
                 .map(|i| OrgIntegration {

@@ -245,6 +245,7 @@ pub fn demo_document() -> OrgDocument {
             description: format!("What the {team} team keeps alive."),
             escalation_policy: Some("Product on-call".to_owned()),
             default_urgency: "high".to_owned(),
+            low_urgency_tickets: false,
             integrations: vec![
                 OrgIntegration {
                     kind: "events_v2".to_owned(),

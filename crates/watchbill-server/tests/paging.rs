@@ -30,6 +30,7 @@ on_both_backends!(
     sms_voice_and_slack_pages_take_their_providers_forms,
     responders_reassignment_and_snooze,
     concurrent_events_are_batched_and_none_is_lost,
+    low_urgency_alerts_can_become_duty_tickets,
 );
 
 /// A line-up: Ada (primary, paged by webhook) and Grace (secondary, paged by email); a policy
@@ -1050,4 +1051,45 @@ where
         out.push(handle.await.unwrap());
     }
     out
+}
+
+async fn low_urgency_alerts_can_become_duty_tickets(backend: Backend) {
+    let app = TestApp::start(backend, "2026-11-26T20:00:00Z").await;
+    let receiver = Receiver::start().await;
+    let (service, key, _) = line_up(&app, &receiver).await;
+    let (_, current) = app.get(&format!("/api/v1/services/{service}")).await;
+    let mut body = current.clone();
+    for field in ["id", "created_at", "updated_at"] {
+        body.as_object_mut().unwrap().remove(field);
+    }
+    body["default_urgency"] = json!("low");
+    body["low_urgency_tickets"] = json!(true);
+    let (status, updated) = app.put(&format!("/api/v1/services/{service}"), body).await;
+    assert_eq!(status, StatusCode::OK, "{updated}");
+    let team = current["team_id"].as_i64().unwrap();
+
+    // Without a ticket prefix the team cannot take the ticket; the timeline says so.
+    send_event(&app, trigger(&key, "typo-1", "Typo on the pricing page")).await;
+    let (_, first) = app.get("/api/v1/incidents/1").await;
+    assert!(first["timeline"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|e| e["message"].as_str().unwrap().contains("no ticket prefix")));
+
+    app.put(
+        &format!("/api/v1/teams/{team}/ticket-settings"),
+        json!({"prefix": "UF"}),
+    )
+    .await;
+    // 12:00 in Los Angeles: daytime, yet nobody is paged: the alert becomes a duty ticket.
+    send_event(&app, trigger(&key, "typo-2", "Typo on the about page")).await;
+    app.settle().await;
+    assert!(receiver.received().is_empty(), "no page");
+    let (_, incident) = app.get("/api/v1/incidents/2").await;
+    assert_eq!(incident["tickets"], json!(["UF-1"]));
+    let (_, ticket) = app.get("/api/v1/tickets/UF-1").await;
+    assert_eq!(ticket["title"], "Typo on the about page");
+    assert_eq!(ticket["labels"], json!(["product-maintenance-duty"]));
+    assert_eq!(ticket["incidents"], json!(["INC-2"]));
 }

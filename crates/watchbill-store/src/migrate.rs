@@ -26,6 +26,7 @@ pub(crate) const SQLITE: &[Migration] = migrations!("sqlite":
     (5, "0005", "tickets"),
     (6, "0006", "ticket_comments_and_links"),
     (7, "0007", "saved_filters"),
+    (8, "0008", "low_urgency_tickets"),
 );
 
 pub(crate) const POSTGRES: &[Migration] = migrations!("postgres":
@@ -36,6 +37,7 @@ pub(crate) const POSTGRES: &[Migration] = migrations!("postgres":
     (5, "0005", "tickets"),
     (6, "0006", "ticket_comments_and_links"),
     (7, "0007", "saved_filters"),
+    (8, "0008", "low_urgency_tickets"),
 );
 
 /// The table recording which migrations a database has, in the syntax both backends accept.

@@ -18,6 +18,8 @@ pub struct Service {
     pub description: String,
     pub escalation_policy_id: Option<PolicyId>,
     pub default_urgency: Urgency,
+    /// Low-urgency alerts become duty tickets of the team instead of pages.
+    pub low_urgency_tickets: bool,
     pub created_at: Timestamp,
     pub updated_at: Timestamp,
 }
@@ -29,6 +31,7 @@ pub struct ServiceInput {
     pub description: String,
     pub escalation_policy_id: Option<PolicyId>,
     pub default_urgency: Urgency,
+    pub low_urgency_tickets: bool,
 }
 
 /// How events reach a service.

@@ -38,7 +38,7 @@ macro_rules! paging_tx_impl {
         use crate::paging_sql::{optional_timestamp, status, step, urgency};
 
         const SERVICE_COLUMNS: &str =
-            "id, team_id, name, description, escalation_policy_id, default_urgency, created_at, updated_at";
+            "id, team_id, name, description, escalation_policy_id, default_urgency, low_urgency_tickets, created_at, updated_at";
         const INTEGRATION_COLUMNS: &str = "id, service_id, kind, name, secret, rate_per_minute, created_at";
         const POLICY_COLUMNS: &str = "id, team_id, name, repeat_count, levels, created_at, updated_at";
         const INCIDENT_COLUMNS: &str = "id, service_id, dedup_key, title, status, urgency, alert_count, created_at, \
@@ -55,6 +55,7 @@ macro_rules! paging_tx_impl {
                 description: row.try_get("description")?,
                 escalation_policy_id: policy.map(PolicyId),
                 default_urgency: urgency(row.try_get("default_urgency")?)?,
+                low_urgency_tickets: row.try_get::<i64, _>("low_urgency_tickets")? != 0,
                 created_at: timestamp(row.try_get("created_at")?)?,
                 updated_at: timestamp(row.try_get("updated_at")?)?,
             })
@@ -186,8 +187,8 @@ macro_rules! paging_tx_impl {
         impl crate::PagingTx for $tx {
             async fn insert_service(&mut self, input: &ServiceInput) -> Result<Service> {
                 let row = sqlx::query(
-                    "INSERT INTO services (team_id, name, description, escalation_policy_id, default_urgency, created_at, updated_at) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $6) RETURNING id",
+                    "INSERT INTO services (team_id, name, description, escalation_policy_id, default_urgency, low_urgency_tickets, created_at, updated_at) \
+                     VALUES ($1, $2, $3, $4, $5, $7, $6, $6) RETURNING id",
                 )
                 .bind(input.team_id.0)
                 .bind(&input.name)
@@ -195,6 +196,7 @@ macro_rules! paging_tx_impl {
                 .bind(input.escalation_policy_id.map(|p| p.0))
                 .bind(input.default_urgency.as_str())
                 .bind(seconds(self.now))
+                .bind(i64::from(input.low_urgency_tickets))
                 .fetch_one(&mut *self.tx)
                 .await
                 .map_err(|e| StoreError::from_sqlx(e, "a service with this name"))?;
@@ -204,7 +206,7 @@ macro_rules! paging_tx_impl {
             async fn update_service(&mut self, id: ServiceId, input: &ServiceInput) -> Result<Service> {
                 let done = sqlx::query(
                     "UPDATE services SET team_id = $1, name = $2, description = $3, escalation_policy_id = $4, \
-                     default_urgency = $5, updated_at = $6 WHERE id = $7",
+                     default_urgency = $5, updated_at = $6, low_urgency_tickets = $8 WHERE id = $7",
                 )
                 .bind(input.team_id.0)
                 .bind(&input.name)
@@ -213,6 +215,7 @@ macro_rules! paging_tx_impl {
                 .bind(input.default_urgency.as_str())
                 .bind(seconds(self.now))
                 .bind(id.0)
+                .bind(i64::from(input.low_urgency_tickets))
                 .execute(&mut *self.tx)
                 .await
                 .map_err(|e| StoreError::from_sqlx(e, "a service with this name"))?;

@@ -46,6 +46,9 @@ pub struct ServiceBody {
     /// `high` (pages) or `low` (waits in the team's queue); default high.
     #[serde(default = "high")]
     pub default_urgency: String,
+    /// With low urgency: alerts become duty tickets of the team instead of pages.
+    #[serde(default)]
+    pub low_urgency_tickets: bool,
 }
 
 fn high() -> String {
@@ -60,6 +63,7 @@ pub struct ServiceView {
     pub description: String,
     pub escalation_policy_id: Option<i64>,
     pub default_urgency: String,
+    pub low_urgency_tickets: bool,
     pub created_at: Timestamp,
     pub updated_at: Timestamp,
 }
@@ -73,6 +77,7 @@ impl From<Service> for ServiceView {
             description: s.description,
             escalation_policy_id: s.escalation_policy_id.map(|p| p.0),
             default_urgency: s.default_urgency.as_str().to_owned(),
+            low_urgency_tickets: s.low_urgency_tickets,
             created_at: s.created_at,
             updated_at: s.updated_at,
         }
@@ -94,6 +99,7 @@ pub fn service_input(body: &ServiceBody) -> ApiResult<ServiceInput> {
         description: body.description.clone(),
         escalation_policy_id: body.escalation_policy_id.map(PolicyId),
         default_urgency,
+        low_urgency_tickets: body.low_urgency_tickets,
     })
 }
 

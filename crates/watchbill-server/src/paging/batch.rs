@@ -31,6 +31,8 @@ struct Opening {
     input: NewIncident,
     alerts: i64,
     pages: bool,
+    /// A low-urgency service that files duty tickets instead of paging.
+    files_ticket: bool,
 }
 
 /// The pending writes of a batch, and what it knows of open incidents.
@@ -112,7 +114,9 @@ impl Batch {
             _ => {
                 let index = self.opened.len();
                 self.opened.push(None);
-                let pages = service.escalation_policy_id.is_some();
+                let files_ticket =
+                    service.default_urgency == Urgency::Low && service.low_urgency_tickets;
+                let pages = service.escalation_policy_id.is_some() && !files_ticket;
                 self.pending.push((
                     index,
                     Opening {
@@ -124,6 +128,7 @@ impl Batch {
                         },
                         alerts: 1,
                         pages,
+                        files_ticket,
                     },
                 ));
                 let slot = Slot::New(index);
@@ -134,7 +139,9 @@ impl Batch {
                     actor.clone(),
                     format!("Triggered through {}: {}", integration.name, event.summary),
                 ));
-                if !pages {
+                if files_ticket {
+                    // The duty ticket itself is filed at the flush, once the incident has an id.
+                } else if !pages {
                     self.lines.push((
                         slot,
                         "not_paged",
@@ -239,6 +246,7 @@ impl Batch {
             let now = tx.now();
             let mut timers = Vec::new();
             let mut opened_ids = Vec::new();
+            let mut tickets = Vec::new();
             for (index, opening) in self.pending.drain(..) {
                 let Some(id) = self.opened[index] else {
                     continue;
@@ -247,6 +255,12 @@ impl Batch {
                 if opening.pages {
                     timers.push((id, now, Step::default()));
                 }
+                if opening.files_ticket {
+                    tickets.push(id);
+                }
+            }
+            for id in tickets {
+                super::duty_tickets::file_for_incident(tx, id).await?;
             }
             tx.set_timers(&timers).await?;
             let subscriptions = lookups.webhooks(tx).await?;

@@ -449,7 +449,11 @@ pub async fn apply_event(
                     &actor,
                 )
                 .await?;
-                if service.escalation_policy_id.is_some() {
+                if incident.urgency == watchbill_core::paging::Urgency::Low
+                    && service.low_urgency_tickets
+                {
+                    super::duty_tickets::file_for_incident(tx, incident.id).await?;
+                } else if service.escalation_policy_id.is_some() {
                     actions::start_escalation(tx, &incident).await?;
                     if incident.urgency == watchbill_core::paging::Urgency::Low {
                         tx.log(incident.id, "low_urgency", "watchbill", LOW_URGENCY_NOTE)

@@ -3,6 +3,7 @@
 pub mod actions;
 pub mod batch;
 pub mod channels;
+pub mod duty_tickets;
 pub mod engine;
 pub mod events;
 pub mod intake;
