@@ -15,6 +15,7 @@ on_both_backends!(
     jira_csv_imports_exports_and_bulk_edits_are_all_or_nothing,
     comments_links_follow_ups_and_the_captains_new_work,
     saved_filters_are_a_teams_or_ones_own,
+    balance_counts_closed_work_and_the_captains_pages,
 );
 
 fn keys(list: &Value) -> Vec<String> {
@@ -672,4 +673,63 @@ async fn saved_filters_are_a_teams_or_ones_own(backend: Backend) {
         )
         .await;
     assert_eq!(status, StatusCode::NO_CONTENT);
+}
+
+async fn balance_counts_closed_work_and_the_captains_pages(backend: Backend) {
+    let app = TestApp::start(backend, "2026-11-26T12:00:00Z").await;
+    watchbill_server::setup::demo(app.store.as_ref())
+        .await
+        .unwrap();
+    app.put("/api/v1/teams/1/ticket-settings", json!({"prefix": "UF"}))
+        .await;
+    for (title, kind) in [
+        ("Fix rounding", "bug"),
+        ("Fix links", "bug"),
+        ("Captions", "feature"),
+        ("Rotate keys", "maintenance"),
+    ] {
+        app.post(
+            "/api/v1/tickets",
+            json!({"team_id": 1, "title": title, "type": kind}),
+        )
+        .await;
+    }
+    for key in ["UF-1", "UF-2", "UF-4"] {
+        app.request(
+            Method::PATCH,
+            &format!("/api/v1/tickets/{key}"),
+            Some(common::ADMIN_TOKEN),
+            Some(json!({"status": "closed"})),
+        )
+        .await;
+    }
+    // A page for this week's captain, Alan, open for two hours.
+    app.post(
+        "/api/v1/incidents",
+        json!({"service_id": 1, "title": "Video CDN timeouts"}),
+    )
+    .await;
+    app.settle().await;
+    app.advance(2 * 3600);
+    app.post("/api/v1/incidents/INC-1/resolve", json!({})).await;
+
+    let (status, weeks) = app
+        .get("/api/v1/teams/1/balance?from=2026-11-25T18:00:00Z&weeks=2")
+        .await;
+    assert_eq!(status, StatusCode::OK, "{weeks}");
+    let week = &weeks[0];
+    assert_eq!(week["captain"]["name"], "Alan Turing");
+    assert_eq!(
+        week["closed"],
+        json!({"bug": 2, "feature": 0, "maintenance": 1, "task": 0})
+    );
+    assert_eq!(week["pages"], 1);
+    assert_eq!(week["page_hours"], 2.0);
+    assert_eq!(weeks[1]["captain"]["name"], "Katherine Johnson");
+    assert_eq!(weeks[1]["pages"], 0);
+    let (status, error) = app.get("/api/v1/teams/1/balance?weeks=0").await;
+    assert_eq!(
+        (status, error["field"].clone()),
+        (StatusCode::BAD_REQUEST, json!("weeks"))
+    );
 }

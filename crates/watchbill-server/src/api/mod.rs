@@ -3,6 +3,7 @@
 //! Routes are registered through `utoipa_axum`, so a route cannot exist without its entry in
 //! the OpenAPI document served at `/api/v1/openapi.json`.
 
+pub mod balance;
 pub mod contacts;
 pub mod duty;
 pub mod filters;
@@ -66,6 +67,7 @@ pub fn router() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .merge(duty::routes())
         .merge(tickets::routes())
         .merge(filters::routes())
+        .merge(balance::routes())
         .merge(ticket_bulk::routes().layer(DefaultBodyLimit::max(ticket_bulk::IMPORT_BODY_LIMIT)))
         .merge(tokens::routes())
         .merge(org::routes())
