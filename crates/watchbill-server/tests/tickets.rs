@@ -16,6 +16,7 @@ on_both_backends!(
     comments_links_follow_ups_and_the_captains_new_work,
     saved_filters_are_a_teams_or_ones_own,
     balance_counts_closed_work_and_the_captains_pages,
+    a_simulated_duty_week_ends_in_a_handoff_report,
 );
 
 fn keys(list: &Value) -> Vec<String> {
@@ -732,4 +733,88 @@ async fn balance_counts_closed_work_and_the_captains_pages(backend: Backend) {
         (status, error["field"].clone()),
         (StatusCode::BAD_REQUEST, json!("weeks"))
     );
+}
+
+async fn a_simulated_duty_week_ends_in_a_handoff_report(backend: Backend) {
+    // Alan Turing holds the User-facing duty from Wednesday 25 November 10:00 PST
+    // (18:00 UTC) to Wednesday 2 December.
+    let app = TestApp::start(backend, "2026-11-26T00:00:00Z").await;
+    watchbill_server::setup::demo(app.store.as_ref())
+        .await
+        .unwrap();
+    app.put("/api/v1/teams/1/ticket-settings", json!({"prefix": "UF"}))
+        .await;
+    for n in 1..=7 {
+        let due = if n == 7 { "2026-11-30" } else { "2026-12-20" };
+        app.post(
+            "/api/v1/tickets",
+            json!({"team_id": 1, "title": format!("Duty {n}"), "labels": ["product-maintenance-duty"], "due": due}),
+        )
+        .await;
+    }
+    let patch = |key: &'static str, status: &'static str| {
+        let path = format!("/api/v1/tickets/{key}");
+        let app = &app;
+        async move {
+            app.request(
+                Method::PATCH,
+                &path,
+                Some(common::ADMIN_TOKEN),
+                Some(json!({"status": status})),
+            )
+            .await
+        }
+    };
+    // Thursday: a page at 02:00 in Los Angeles, acknowledged in 10 minutes, resolved in 40.
+    app.set_now("2026-11-26T10:00:00Z");
+    app.post(
+        "/api/v1/incidents",
+        json!({"service_id": 1, "title": "Night-time outage"}),
+    )
+    .await;
+    app.settle().await;
+    app.advance(600);
+    app.post("/api/v1/incidents/INC-1/acknowledge", json!({}))
+        .await;
+    app.advance(1800);
+    app.post("/api/v1/incidents/INC-1/resolve", json!({})).await;
+    // Friday to Tuesday: five duty tickets closed, one page by day, acknowledged in 20 minutes.
+    for (day, key) in [
+        ("27", "UF-1"),
+        ("28", "UF-2"),
+        ("30", "UF-3"),
+        ("30", "UF-4"),
+    ] {
+        app.set_now(&format!("2026-11-{day}T20:00:00Z"));
+        patch(key, "closed").await;
+    }
+    app.set_now("2026-12-01T20:00:00Z");
+    patch("UF-5", "resolved").await;
+    app.post(
+        "/api/v1/incidents",
+        json!({"service_id": 1, "title": "Slow search"}),
+    )
+    .await;
+    app.settle().await;
+    app.advance(1200);
+    app.post("/api/v1/incidents/INC-2/acknowledge", json!({}))
+        .await;
+    // After Wednesday's handoff.
+    app.set_now("2026-12-02T19:00:00Z");
+    let (status, report) = app.get("/api/v1/teams/1/handoff-report").await;
+    assert_eq!(status, StatusCode::OK, "{report}");
+    assert_eq!(report["week_start"], "2026-11-25T18:00:00Z");
+    assert_eq!(report["week_end"], "2026-12-02T18:00:00Z");
+    assert_eq!(report["outgoing"]["name"], "Alan Turing");
+    assert_eq!(report["incoming"]["name"], "Katherine Johnson");
+    assert_eq!(report["pages"]["count"], 2);
+    assert_eq!(report["pages"]["by_service"], json!({"Course platform": 2}));
+    assert_eq!(report["pages"]["out_of_hours"], 1);
+    assert_eq!(report["pages"]["median_minutes_to_acknowledge"], 15.0);
+    assert_eq!(report["pages"]["median_minutes_to_resolve"], 40.0);
+    assert_eq!(report["duty_closed"], 5);
+    assert_eq!(report["duty_within_target"], true);
+    assert_eq!(report["opened"], 7, "all seven were filed during the week");
+    assert_eq!(report["overdue"], 1);
+    assert_eq!(keys(&report["carried_over"]), ["UF-7", "UF-6"]);
 }

@@ -7,6 +7,7 @@ pub mod balance;
 pub mod contacts;
 pub mod duty;
 pub mod filters;
+pub mod handoff;
 pub mod incidents;
 pub mod intake;
 pub mod oncall;
@@ -68,6 +69,7 @@ pub fn router() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .merge(tickets::routes())
         .merge(filters::routes())
         .merge(balance::routes())
+        .merge(handoff::routes())
         .merge(ticket_bulk::routes().layer(DefaultBodyLimit::max(ticket_bulk::IMPORT_BODY_LIMIT)))
         .merge(tokens::routes())
         .merge(org::routes())
