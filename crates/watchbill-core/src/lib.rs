@@ -5,6 +5,7 @@
 //! tests and lets every backend and every edge (HTTP, SMTP, CLI) share one implementation.
 
 pub mod clock;
+pub mod code;
 pub mod ids;
 pub mod paging;
 pub mod role;

@@ -17,6 +17,7 @@ on_both_backends!(
     saved_filters_are_a_teams_or_ones_own,
     balance_counts_closed_work_and_the_captains_pages,
     a_simulated_duty_week_ends_in_a_handoff_report,
+    forge_pushes_link_commits_and_count_in_the_handoff_report,
 );
 
 fn keys(list: &Value) -> Vec<String> {
@@ -817,4 +818,210 @@ async fn a_simulated_duty_week_ends_in_a_handoff_report(backend: Backend) {
     assert_eq!(report["opened"], 7, "all seven were filed during the week");
     assert_eq!(report["overdue"], 1);
     assert_eq!(keys(&report["carried_over"]), ["UF-7", "UF-6"]);
+}
+
+/// Posts a push the way a forge does: the raw body with the forge's headers.
+async fn push(
+    app: &TestApp,
+    integration: i64,
+    headers: &[(&str, String)],
+    body: &Value,
+) -> (StatusCode, Value) {
+    let mut request = reqwest::Client::new()
+        .post(format!("{}/integrations/code/{integration}", app.url))
+        .header("content-type", "application/json")
+        .body(body.to_string());
+    for (name, value) in headers {
+        request = request.header(*name, value);
+    }
+    let response = request.send().await.unwrap();
+    let status = response.status();
+    (status, response.json().await.unwrap_or(Value::Null))
+}
+
+fn signature(secret: &str, body: &Value) -> String {
+    use hmac::Mac;
+    let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(secret.as_bytes()).unwrap();
+    mac.update(body.to_string().as_bytes());
+    hex::encode(mac.finalize().into_bytes())
+}
+
+async fn forge_pushes_link_commits_and_count_in_the_handoff_report(backend: Backend) {
+    let app = TestApp::start(backend, "2026-11-26T00:00:00Z").await;
+    watchbill_server::setup::demo(app.store.as_ref())
+        .await
+        .unwrap();
+    app.put("/api/v1/teams/1/ticket-settings", json!({"prefix": "UF"}))
+        .await;
+    app.post(
+        "/api/v1/tickets",
+        json!({"team_id": 1, "title": "Login fails"}),
+    )
+    .await;
+    let (status, integration) = app
+        .post(
+            "/api/v1/services/1/integrations",
+            json!({"kind": "code_push", "name": "Course platform repository"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{integration}");
+    let id = integration["id"].as_i64().unwrap();
+    let secret = integration["key"].as_str().unwrap().to_owned();
+    assert_eq!(
+        integration["url"],
+        format!("{}/integrations/code/{id}", app.url)
+    );
+    let (_, report) = app
+        .get("/api/v1/teams/1/handoff-report?at=2026-12-02T19:00:00Z")
+        .await;
+    let captain = report["outgoing"]["email"].as_str().unwrap().to_uppercase();
+
+    // GitHub: signed with X-Hub-Signature-256.
+    let github = json!({
+        "ref": "refs/heads/main",
+        "repository": {"full_name": "demo/course-platform"},
+        "commits": [
+            {"id": "a1", "message": "UF-1: retry the login\n\nAlso UF-99, which does not exist.",
+             "timestamp": "2026-11-27T09:00:00-08:00", "author": {"name": "Alan", "email": captain},
+             "added": ["crates/login/tests/retry.rs"], "modified": ["crates/login/src/lib.rs"], "removed": []},
+            {"id": "a2", "message": "Tidy the docs", "timestamp": "2026-11-28T09:00:00-08:00",
+             "author": {"email": "someone@else.test"}, "added": ["docs/tests/x_test.md"], "modified": []}
+        ]
+    });
+    let signed = |body: &Value| {
+        vec![
+            ("x-github-event", "push".to_owned()),
+            (
+                "x-hub-signature-256",
+                format!("sha256={}", signature(&secret, body)),
+            ),
+        ]
+    };
+    let (status, answer) = push(&app, id, &signed(&github), &github).await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{answer}");
+    assert_eq!(answer, json!({"commits": 2, "linked": ["UF-1"]}));
+    // The same delivery again links nothing twice.
+    let (status, answer) = push(&app, id, &signed(&github), &github).await;
+    assert_eq!(
+        (status, answer["linked"].clone()),
+        (StatusCode::ACCEPTED, json!([]))
+    );
+    // A wrong signature, a tampered body, or none at all is refused.
+    let (status, error) = push(
+        &app,
+        id,
+        &[("x-hub-signature-256", "sha256=00".to_owned())],
+        &github,
+    )
+    .await;
+    assert_eq!(
+        (status, error["code"].clone()),
+        (StatusCode::UNAUTHORIZED, json!("unauthorized")),
+        "{error}"
+    );
+    let (status, _) = push(&app, id, &[], &github).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    let (status, _) = push(&app, id + 1000, &signed(&github), &github).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+
+    // GitLab: the secret in X-Gitlab-Token, the repository as a project.
+    let gitlab = json!({
+        "object_kind": "push",
+        "project": {"path_with_namespace": "demo/web-app"},
+        "commits": [{"id": "b1", "message": "Fix uf-1 on mobile", "timestamp": "2026-11-29T10:00:00+00:00",
+            "author": {"name": "Alan", "email": captain}, "added": ["web/login.spec.ts"], "modified": ["web/login.ts"]}]
+    });
+    let (status, _) = push(
+        &app,
+        id,
+        &[
+            ("x-gitlab-event", "Push Hook".to_owned()),
+            ("x-gitlab-token", "wrong".to_owned()),
+        ],
+        &gitlab,
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    let (status, answer) = push(
+        &app,
+        id,
+        &[
+            ("x-gitlab-event", "Push Hook".to_owned()),
+            ("x-gitlab-token", secret.clone()),
+        ],
+        &gitlab,
+    )
+    .await;
+    assert_eq!(
+        (status, answer["linked"].clone()),
+        (StatusCode::ACCEPTED, json!(["UF-1"])),
+        "{answer}"
+    );
+
+    // Gitea: signed with X-Gitea-Signature; a commit after the week does not count.
+    let gitea = json!({
+        "repository": {"full_name": "demo/ops"},
+        "commits": [{"id": "c1", "message": "UF-1 follow-up", "timestamp": "2026-12-03T10:00:00Z",
+            "author": {"email": captain}, "added": ["tests/test_late.py"], "modified": []}]
+    });
+    let (status, _) = push(
+        &app,
+        id,
+        &[
+            ("x-gitea-event", "push".to_owned()),
+            ("x-gitea-signature", signature(&secret, &gitea)),
+        ],
+        &gitea,
+    )
+    .await;
+    assert_eq!(status, StatusCode::ACCEPTED);
+    // A GitHub ping is acknowledged and ignored; a push that is not JSON is a clear 400.
+    let ping = json!({"zen": "Keep it logically awesome."});
+    let (status, answer) = push(
+        &app,
+        id,
+        &[
+            ("x-github-event", "ping".to_owned()),
+            (
+                "x-hub-signature-256",
+                format!("sha256={}", signature(&secret, &ping)),
+            ),
+        ],
+        &ping,
+    )
+    .await;
+    assert_eq!(
+        (status, answer["commits"].clone()),
+        (StatusCode::ACCEPTED, json!(0))
+    );
+    let broken = json!("not a push");
+    let (status, error) = push(&app, id, &signed(&broken), &broken).await;
+    assert_eq!(
+        (status, error["code"].clone()),
+        (StatusCode::BAD_REQUEST, json!("invalid_input")),
+        "{error}"
+    );
+
+    let (_, ticket) = app.get("/api/v1/tickets/UF-1").await;
+    let shas: Vec<&str> = ticket["commits"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["sha"].as_str().unwrap())
+        .collect();
+    assert_eq!(shas, ["a1", "b1", "c1"], "{ticket}");
+    assert_eq!(ticket["commits"][1]["repository"], "demo/web-app");
+
+    let (status, report) = app
+        .get("/api/v1/teams/1/handoff-report?at=2026-12-02T19:00:00Z")
+        .await;
+    assert_eq!(status, StatusCode::OK, "{report}");
+    assert_eq!(
+        report["code"],
+        json!({
+            "commits": 2,
+            "components_touched": ["crates/login", "web"],
+            "test_files_added": ["crates/login/tests/retry.rs", "web/login.spec.ts"],
+        })
+    );
 }

@@ -27,6 +27,7 @@ pub(crate) const SQLITE: &[Migration] = migrations!("sqlite":
     (6, "0006", "ticket_comments_and_links"),
     (7, "0007", "saved_filters"),
     (8, "0008", "low_urgency_tickets"),
+    (9, "0009", "commits"),
 );
 
 pub(crate) const POSTGRES: &[Migration] = migrations!("postgres":
@@ -38,6 +39,7 @@ pub(crate) const POSTGRES: &[Migration] = migrations!("postgres":
     (6, "0006", "ticket_comments_and_links"),
     (7, "0007", "saved_filters"),
     (8, "0008", "low_urgency_tickets"),
+    (9, "0009", "commits"),
 );
 
 /// The table recording which migrations a database has, in the syntax both backends accept.

@@ -45,6 +45,9 @@ pub enum IntegrationKind {
     Generic,
     /// A heartbeat monitor: `/heartbeat/{key}` must be called at least every interval.
     Heartbeat,
+    /// GitHub, GitLab or Gitea push webhooks: `POST /integrations/code/{id}`, signed with the
+    /// key; commits are linked to the tickets their messages name.
+    CodePush,
 }
 
 impl IntegrationKind {
@@ -54,6 +57,7 @@ impl IntegrationKind {
             IntegrationKind::Alertmanager => "alertmanager",
             IntegrationKind::Generic => "generic",
             IntegrationKind::Heartbeat => "heartbeat",
+            IntegrationKind::CodePush => "code_push",
         }
     }
 
@@ -63,6 +67,7 @@ impl IntegrationKind {
             IntegrationKind::Alertmanager,
             IntegrationKind::Generic,
             IntegrationKind::Heartbeat,
+            IntegrationKind::CodePush,
         ]
         .into_iter()
         .find(|kind| kind.as_str() == text)

@@ -97,6 +97,18 @@ pub struct SavedFilter {
     pub query: String,
 }
 
+/// A commit pushed to one of a team's repositories.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Commit {
+    pub repository: String,
+    pub sha: String,
+    pub author_email: String,
+    pub message: String,
+    pub committed_at: jiff::Timestamp,
+    pub added: Vec<String>,
+    pub modified: Vec<String>,
+}
+
 /// The ticket operations of a transaction.
 #[async_trait]
 pub trait TicketTx: Send {
@@ -145,4 +157,22 @@ pub trait TicketTx: Send {
     ) -> Result<Vec<SavedFilter>>;
     async fn saved_filter(&mut self, id: i64) -> Result<SavedFilter>;
     async fn delete_saved_filter(&mut self, id: i64) -> Result<()>;
+
+    /// Records a pushed commit and links it to the tickets with these keys that exist;
+    /// returns the keys linked. A commit pushed twice is recorded once.
+    async fn record_commit(
+        &mut self,
+        team: TeamId,
+        commit: &Commit,
+        keys: &[TicketKey],
+    ) -> Result<Vec<TicketKey>>;
+    /// The team's commits in `[from, to)`, oldest first.
+    async fn commits(
+        &mut self,
+        team: TeamId,
+        from: jiff::Timestamp,
+        to: jiff::Timestamp,
+    ) -> Result<Vec<Commit>>;
+    /// The commits that name a ticket.
+    async fn ticket_commits(&mut self, id: i64) -> Result<Vec<Commit>>;
 }

@@ -44,6 +44,19 @@ macro_rules! tickets_tx_impl {
             })
         }
 
+        fn commit_from(row: &$row) -> Result<Commit> {
+            let lines = |text: String| text.lines().filter(|l| !l.is_empty()).map(str::to_owned).collect();
+            Ok(Commit {
+                repository: row.try_get("repository")?,
+                sha: row.try_get("sha")?,
+                author_email: row.try_get("author_email")?,
+                message: row.try_get("message")?,
+                committed_at: timestamp(row.try_get("committed_at")?)?,
+                added: lines(row.try_get("added")?),
+                modified: lines(row.try_get("modified")?),
+            })
+        }
+
         fn saved_filter_from(row: &$row) -> Result<SavedFilter> {
             let team: Option<i64> = row.try_get("team_id")?;
             let user: Option<i64> = row.try_get("user_id")?;
@@ -484,6 +497,71 @@ macro_rules! tickets_tx_impl {
                     return Err(StoreError::not_found(format!("saved filter {id}")));
                 }
                 Ok(())
+            }
+
+            async fn record_commit(&mut self, team: TeamId, commit: &Commit, keys: &[TicketKey]) -> Result<Vec<TicketKey>> {
+                let row = sqlx::query(
+                    "INSERT INTO commits (team_id, repository, sha, author_email, message, committed_at, added, modified) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (team_id, repository, sha) DO NOTHING RETURNING id",
+                )
+                .bind(team.0)
+                .bind(&commit.repository)
+                .bind(&commit.sha)
+                .bind(commit.author_email.to_lowercase())
+                .bind(&commit.message)
+                .bind(seconds(commit.committed_at))
+                .bind(commit.added.join("\n"))
+                .bind(commit.modified.join("\n"))
+                .fetch_optional(&mut *self.tx)
+                .await?;
+                let Some(row) = row else {
+                    return Ok(Vec::new());
+                };
+                let id: i64 = row.try_get("id")?;
+                let mut linked = Vec::new();
+                for key in keys {
+                    let found = sqlx::query("SELECT id FROM tickets WHERE team_key = $1 AND number = $2")
+                        .bind(&key.team)
+                        .bind(key.number)
+                        .fetch_optional(&mut *self.tx)
+                        .await?;
+                    if let Some(ticket) = found {
+                        let ticket: i64 = ticket.try_get("id")?;
+                        sqlx::query(
+                            "INSERT INTO commit_tickets (commit_id, ticket_id) VALUES ($1, $2) ON CONFLICT (commit_id, ticket_id) DO NOTHING",
+                        )
+                        .bind(id)
+                        .bind(ticket)
+                        .execute(&mut *self.tx)
+                        .await?;
+                        linked.push(key.clone());
+                    }
+                }
+                Ok(linked)
+            }
+
+            async fn commits(&mut self, team: TeamId, from: jiff::Timestamp, to: jiff::Timestamp) -> Result<Vec<Commit>> {
+                let rows = sqlx::query(
+                    "SELECT repository, sha, author_email, message, committed_at, added, modified FROM commits \
+                     WHERE team_id = $1 AND committed_at >= $2 AND committed_at < $3 ORDER BY committed_at, id",
+                )
+                .bind(team.0)
+                .bind(seconds(from))
+                .bind(seconds(to))
+                .fetch_all(&mut *self.tx)
+                .await?;
+                rows.iter().map(commit_from).collect()
+            }
+
+            async fn ticket_commits(&mut self, id: i64) -> Result<Vec<Commit>> {
+                let rows = sqlx::query(
+                    "SELECT c.repository, c.sha, c.author_email, c.message, c.committed_at, c.added, c.modified FROM commits c \
+                     JOIN commit_tickets t ON t.commit_id = c.id WHERE t.ticket_id = $1 ORDER BY c.committed_at, c.id",
+                )
+                .bind(id)
+                .fetch_all(&mut *self.tx)
+                .await?;
+                rows.iter().map(commit_from).collect()
             }
 
             async fn ticket_history(&mut self, id: i64) -> Result<Vec<TicketHistory>> {

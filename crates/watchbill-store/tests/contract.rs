@@ -108,7 +108,7 @@ async fn migrations_apply_once(backend: Backend) {
     let (_db, store) = open(backend).await;
     let again = store.migrate().await.unwrap();
     assert!(again.applied.is_empty());
-    assert_eq!(again.already_applied, 8);
+    assert_eq!(again.already_applied, 9);
 }
 
 async fn users_round_trip_and_conflict(backend: Backend) {
@@ -679,5 +679,83 @@ mod tickets {
                 .collect::<Vec<_>>(),
             [("created", "Ticket 2 about videos"), ("status", "closed")]
         );
+    }
+
+    #[tokio::test]
+    async fn sqlite_commits_are_recorded_once_and_linked() {
+        commits_are_recorded_once_and_linked(Backend::Sqlite).await;
+    }
+
+    #[tokio::test]
+    async fn postgres_commits_are_recorded_once_and_linked() {
+        commits_are_recorded_once_and_linked(Backend::Postgres).await;
+    }
+
+    async fn commits_are_recorded_once_and_linked(backend: Backend) {
+        use watchbill_store::tickets::Commit;
+
+        let (_db, store) = open(backend).await;
+        let (_, team) = seed_team(&store).await;
+        let mut tx = store.write().await.unwrap();
+        tx.set_ticket_settings(&TicketSettings {
+            team_id: team.id,
+            prefix: "UF".to_owned(),
+            duty_filter: String::new(),
+            assign_to_captain: false,
+        })
+        .await
+        .unwrap();
+        let ticket = tx
+            .insert_ticket(
+                &NewTicket {
+                    team_id: team.id,
+                    title: "Login fails".to_owned(),
+                    description: String::new(),
+                    kind: TicketKind::Bug,
+                    priority: Priority::Medium,
+                    status: TicketStatus::Open,
+                    labels: vec![],
+                    due: None,
+                    reporter: None,
+                    assignee: None,
+                    component: None,
+                },
+                "test",
+            )
+            .await
+            .unwrap();
+        let commit = Commit {
+            repository: "demo/app".to_owned(),
+            sha: "abc".to_owned(),
+            author_email: "Ada@Example.test".to_owned(),
+            message: "UF-1 and UF-2".to_owned(),
+            committed_at: "2026-11-27T10:00:00Z".parse().unwrap(),
+            added: vec!["tests/a.rs".to_owned(), "src/b.rs".to_owned()],
+            modified: vec![],
+        };
+        let keys = ["UF-1".parse().unwrap(), "UF-2".parse().unwrap()];
+        let linked = tx.record_commit(team.id, &commit, &keys).await.unwrap();
+        assert_eq!(linked, keys[..1], "only tickets that exist are linked");
+        let again = tx.record_commit(team.id, &commit, &keys).await.unwrap();
+        assert!(
+            again.is_empty(),
+            "a commit delivered twice is recorded once"
+        );
+        tx.commit().await.unwrap();
+
+        let mut tx = store.read().await.unwrap();
+        let stored = tx.ticket_commits(ticket.id).await.unwrap();
+        assert_eq!(stored.len(), 1);
+        assert_eq!(stored[0].author_email, "ada@example.test");
+        assert_eq!(stored[0].added, commit.added);
+        let week = tx
+            .commits(
+                team.id,
+                "2026-11-25T00:00:00Z".parse().unwrap(),
+                "2026-11-27T10:00:00Z".parse().unwrap(),
+            )
+            .await
+            .unwrap();
+        assert!(week.is_empty(), "the window is half-open");
     }
 }

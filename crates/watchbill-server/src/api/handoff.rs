@@ -11,6 +11,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
+use watchbill_core::code::{components, is_test_file};
 use watchbill_core::tickets::filter::{compile, parse, Context};
 use watchbill_core::tickets::TicketStatus;
 use watchbill_core::{TeamId, UserId};
@@ -51,6 +52,16 @@ pub struct PageFigures {
     pub median_minutes_to_resolve: Option<f64>,
 }
 
+/// What the outgoing captain's pushed commits did during the week.
+#[derive(Debug, Clone, Default, Serialize, ToSchema)]
+pub struct CodeFigures {
+    pub commits: usize,
+    /// The components their commits touched (added or modified), sorted.
+    pub components_touched: Vec<String>,
+    /// The test files their commits added.
+    pub test_files_added: Vec<String>,
+}
+
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct HandoffReport {
     pub team_id: i64,
@@ -69,6 +80,8 @@ pub struct HandoffReport {
     pub overdue: usize,
     /// The duty queue the incoming captain inherits.
     pub carried_over: Vec<TicketView>,
+    /// The outgoing captain's commits, matched by their e-mail address.
+    pub code: CodeFigures,
 }
 
 fn median(mut values: Vec<f64>) -> Option<f64> {
@@ -233,6 +246,36 @@ async fn handoff_report(
             .map(TicketView::from)
             .collect();
     }
+    let mut code = CodeFigures::default();
+    if let Some(email) = outgoing
+        .and_then(|user| roster.users.get(&user))
+        .map(|u| u.email.to_lowercase())
+    {
+        let commits: Vec<_> = tx
+            .commits(team, week_start, week_end)
+            .await?
+            .into_iter()
+            .filter(|c| c.author_email == email)
+            .collect();
+        code.commits = commits.len();
+        code.components_touched = components(
+            commits
+                .iter()
+                .flat_map(|c| c.added.iter().chain(&c.modified))
+                .map(String::as_str),
+        )
+        .into_iter()
+        .collect();
+        let mut tests: Vec<String> = commits
+            .iter()
+            .flat_map(|c| &c.added)
+            .filter(|path| is_test_file(path))
+            .cloned()
+            .collect();
+        tests.sort();
+        tests.dedup();
+        code.test_files_added = tests;
+    }
     Ok(Json(HandoffReport {
         team_id: id,
         week_start,
@@ -245,5 +288,6 @@ async fn handoff_report(
         opened,
         overdue,
         carried_over,
+        code,
     }))
 }

@@ -4,6 +4,7 @@
 //! the OpenAPI document served at `/api/v1/openapi.json`.
 
 pub mod balance;
+pub mod code;
 pub mod contacts;
 pub mod duty;
 pub mod filters;
@@ -78,6 +79,7 @@ pub fn router() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .merge(incidents::routes())
         .merge(webhooks::routes())
         .merge(intake::routes().layer(DefaultBodyLimit::max(intake::INTAKE_BODY_LIMIT)))
+        .merge(code::routes().layer(DefaultBodyLimit::max(code::PUSH_BODY_LIMIT)))
         .merge(crate::act::routes())
         .merge(crate::health::routes())
         .merge(crate::ics::routes())

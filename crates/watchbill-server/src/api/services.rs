@@ -255,6 +255,7 @@ impl IntegrationView {
                 format!("{public_url}/integrations/generic?key={}", i.secret)
             }
             IntegrationKind::Heartbeat => format!("{public_url}/heartbeat/{}", i.secret),
+            IntegrationKind::CodePush => format!("{public_url}/integrations/code/{}", i.id),
         };
         IntegrationView {
             id: i.id.0,
@@ -303,7 +304,7 @@ async fn create_integration(
         ApiError::invalid(
             "kind",
             format!(
-                "`{}` is not an integration kind; use events_v2, alertmanager, generic or heartbeat",
+                "`{}` is not an integration kind; use events_v2, alertmanager, generic, heartbeat or code_push",
                 body.kind
             ),
         )

@@ -424,6 +424,17 @@ pub struct TicketDetail {
     pub incidents: Vec<String>,
     /// Linked tickets, `UF-7`.
     pub linked_tickets: Vec<String>,
+    /// Pushed commits whose message names the ticket, oldest first.
+    pub commits: Vec<CommitView>,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct CommitView {
+    pub repository: String,
+    pub sha: String,
+    pub author_email: String,
+    pub message: String,
+    pub committed_at: Timestamp,
 }
 
 /// Shows a ticket with its history.
@@ -470,12 +481,25 @@ async fn get_ticket(
             }
         }
     }
+    let commits = tx
+        .ticket_commits(ticket.id)
+        .await?
+        .into_iter()
+        .map(|c| CommitView {
+            repository: c.repository,
+            sha: c.sha,
+            author_email: c.author_email,
+            message: c.message,
+            committed_at: c.committed_at,
+        })
+        .collect();
     Ok(Json(TicketDetail {
         ticket: ticket.into(),
         history,
         comments,
         incidents,
         linked_tickets,
+        commits,
     }))
 }
 
