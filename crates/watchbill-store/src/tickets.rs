@@ -117,6 +117,13 @@ pub trait TicketTx: Send {
     async fn set_ticket_settings(&mut self, settings: &TicketSettings) -> Result<()>;
     /// Files a ticket under the next number of its team's prefix.
     async fn insert_ticket(&mut self, input: &NewTicket, actor: &str) -> Result<StoredTicket>;
+    /// Files many tickets of one team, each with the actor its history names, under the next
+    /// numbers in order, in a few multi-row statements; returns their keys in input order.
+    async fn insert_tickets(
+        &mut self,
+        team: TeamId,
+        tickets: &[(NewTicket, String)],
+    ) -> Result<Vec<TicketKey>>;
     async fn ticket_by_key(&mut self, key: &TicketKey) -> Result<StoredTicket>;
     /// Applies changes, writing a history line for each that changes something.
     async fn update_ticket(

@@ -259,6 +259,111 @@ macro_rules! tickets_tx_impl {
                 })
             }
 
+            async fn insert_tickets(&mut self, team: TeamId, tickets: &[(NewTicket, String)]) -> Result<Vec<TicketKey>> {
+                // Rows per statement: the ticket insert binds 14 values a row, well under both
+                // backends' limits on parameters per statement.
+                const CHUNK: usize = 500;
+                if let Some((other, _)) = tickets.iter().find(|(t, _)| t.team_id != team) {
+                    return Err(StoreError::reference(
+                        format!("ticket `{}` belongs to another team", other.title),
+                        "team_id",
+                    ));
+                }
+                let settings = self.ticket_settings(team).await?.ok_or_else(|| {
+                    StoreError::reference(format!("team {team} has no ticket prefix yet"), "team_id")
+                })?;
+                let row = sqlx::query("SELECT COALESCE(MAX(number), 0) AS n FROM tickets WHERE team_key = $1")
+                    .bind(&settings.prefix)
+                    .fetch_one(&mut *self.tx)
+                    .await?;
+                let first: i64 = row.try_get::<i64, _>("n")? + 1;
+                let now = seconds(self.now);
+                let mut keys = Vec::with_capacity(tickets.len());
+                for (start, chunk) in (0..).step_by(CHUNK).zip(tickets.chunks(CHUNK)) {
+                    let mut sql = String::from(
+                        "INSERT INTO tickets (team_id, team_key, number, title, description, kind, priority, status, due_date, \
+                         created_at, updated_at, resolved_at, reporter_id, assignee_id, component) VALUES ",
+                    );
+                    for row in 0..chunk.len() {
+                        let base = row * 14;
+                        if row > 0 {
+                            sql.push_str(", ");
+                        }
+                        // created_at and updated_at share the tenth value.
+                        let placeholders: Vec<String> =
+                            (1..=10).chain(10..=14).map(|n| format!("${}", base + n)).collect();
+                        sql.push('(');
+                        sql.push_str(&placeholders.join(", "));
+                        sql.push(')');
+                    }
+                    sql.push_str(" RETURNING id, number");
+                    let mut query = sqlx::query(&sql);
+                    for (offset, (input, _)) in chunk.iter().enumerate() {
+                        let resolved = matches!(input.status, TicketStatus::Resolved | TicketStatus::Closed).then_some(now);
+                        query = query
+                            .bind(team.0)
+                            .bind(&settings.prefix)
+                            .bind(first + (start + offset) as i64)
+                            .bind(&input.title)
+                            .bind(&input.description)
+                            .bind(input.kind.as_str())
+                            .bind(input.priority.rank())
+                            .bind(input.status.as_str())
+                            .bind(input.due.map(|d| d.to_string()))
+                            .bind(now)
+                            .bind(resolved)
+                            .bind(input.reporter.map(|u| u.0))
+                            .bind(input.assignee.map(|u| u.0))
+                            .bind(&input.component);
+                    }
+                    let rows = query
+                        .fetch_all(&mut *self.tx)
+                        .await
+                        .map_err(|e| StoreError::from_sqlx(e, "a ticket with this key"))?;
+                    let mut ids = std::collections::HashMap::with_capacity(rows.len());
+                    for row in &rows {
+                        ids.insert(row.try_get::<i64, _>("number")?, row.try_get::<i64, _>("id")?);
+                    }
+                    let mut labels: Vec<(i64, String)> = Vec::new();
+                    let mut history: Vec<(i64, &str, &str)> = Vec::new();
+                    for (offset, (input, actor)) in chunk.iter().enumerate() {
+                        let number = first + (start + offset) as i64;
+                        let id = *ids.get(&number).ok_or_else(|| StoreError::Corrupt(format!("ticket number {number} was not returned")))?;
+                        let mut own = input.labels.clone();
+                        own.sort();
+                        own.dedup();
+                        labels.extend(own.into_iter().map(|l| (id, l)));
+                        history.push((id, actor, &input.title));
+                        keys.push(
+                            TicketKey::new(&settings.prefix, number)
+                                .ok_or_else(|| StoreError::Corrupt(format!("ticket prefix `{}`", settings.prefix)))?,
+                        );
+                    }
+                    for part in labels.chunks(CHUNK * 4) {
+                        let values: Vec<String> = (0..part.len()).map(|i| format!("(${}, ${})", 2 * i + 1, 2 * i + 2)).collect();
+                        let sql = format!("INSERT INTO ticket_labels (ticket_id, label) VALUES {}", values.join(", "));
+                        let mut query = sqlx::query(&sql);
+                        for (id, label) in part {
+                            query = query.bind(*id).bind(label);
+                        }
+                        query.execute(&mut *self.tx).await?;
+                    }
+                    let values: Vec<String> = (0..history.len())
+                        .map(|i| format!("(${}, ${}, ${}, 'created', '', ${})", 4 * i + 1, 4 * i + 2, 4 * i + 3, 4 * i + 4))
+                        .collect();
+                    let sql = format!(
+                        "INSERT INTO ticket_history (ticket_id, at, actor, field, old_value, new_value) VALUES {}",
+                        values.join(", ")
+                    );
+                    let mut query = sqlx::query(&sql);
+                    for (id, actor, title) in &history {
+                        query = query.bind(*id).bind(now).bind(*actor).bind(*title);
+                    }
+                    query.execute(&mut *self.tx).await?;
+                }
+                Ok(keys)
+            }
+
             async fn ticket_by_key(&mut self, key: &TicketKey) -> Result<StoredTicket> {
                 let row = sqlx::query("SELECT id FROM tickets WHERE team_key = $1 AND number = $2")
                     .bind(&key.team)

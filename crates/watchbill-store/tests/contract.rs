@@ -758,4 +758,68 @@ mod tickets {
             .unwrap();
         assert!(week.is_empty(), "the window is half-open");
     }
+
+    #[tokio::test]
+    async fn sqlite_tickets_file_in_bulk_in_order() {
+        tickets_file_in_bulk_in_order(Backend::Sqlite).await;
+    }
+
+    #[tokio::test]
+    async fn postgres_tickets_file_in_bulk_in_order() {
+        tickets_file_in_bulk_in_order(Backend::Postgres).await;
+    }
+
+    async fn tickets_file_in_bulk_in_order(backend: Backend) {
+        let (_db, store) = open(backend).await;
+        let (users, team) = seed_team(&store).await;
+        let mut tx = store.write().await.unwrap();
+        tx.set_ticket_settings(&TicketSettings {
+            team_id: team.id,
+            prefix: "UF".to_owned(),
+            duty_filter: String::new(),
+            assign_to_captain: false,
+        })
+        .await
+        .unwrap();
+        let ticket = |n: usize| NewTicket {
+            team_id: team.id,
+            title: format!("Ticket {n}"),
+            description: String::new(),
+            kind: TicketKind::Task,
+            priority: Priority::Low,
+            status: if n % 2 == 0 {
+                TicketStatus::Open
+            } else {
+                TicketStatus::Closed
+            },
+            labels: vec!["b".to_owned(), "a".to_owned(), "a".to_owned()],
+            due: None,
+            reporter: None,
+            assignee: Some(users[0].id),
+            component: None,
+        };
+        tx.insert_ticket(&ticket(0), "test").await.unwrap();
+        // More than one statement's worth, so the chunks continue each other's numbering.
+        let many: Vec<(NewTicket, String)> = (1..=1200)
+            .map(|n| (ticket(n), format!("import of J-{n}")))
+            .collect();
+        let keys = tx.insert_tickets(team.id, &many).await.unwrap();
+        assert_eq!(keys.len(), 1200);
+        assert_eq!(keys[0].to_string(), "UF-2");
+        assert_eq!(keys[1199].to_string(), "UF-1201");
+        tx.commit().await.unwrap();
+
+        let mut tx = store.read().await.unwrap();
+        let last = tx.ticket_by_key(&keys[1199]).await.unwrap();
+        assert_eq!(last.ticket.title, "Ticket 1200");
+        assert_eq!(last.ticket.labels, ["a", "b"]);
+        assert_eq!(last.ticket.assignee, Some(users[0].id));
+        let odd = tx.ticket_by_key(&keys[0]).await.unwrap();
+        assert_eq!(odd.ticket.status, TicketStatus::Closed);
+        assert!(odd.ticket.resolved.is_some(), "a closed ticket is resolved");
+        let history = tx.ticket_history(last.id).await.unwrap();
+        assert_eq!(history.len(), 1);
+        assert_eq!(history[0].actor, "import of J-1200");
+        assert_eq!(history[0].new_value, "Ticket 1200");
+    }
 }

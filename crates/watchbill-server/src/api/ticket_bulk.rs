@@ -160,12 +160,12 @@ async fn import_csv(
         .collect();
     let mut tx = state.store.write().await?;
     let users = people(tx.as_mut()).await?;
-    let mut keys = Vec::new();
+    let mut rows: Vec<(NewTicket, String)> = Vec::new();
     // Rows count as a spreadsheet shows them: the header is row 1, the first ticket row 2.
     for (index, record) in reader.records().enumerate() {
         let line = index as u64 + 2;
         let record = record.map_err(|e| row_error(line, format!("the row cannot be read: {e}")))?;
-        if keys.len() >= MAX_ROWS {
+        if rows.len() >= MAX_ROWS {
             return Err(row_error(
                 line,
                 format!("an import takes at most {MAX_ROWS} rows"),
@@ -217,26 +217,29 @@ async fn import_csv(
         } else {
             format!("{} (import of {original})", caller.label)
         };
-        let ticket = tx
-            .insert_ticket(
-                &NewTicket {
-                    team_id: TeamId(id),
-                    title: title.to_owned(),
-                    description: cell(description).to_owned(),
-                    kind: jira_kind(cell(kind)),
-                    priority,
-                    status,
-                    labels,
-                    due,
-                    reporter: caller.user,
-                    assignee,
-                    component: None,
-                },
-                &actor,
-            )
-            .await?;
-        keys.push(ticket.ticket.key.to_string());
+        rows.push((
+            NewTicket {
+                team_id: TeamId(id),
+                title: title.to_owned(),
+                description: cell(description).to_owned(),
+                kind: jira_kind(cell(kind)),
+                priority,
+                status,
+                labels,
+                due,
+                reporter: caller.user,
+                assignee,
+                component: None,
+            },
+            actor,
+        ));
     }
+    let keys: Vec<String> = tx
+        .insert_tickets(TeamId(id), &rows)
+        .await?
+        .iter()
+        .map(ToString::to_string)
+        .collect();
     tx.record_audit(
         &caller.label,
         "tickets.import",
