@@ -142,6 +142,23 @@ pub struct OrgTeam {
     /// Member emails.
     #[serde(default)]
     pub members: Vec<String>,
+    /// The team's ticket key prefix and maintenance-duty queue.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tickets: Option<OrgTicketSettings>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct OrgTicketSettings {
+    /// Ticket keys are `PREFIX-n`, e.g. `UF`.
+    pub prefix: String,
+    /// The duty queue's filter; by default open product-maintenance-duty tickets by priority
+    /// then due date.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub duty_filter: Option<String>,
+    /// New duty tickets go to the Captain On-Call of the moment.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub assign_to_captain: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
@@ -598,10 +615,11 @@ async fn apply_teams(
             description: team.description.clone(),
             members,
         };
-        match existing.iter().find(|t| t.name.eq_ignore_ascii_case(name)) {
+        let team_id = match existing.iter().find(|t| t.name.eq_ignore_ascii_case(name)) {
             None => {
-                tx.insert_team(&input).await?;
+                let created = tx.insert_team(&input).await?;
                 report.changes.push(format!("created team {name}"));
+                created.id
             }
             Some(current) => {
                 if current.name != input.name
@@ -611,6 +629,22 @@ async fn apply_teams(
                     tx.update_team(current.id, &input).await?;
                     report.changes.push(format!("updated team {name}"));
                 }
+                current.id
+            }
+        };
+        if let Some(wanted) = &team.tickets {
+            let wanted = crate::api::tickets::ticket_settings(
+                team_id,
+                &wanted.prefix,
+                wanted.duty_filter.as_deref(),
+                wanted.assign_to_captain,
+                &format!("teams[{i}].tickets."),
+            )?;
+            if tx.ticket_settings(team_id).await?.as_ref() != Some(&wanted) {
+                tx.set_ticket_settings(&wanted).await?;
+                report
+                    .changes
+                    .push(format!("set the ticket settings of team {name}"));
             }
         }
     }
@@ -767,6 +801,12 @@ pub async fn export(tx: &mut dyn Tx) -> ApiResult<OrgDocument> {
     let teams = tx.teams().await?;
     let team_names: HashMap<TeamId, String> =
         teams.iter().map(|t| (t.id, t.name.clone())).collect();
+    let ticket_settings: HashMap<TeamId, _> = tx
+        .all_ticket_settings()
+        .await?
+        .into_iter()
+        .map(|s| (s.team_id, s))
+        .collect();
     let schedules = tx.schedules(None).await?;
     let schedule_names: HashMap<ScheduleId, String> =
         schedules.iter().map(|s| (s.id, s.name.clone())).collect();
@@ -864,6 +904,11 @@ pub async fn export(tx: &mut dyn Tx) -> ApiResult<OrgDocument> {
                 name: t.name.clone(),
                 description: t.description.clone(),
                 members: t.members.iter().map(email).collect(),
+                tickets: ticket_settings.get(&t.id).map(|s| OrgTicketSettings {
+                    prefix: s.prefix.clone(),
+                    duty_filter: Some(s.duty_filter.clone()),
+                    assign_to_captain: s.assign_to_captain,
+                }),
             })
             .collect(),
         schedules: schedules

@@ -193,6 +193,7 @@ pub fn demo_document() -> OrgDocument {
             name: team.to_owned(),
             description: format!("The {team} team's product on-call line-up."),
             members: people.iter().map(|p| email(p)).collect(),
+            tickets: None,
         });
         schedules.push(OrgSchedule {
             team: team.to_owned(),

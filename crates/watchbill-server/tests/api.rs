@@ -586,11 +586,56 @@ async fn apply_is_idempotent_and_export_round_trips(backend: Backend) {
     );
     let (_, still) = app.get("/api/v1/export").await;
     assert_eq!(still, exported, "a dry run changes nothing");
-    let (_, report) = app.post("/api/v1/apply", changed).await;
+    let (_, report) = app.post("/api/v1/apply", changed.clone()).await;
     assert_eq!(
         report["changes"],
         json!(["updated schedule User-facing/Captain On-Call"])
     );
+
+    // A team's ticket prefix and duty queue are part of the document too.
+    let team = changed["teams"][0]["name"].as_str().unwrap().to_owned();
+    changed["teams"][0]["tickets"] = json!({"prefix": "uf", "duty_filter": "label = duty ORDER BY due", "assign_to_captain": true});
+    let mut wrong = changed.clone();
+    wrong["teams"][0]["tickets"]["duty_filter"] = json!("lable = duty");
+    let (status, error) = app.post("/api/v1/apply", wrong).await;
+    assert_eq!(
+        (status, error["field"].clone()),
+        (
+            StatusCode::BAD_REQUEST,
+            json!("teams[0].tickets.duty_filter")
+        ),
+        "{error}"
+    );
+    let (_, report) = app.post("/api/v1/apply", changed.clone()).await;
+    assert_eq!(
+        report["changes"],
+        json!([format!("set the ticket settings of team {team}")])
+    );
+    let (_, teams) = app.get("/api/v1/teams").await;
+    let id = teams
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["name"] == team.as_str())
+        .unwrap()["id"]
+        .clone();
+    let (_, settings) = app
+        .get(&format!("/api/v1/teams/{id}/ticket-settings"))
+        .await;
+    assert_eq!(
+        (
+            settings["prefix"].clone(),
+            settings["assign_to_captain"].clone()
+        ),
+        (json!("UF"), json!(true))
+    );
+    let (_, exported) = app.get("/api/v1/export").await;
+    assert_eq!(
+        exported["teams"][0]["tickets"],
+        json!({"prefix": "UF", "duty_filter": "label = duty ORDER BY due", "assign_to_captain": true})
+    );
+    let (_, round_trip) = app.post("/api/v1/apply", exported).await;
+    assert_eq!(round_trip["changes"], json!([]), "apply(export) is a no-op");
 }
 
 async fn apply_errors_name_the_field_and_write_nothing(backend: Backend) {

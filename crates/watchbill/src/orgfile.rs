@@ -193,6 +193,24 @@ start = 2026-01-07T18:00:00Z
     }
 
     #[test]
+    fn a_team_carries_its_ticket_settings() {
+        let with_tickets = FILE.replace(
+            "members = [\"ada@example.test\"]",
+            "members = [\"ada@example.test\"]\ntickets = { prefix = \"UF\", assign_to_captain = true }",
+        );
+        let doc = parse("org.toml", &with_tickets).unwrap();
+        let tickets = doc.teams[0].tickets.as_ref().unwrap();
+        assert_eq!(
+            (
+                tickets.prefix.as_str(),
+                tickets.duty_filter.as_deref(),
+                tickets.assign_to_captain
+            ),
+            ("UF", None, true)
+        );
+    }
+
+    #[test]
     fn unknown_keys_are_refused() {
         let broken = FILE.replace("turn = \"1w\"", "turn = \"1w\"\nturns = \"2w\"");
         let error = parse("org.toml", &broken).unwrap_err();

@@ -652,6 +652,34 @@ impl From<TicketSettings> for SettingsView {
     }
 }
 
+/// A team's ticket settings from what a person wrote, checked: the prefix a team key of at
+/// most ten characters, the duty filter one that parses (by default [`DEFAULT_DUTY_FILTER`]).
+/// Errors name the field under `field_prefix` (`teams[0].tickets.` in an organisation file).
+pub fn ticket_settings(
+    team: TeamId,
+    prefix: &str,
+    duty_filter: Option<&str>,
+    assign_to_captain: bool,
+    field_prefix: &str,
+) -> ApiResult<TicketSettings> {
+    let prefix = normalise_team_key(prefix.trim())
+        .filter(|p| p.len() <= 10)
+        .ok_or_else(|| {
+            ApiError::invalid(
+                format!("{field_prefix}prefix"),
+                "a prefix is a letter, then letters or digits, at most 10 (e.g. UF)",
+            )
+        })?;
+    let duty_filter = duty_filter.unwrap_or(DEFAULT_DUTY_FILTER).to_owned();
+    parse_filter(&duty_filter, &format!("{field_prefix}duty_filter"))?;
+    Ok(TicketSettings {
+        team_id: team,
+        prefix,
+        duty_filter,
+        assign_to_captain,
+    })
+}
+
 /// A team's ticket settings.
 #[utoipa::path(get, path = "/api/v1/teams/{id}/ticket-settings", tag = "tickets", params(("id" = i64, Path, description = "Team id")),
     responses((status = 200, body = SettingsView), (status = 404, body = ApiError)), security(("token" = [])))]
@@ -679,25 +707,13 @@ async fn put_settings(
     ApiJson(body): ApiJson<SettingsBody>,
 ) -> ApiResult<Json<SettingsView>> {
     caller.require(Role::Manager)?;
-    let prefix = normalise_team_key(body.prefix.trim())
-        .filter(|p| p.len() <= 10)
-        .ok_or_else(|| {
-            ApiError::invalid(
-                "prefix",
-                "a prefix is a letter, then letters or digits, at most 10 (e.g. UF)",
-            )
-        })?;
-    let duty_filter = body
-        .duty_filter
-        .clone()
-        .unwrap_or_else(|| DEFAULT_DUTY_FILTER.to_owned());
-    parse_filter(&duty_filter, "duty_filter")?;
-    let settings = TicketSettings {
-        team_id: TeamId(id),
-        prefix,
-        duty_filter,
-        assign_to_captain: body.assign_to_captain,
-    };
+    let settings = ticket_settings(
+        TeamId(id),
+        &body.prefix,
+        body.duty_filter.as_deref(),
+        body.assign_to_captain,
+        "",
+    )?;
     let mut tx = state.store.write().await?;
     tx.set_ticket_settings(&settings).await?;
     tx.record_audit(
