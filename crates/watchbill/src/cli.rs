@@ -39,6 +39,62 @@ pub enum Command {
     Page(PageArgs),
     /// List tickets a filter selects, or show one ticket.
     Tickets(TicketsArgs),
+    /// File a ticket, change one, or comment on one.
+    Ticket(TicketArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct TicketArgs {
+    #[command(subcommand)]
+    pub action: TicketAction,
+    #[command(flatten)]
+    pub client: ClientArgs,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TicketAction {
+    /// File a ticket: `watchbill ticket new --team 1 "Quiz timer drifts" --label product-maintenance-duty`.
+    New {
+        title: String,
+        /// The team (id) whose prefix the key takes.
+        #[arg(long)]
+        team: i64,
+        #[arg(long, default_value = "")]
+        description: String,
+        /// bug, feature, maintenance or task (default task).
+        #[arg(long = "type")]
+        kind: Option<String>,
+        /// Highest, High, Medium (default), Low or Lowest.
+        #[arg(long)]
+        priority: Option<String>,
+        /// A label; repeat for several.
+        #[arg(long = "label")]
+        labels: Vec<String>,
+        /// `YYYY-MM-DD`.
+        #[arg(long)]
+        due: Option<String>,
+    },
+    /// Change a ticket: `watchbill ticket set UF-12 --status closed`.
+    Set {
+        key: String,
+        #[arg(long)]
+        title: Option<String>,
+        /// open, in_progress, resolved or closed.
+        #[arg(long)]
+        status: Option<String>,
+        #[arg(long)]
+        priority: Option<String>,
+        #[arg(long = "type")]
+        kind: Option<String>,
+        /// `YYYY-MM-DD`, or `none` to clear it.
+        #[arg(long)]
+        due: Option<String>,
+        /// A user id, or `none` to unassign.
+        #[arg(long)]
+        assignee: Option<String>,
+    },
+    /// Comment on a ticket.
+    Comment { key: String, text: String },
 }
 
 #[derive(Debug, Args)]

@@ -59,6 +59,7 @@ async fn run(cli: Cli) -> Result<(), CommandError> {
         Command::Resolve(args) => commands::incidents::act(args, "resolve").await?,
         Command::Page(args) => commands::incidents::page(args).await?,
         Command::Tickets(args) => commands::tickets::run(args).await?,
+        Command::Ticket(args) => commands::tickets::act(args).await?,
     }
     Ok(())
 }

@@ -178,6 +178,53 @@ fn tickets_are_listed_and_shown_from_the_cli(backend: Backend) {
         "{}",
         stderr(&output)
     );
+
+    // Filing, changing and commenting from the CLI.
+    let output = server.run(
+        &token,
+        &[
+            "ticket",
+            "new",
+            "--team",
+            "1",
+            "Broken quiz link",
+            "--priority",
+            "high",
+            "--label",
+            "product-maintenance-duty",
+            "--due",
+            "2026-12-02",
+        ],
+    );
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert_eq!(stdout(&output), "Filed UF-3: Broken quiz link\n");
+    let output = server.run(
+        &token,
+        &[
+            "ticket", "set", "UF-3", "--status", "closed", "--due", "none",
+        ],
+    );
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert_eq!(stdout(&output), "UF-3  Broken quiz link · High · closed\n");
+    let output = server.run(&token, &["ticket", "comment", "UF-3", "Fixed the link."]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let output = server.run(&token, &["tickets", "--show", "UF-3"]);
+    let text = stdout(&output);
+    assert!(text.contains("commented: Fixed the link."), "{text}");
+    assert!(
+        !text.contains("due 2026-12-02"),
+        "the due date was cleared: {text}"
+    );
+    let output = server.run(&token, &["ticket", "set", "UF-3", "--status", "done"]);
+    assert_eq!(output.status.code(), Some(1));
+    assert!(stderr(&output).contains("status"), "{}", stderr(&output));
+    let output = server.run(&token, &["ticket", "set", "UF-3"]);
+    assert_eq!(output.status.code(), Some(1));
+    assert!(
+        stderr(&output).contains("say what to change"),
+        "{}",
+        stderr(&output)
+    );
 }
 
 fn incidents_are_paged_acknowledged_and_resolved_from_the_cli(backend: Backend) {

@@ -515,11 +515,20 @@ pub struct TicketPatch {
     pub status: Option<String>,
     pub labels: Option<Vec<String>>,
     #[schema(value_type = Option<String>)]
+    #[serde(default, deserialize_with = "present")]
     pub due: Option<Value>,
     #[schema(value_type = Option<i64>)]
+    #[serde(default, deserialize_with = "present")]
     pub assignee_id: Option<Value>,
     #[schema(value_type = Option<String>)]
+    #[serde(default, deserialize_with = "present")]
     pub component: Option<Value>,
+}
+
+/// Reads a field that is there, even as `null`, as `Some`: serde's own `Option` reads `null`
+/// as absent, and here `null` means "clear it" while absent means "leave it".
+fn present<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Option<Value>, D::Error> {
+    Value::deserialize(deserializer).map(Some)
 }
 
 fn changes(patch: &TicketPatch) -> ApiResult<Vec<TicketChange>> {
