@@ -745,6 +745,13 @@ async fn a_simulated_duty_week_ends_in_a_handoff_report(backend: Backend) {
         .unwrap();
     app.put("/api/v1/teams/1/ticket-settings", json!({"prefix": "UF"}))
         .await;
+    let (status, hook) = app
+        .post(
+            "/api/v1/webhooks",
+            json!({"url": "http://127.0.0.1:9/reports", "events": ["handoff.report"]}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{hook}");
     for n in 1..=7 {
         let due = if n == 7 { "2026-11-30" } else { "2026-12-20" };
         app.post(
@@ -818,6 +825,33 @@ async fn a_simulated_duty_week_ends_in_a_handoff_report(backend: Backend) {
     assert_eq!(report["opened"], 7, "all seven were filed during the week");
     assert_eq!(report["overdue"], 1);
     assert_eq!(keys(&report["carried_over"]), ["UF-7", "UF-6"]);
+
+    // The engine writes the same report at the handoff, keeps it, and announces it.
+    app.settle().await;
+    app.settle().await;
+    let (status, kept) = app.get("/api/v1/teams/1/handoff-reports").await;
+    assert_eq!(status, StatusCode::OK, "{kept}");
+    assert_eq!(kept[0]["week_end"], "2026-12-02T18:00:00Z", "{kept}");
+    assert_eq!(kept[0]["report"]["duty_closed"], 5);
+    assert_eq!(kept[0]["report"]["pages"]["count"], 2);
+    assert_eq!(
+        kept[1]["week_end"], "2026-11-25T18:00:00Z",
+        "the week before was written when the engine first looked"
+    );
+    let (_, deliveries) = app
+        .get(&format!("/api/v1/webhooks/{}/deliveries", hook["id"]))
+        .await;
+    let announced: Vec<&Value> = deliveries
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|d| d["event"] == "handoff.report")
+        .collect();
+    assert_eq!(
+        announced.len(),
+        6,
+        "two weeks for each of the demo's three teams, once each: {deliveries}"
+    );
 }
 
 /// Posts a push the way a forge does: the raw body with the forge's headers.

@@ -47,6 +47,9 @@ pub enum Backend {
 pub trait Store: Send + Sync + std::fmt::Debug {
     fn backend(&self) -> Backend;
 
+    /// The store's clock, read now: the instant a transaction begun now would see.
+    fn now(&self) -> Timestamp;
+
     /// A transaction for reading. It sees one consistent snapshot.
     async fn read(&self) -> Result<Box<dyn Tx>>;
 

@@ -28,6 +28,7 @@ pub(crate) const SQLITE: &[Migration] = migrations!("sqlite":
     (7, "0007", "saved_filters"),
     (8, "0008", "low_urgency_tickets"),
     (9, "0009", "commits"),
+    (10, "0010", "handoff_reports"),
 );
 
 pub(crate) const POSTGRES: &[Migration] = migrations!("postgres":
@@ -40,6 +41,7 @@ pub(crate) const POSTGRES: &[Migration] = migrations!("postgres":
     (7, "0007", "saved_filters"),
     (8, "0008", "low_urgency_tickets"),
     (9, "0009", "commits"),
+    (10, "0010", "handoff_reports"),
 );
 
 /// The table recording which migrations a database has, in the syntax both backends accept.

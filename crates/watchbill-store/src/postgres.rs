@@ -59,6 +59,10 @@ impl Store for PostgresStore {
         Backend::Postgres
     }
 
+    fn now(&self) -> jiff::Timestamp {
+        self.clock.now()
+    }
+
     async fn read(&self) -> Result<Box<dyn Tx>, StoreError> {
         let tx = self
             .pool

@@ -68,6 +68,10 @@ impl Store for SqliteStore {
         Backend::Sqlite
     }
 
+    fn now(&self) -> jiff::Timestamp {
+        self.clock.now()
+    }
+
     async fn read(&self) -> Result<Box<dyn Tx>, StoreError> {
         let tx = self.reader.begin().await.map_err(StoreError::Database)?;
         Ok(Box::new(SqliteTx {

@@ -182,4 +182,22 @@ pub trait TicketTx: Send {
     ) -> Result<Vec<Commit>>;
     /// The commits that name a ticket.
     async fn ticket_commits(&mut self, id: i64) -> Result<Vec<Commit>>;
+
+    /// Keeps the handoff report of the team's week ending at `week_end`; false if one is
+    /// already kept, which leaves it as it was.
+    async fn record_handoff_report(
+        &mut self,
+        team: TeamId,
+        week_end: jiff::Timestamp,
+        body: &str,
+    ) -> Result<bool>;
+    /// Whether the report of that week is kept.
+    async fn has_handoff_report(&mut self, team: TeamId, week_end: jiff::Timestamp)
+        -> Result<bool>;
+    /// The team's kept reports, newest first: each week's end and the report as JSON.
+    async fn handoff_reports(
+        &mut self,
+        team: TeamId,
+        limit: i64,
+    ) -> Result<Vec<(jiff::Timestamp, String)>>;
 }

@@ -669,6 +669,42 @@ macro_rules! tickets_tx_impl {
                 rows.iter().map(commit_from).collect()
             }
 
+            async fn record_handoff_report(&mut self, team: TeamId, week_end: jiff::Timestamp, body: &str) -> Result<bool> {
+                let done = sqlx::query(
+                    "INSERT INTO handoff_reports (team_id, week_end, body, created_at) VALUES ($1, $2, $3, $4) \
+                     ON CONFLICT (team_id, week_end) DO NOTHING",
+                )
+                .bind(team.0)
+                .bind(seconds(week_end))
+                .bind(body)
+                .bind(seconds(self.now))
+                .execute(&mut *self.tx)
+                .await?;
+                Ok(done.rows_affected() == 1)
+            }
+
+            async fn has_handoff_report(&mut self, team: TeamId, week_end: jiff::Timestamp) -> Result<bool> {
+                let row = sqlx::query("SELECT 1 AS found FROM handoff_reports WHERE team_id = $1 AND week_end = $2")
+                    .bind(team.0)
+                    .bind(seconds(week_end))
+                    .fetch_optional(&mut *self.tx)
+                    .await?;
+                Ok(row.is_some())
+            }
+
+            async fn handoff_reports(&mut self, team: TeamId, limit: i64) -> Result<Vec<(jiff::Timestamp, String)>> {
+                let rows = sqlx::query(
+                    "SELECT week_end, body FROM handoff_reports WHERE team_id = $1 ORDER BY week_end DESC LIMIT $2",
+                )
+                .bind(team.0)
+                .bind(limit)
+                .fetch_all(&mut *self.tx)
+                .await?;
+                rows.iter()
+                    .map(|row| Ok((timestamp(row.try_get("week_end")?)?, row.try_get("body")?)))
+                    .collect()
+            }
+
             async fn ticket_history(&mut self, id: i64) -> Result<Vec<TicketHistory>> {
                 let rows = sqlx::query(
                     "SELECT at, actor, field, old_value, new_value FROM ticket_history WHERE ticket_id = $1 ORDER BY id",

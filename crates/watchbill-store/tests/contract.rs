@@ -108,7 +108,7 @@ async fn migrations_apply_once(backend: Backend) {
     let (_db, store) = open(backend).await;
     let again = store.migrate().await.unwrap();
     assert!(again.applied.is_empty());
-    assert_eq!(again.already_applied, 9);
+    assert_eq!(again.already_applied, 10);
 }
 
 async fn users_round_trip_and_conflict(backend: Backend) {
@@ -821,5 +821,49 @@ mod tickets {
         assert_eq!(history.len(), 1);
         assert_eq!(history[0].actor, "import of J-1200");
         assert_eq!(history[0].new_value, "Ticket 1200");
+    }
+
+    #[tokio::test]
+    async fn sqlite_handoff_reports_are_kept_once() {
+        handoff_reports_are_kept_once(Backend::Sqlite).await;
+    }
+
+    #[tokio::test]
+    async fn postgres_handoff_reports_are_kept_once() {
+        handoff_reports_are_kept_once(Backend::Postgres).await;
+    }
+
+    async fn handoff_reports_are_kept_once(backend: Backend) {
+        let (_db, store) = open(backend).await;
+        let (_, team) = seed_team(&store).await;
+        let first: jiff::Timestamp = "2026-11-25T18:00:00Z".parse().unwrap();
+        let second: jiff::Timestamp = "2026-12-02T18:00:00Z".parse().unwrap();
+        let mut tx = store.write().await.unwrap();
+        assert!(!tx.has_handoff_report(team.id, first).await.unwrap());
+        assert!(tx
+            .record_handoff_report(team.id, first, "{\"n\":1}")
+            .await
+            .unwrap());
+        assert!(tx
+            .record_handoff_report(team.id, second, "{\"n\":2}")
+            .await
+            .unwrap());
+        assert!(
+            !tx.record_handoff_report(team.id, first, "{\"n\":3}")
+                .await
+                .unwrap(),
+            "a week's report is written once"
+        );
+        tx.commit().await.unwrap();
+        let mut tx = store.read().await.unwrap();
+        assert!(tx.has_handoff_report(team.id, first).await.unwrap());
+        let kept = tx.handoff_reports(team.id, 10).await.unwrap();
+        assert_eq!(
+            kept,
+            [
+                (second, "{\"n\":2}".to_owned()),
+                (first, "{\"n\":1}".to_owned())
+            ]
+        );
     }
 }

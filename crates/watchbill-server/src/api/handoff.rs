@@ -16,6 +16,7 @@ use watchbill_core::tickets::filter::{compile, parse, Context};
 use watchbill_core::tickets::TicketStatus;
 use watchbill_core::{TeamId, UserId};
 use watchbill_store::paging::IncidentFilter;
+use watchbill_store::Tx;
 
 use super::instant;
 use super::oncall::PersonView;
@@ -23,10 +24,13 @@ use super::tickets::{directory, TicketView};
 use crate::auth::Caller;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{ApiPath, ApiQuery};
+use crate::roster::Roster;
 use crate::state::AppState;
 
 pub fn routes() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new().routes(routes!(handoff_report))
+    OpenApiRouter::new()
+        .routes(routes!(handoff_report))
+        .routes(routes!(kept_reports))
 }
 
 /// The seed's hope for a duty week: between five and twenty tickets closed.
@@ -106,12 +110,57 @@ async fn handoff_report(
     ApiPath(id): ApiPath<i64>,
     ApiQuery(query): ApiQuery<ReportQuery>,
 ) -> ApiResult<Json<HandoffReport>> {
-    let team = TeamId(id);
     let now = state.clock.now();
     let at = instant(query.at.as_deref(), now, "at")?;
     let mut tx = state.store.read().await?;
-    tx.team(team).await?;
+    tx.team(TeamId(id)).await?;
     let roster = state.roster.get(tx.as_mut(), at).await?;
+    Ok(Json(report(tx.as_mut(), &roster, TeamId(id), at).await?))
+}
+
+/// A report as it was written at its handoff.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct KeptReport {
+    pub week_end: Timestamp,
+    #[schema(value_type = HandoffReport)]
+    pub report: serde_json::Value,
+}
+
+/// The reports written at the team's handoffs, newest first (at most 52).
+#[utoipa::path(get, path = "/api/v1/teams/{id}/handoff-reports", tag = "tickets", params(("id" = i64, Path, description = "Team id")),
+    responses((status = 200, body = [KeptReport]), (status = 404, body = ApiError)), security(("token" = [])))]
+async fn kept_reports(
+    State(state): State<AppState>,
+    _caller: Caller,
+    ApiPath(id): ApiPath<i64>,
+) -> ApiResult<Json<Vec<KeptReport>>> {
+    let mut tx = state.store.read().await?;
+    tx.team(TeamId(id)).await?;
+    let kept = tx.handoff_reports(TeamId(id), 52).await?;
+    Ok(Json(
+        kept.into_iter()
+            .map(|(week_end, body)| KeptReport {
+                week_end,
+                report: serde_json::from_str(&body).unwrap_or(serde_json::Value::Null),
+            })
+            .collect(),
+    ))
+}
+
+/// The last handoff of the team's duty schedule at or before `at`, if it has had one.
+pub fn last_handoff(roster: &Roster, team: TeamId, at: Timestamp) -> Option<Timestamp> {
+    let record = roster.duty_schedule(team)?;
+    roster.resolved.get(&record.id)?.now(at).since
+}
+
+/// The handoff report of the week that ended at the team's last handoff at or before `at`.
+pub async fn report(
+    tx: &mut dyn Tx,
+    roster: &Roster,
+    team: TeamId,
+    at: Timestamp,
+) -> ApiResult<HandoffReport> {
+    let id = team.0;
     let record = roster
         .duty_schedule(team)
         .ok_or_else(|| ApiError::not_found(format!("a schedule of team {id}")))?;
@@ -199,7 +248,7 @@ async fn handoff_report(
 
     let (mut duty_closed, mut opened, mut overdue, mut carried_over) = (0, 0, 0, Vec::new());
     if let Some(settings) = tx.ticket_settings(team).await? {
-        let users = directory(tx.as_mut()).await?;
+        let users = directory(tx).await?;
         let prefix = &settings.prefix;
         let run = |text: String| parse(&text).map_err(|e| ApiError::invalid("at", e.to_string()));
         let closed_query = run(format!(
@@ -276,7 +325,7 @@ async fn handoff_report(
         tests.dedup();
         code.test_files_added = tests;
     }
-    Ok(Json(HandoffReport {
+    Ok(HandoffReport {
         team_id: id,
         week_start,
         week_end,
@@ -289,5 +338,5 @@ async fn handoff_report(
         overdue,
         carried_over,
         code,
-    }))
+    })
 }

@@ -29,7 +29,8 @@ pub fn routes() -> OpenApiRouter<AppState> {
 #[serde(deny_unknown_fields)]
 pub struct WebhookBody {
     pub url: String,
-    /// Which events to send; all when empty.
+    /// Which events to send; all incident events when empty. `handoff.report` is sent only
+    /// when named.
     #[serde(default)]
     pub events: Vec<String>,
 }

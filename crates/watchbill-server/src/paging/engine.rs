@@ -51,7 +51,12 @@ pub struct Engine {
     signer: LinkSigner,
     public_url: String,
     wake: Arc<Notify>,
+    /// When handoffs were last looked for; a throttle only, the kept reports are the record.
+    handoffs_checked: Arc<std::sync::Mutex<Option<jiff::Timestamp>>>,
 }
+
+/// How often the engine looks for a handoff that has no report yet.
+const HANDOFF_CHECK_EVERY: SignedDuration = SignedDuration::from_secs(60);
 
 impl Engine {
     pub fn new(
@@ -69,6 +74,7 @@ impl Engine {
             signer,
             public_url,
             wake,
+            handoffs_checked: Arc::default(),
         }
     }
 
@@ -98,6 +104,7 @@ impl Engine {
     pub async fn step(&self) -> Result<StepReport, StoreError> {
         let heartbeats = self.check_heartbeats().await?;
         let escalations = self.escalate_due().await?;
+        self.write_handoff_reports().await;
         let (sent, failed) = self.deliver_due().await?;
         let (hooks_sent, hooks_failed) = self.deliver_webhooks().await?;
         Ok(StepReport {
@@ -105,6 +112,82 @@ impl Engine {
             sent: sent + hooks_sent,
             failed: failed + hooks_failed,
         })
+    }
+
+    /// Writes the handoff report of every team whose duty schedule has handed off since its
+    /// last report, and queues it for the webhooks that ask for `handoff.report`. Failures are
+    /// logged and retried at the next check; they never stop paging.
+    async fn write_handoff_reports(&self) {
+        let now = self.store.now();
+        {
+            let Ok(mut checked) = self.handoffs_checked.lock() else {
+                return;
+            };
+            let due = match *checked {
+                Some(last) => now < last || now.duration_since(last) >= HANDOFF_CHECK_EVERY,
+                None => true,
+            };
+            if !due {
+                return;
+            }
+            *checked = Some(now);
+        }
+        if let Err(error) = self.write_handoff_reports_at(now).await {
+            tracing::warn!(error = %error.message, "writing handoff reports failed; retrying at the next check");
+        }
+    }
+
+    async fn write_handoff_reports_at(
+        &self,
+        now: jiff::Timestamp,
+    ) -> Result<(), crate::error::ApiError> {
+        use crate::api::handoff;
+        let mut tx = self.store.read().await?;
+        let roster = self.roster.get(tx.as_mut(), now).await?;
+        let mut due = Vec::new();
+        for team in tx.teams().await? {
+            let Some(week_end) = handoff::last_handoff(&roster, team.id, now) else {
+                continue;
+            };
+            if !tx.has_handoff_report(team.id, week_end).await? {
+                due.push(team.id);
+            }
+        }
+        drop(tx);
+        for team in due {
+            let mut tx = self.store.write().await?;
+            let report = handoff::report(tx.as_mut(), &roster, team, now).await?;
+            let body = serde_json::to_string(&report).unwrap_or_default();
+            if tx
+                .record_handoff_report(team, report.week_end, &body)
+                .await?
+            {
+                let payload = format!(
+                    r#"{{"event":"handoff.report","occurred_at":"{now}","team_id":{},"report":{body}}}"#,
+                    team.0
+                );
+                for subscription in tx.webhooks().await? {
+                    if subscription.enabled
+                        && subscription.events.iter().any(|e| e == "handoff.report")
+                    {
+                        let key = format!(
+                            "handoff.report:{}:{}:{}",
+                            team, report.week_end, subscription.id
+                        );
+                        tx.insert_webhook_delivery(
+                            subscription.id,
+                            "handoff.report",
+                            None,
+                            &key,
+                            &payload,
+                        )
+                        .await?;
+                    }
+                }
+            }
+            tx.commit().await?;
+        }
+        Ok(())
     }
 
     /// Opens an incident for every heartbeat monitor that has gone quiet.

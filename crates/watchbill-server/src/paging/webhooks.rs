@@ -11,8 +11,10 @@ use watchbill_core::IncidentId;
 use watchbill_store::paging::WebhookSubscription;
 use watchbill_store::{StoreError, Tx};
 
-/// The events a subscription can ask for.
-pub const EVENTS: [&str; 6] = [
+/// The events a subscription can ask for. `handoff.report` goes only to subscriptions that
+/// name it; the others go to every subscription that names them or names nothing.
+pub const EVENTS: [&str; 7] = [
+    "handoff.report",
     "incident.triggered",
     "incident.acknowledged",
     "incident.escalated",
