@@ -18,6 +18,7 @@ on_both_backends!(
     balance_counts_closed_work_and_the_captains_pages,
     a_simulated_duty_week_ends_in_a_handoff_report,
     forge_pushes_link_commits_and_count_in_the_handoff_report,
+    generated_weeks_report_what_happened_in_them,
 );
 
 fn keys(list: &Value) -> Vec<String> {
@@ -1058,4 +1059,100 @@ async fn forge_pushes_link_commits_and_count_in_the_handoff_report(backend: Back
             "test_files_added": ["crates/login/tests/retry.rs", "web/login.spec.ts"],
         })
     );
+}
+
+/// A small deterministic generator, so a failing week can be replayed from its seed.
+struct Lcg(u64);
+
+impl Lcg {
+    fn below(&mut self, n: u64) -> u64 {
+        self.0 = self
+            .0
+            .wrapping_mul(6_364_136_223_846_793_005)
+            .wrapping_add(1_442_695_040_888_963_407);
+        (self.0 >> 33) % n
+    }
+}
+
+async fn generated_weeks_report_what_happened_in_them(backend: Backend) {
+    // The User-facing duty week runs from Wednesday 25 November 18:00 UTC to 2 December.
+    let week_start = jiff::Timestamp::from_second(1_795_629_600).unwrap();
+    assert_eq!(week_start.to_string(), "2026-11-25T18:00:00Z");
+    for seed in 1..=4_u64 {
+        let mut random = Lcg(seed);
+        let app = TestApp::start(backend, "2026-11-25T18:00:00Z").await;
+        watchbill_server::setup::demo(app.store.as_ref())
+            .await
+            .unwrap();
+        app.put("/api/v1/teams/1/ticket-settings", json!({"prefix": "UF"}))
+            .await;
+        // Tickets filed at random moments of the week, some of them duty work, some due
+        // before the handoff; some closed later in the week, the others left open.
+        let count = random.below(30);
+        let mut filed: Vec<i64> = (0..count)
+            .map(|_| random.below(6 * 86_400) as i64)
+            .collect();
+        filed.sort_unstable();
+        let mut events: Vec<(i64, String, Value)> = Vec::new();
+        let (mut closed_duty, mut open_duty, mut overdue) = (0, 0, 0);
+        for (n, at) in (1..).zip(filed) {
+            let duty = random.below(3) != 0;
+            let due_soon = random.below(2) == 0;
+            events.push((
+                at,
+                String::new(),
+                json!({
+                    "team_id": 1, "title": format!("Generated {n}"),
+                    "labels": if duty { json!(["product-maintenance-duty"]) } else { json!([]) },
+                    "due": if due_soon { "2026-11-30" } else { "2026-12-20" },
+                }),
+            ));
+            if random.below(2) == 0 {
+                let closed = at + 1 + random.below((7 * 86_400 - at - 2) as u64) as i64;
+                events.push((closed, format!("UF-{n}"), json!({"status": "closed"})));
+                closed_duty += usize::from(duty);
+            } else {
+                open_duty += usize::from(duty);
+                overdue += usize::from(due_soon);
+            }
+        }
+        // In time order; a ticket is always filed before it is closed, and filed in key order.
+        events.sort_by_key(|(at, key, _)| (*at, !key.is_empty()));
+        for (at, key, body) in events {
+            let when = week_start
+                .checked_add(jiff::SignedDuration::from_secs(at))
+                .unwrap();
+            app.set_now(&when.to_string());
+            let (status, answer) = if key.is_empty() {
+                app.post("/api/v1/tickets", body).await
+            } else {
+                app.request(
+                    Method::PATCH,
+                    &format!("/api/v1/tickets/{key}"),
+                    Some(common::ADMIN_TOKEN),
+                    Some(body),
+                )
+                .await
+            };
+            assert!(status.is_success(), "seed {seed}: {answer}");
+        }
+        app.set_now("2026-12-02T18:00:00Z");
+        let (status, report) = app
+            .get("/api/v1/teams/1/handoff-report?at=2026-12-02T19:00:00Z")
+            .await;
+        assert_eq!(status, StatusCode::OK, "{report}");
+        assert_eq!(report["duty_closed"], closed_duty, "seed {seed}: {report}");
+        assert_eq!(
+            report["duty_within_target"],
+            (5..=20).contains(&closed_duty),
+            "seed {seed}"
+        );
+        assert_eq!(report["opened"], count, "seed {seed}");
+        assert_eq!(
+            report["carried_over"].as_array().unwrap().len(),
+            open_duty,
+            "seed {seed}: duty work still open at the handoff is carried over"
+        );
+        assert_eq!(report["overdue"], overdue, "seed {seed}");
+    }
 }
