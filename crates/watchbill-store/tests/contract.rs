@@ -503,6 +503,23 @@ mod tickets {
 
     use super::{open, seed_team};
 
+    /// A medium-priority open bug with nothing else set.
+    fn plain_ticket(team: watchbill_core::TeamId, title: &str) -> NewTicket {
+        NewTicket {
+            team_id: team,
+            title: title.to_owned(),
+            description: String::new(),
+            kind: TicketKind::Bug,
+            priority: Priority::Medium,
+            status: TicketStatus::Open,
+            labels: vec![],
+            due: None,
+            reporter: None,
+            assignee: None,
+            component: None,
+        }
+    }
+
     #[tokio::test]
     async fn sqlite_compiled_filters_agree_with_the_core() {
         compiled_filters_agree_with_the_core(Backend::Sqlite).await;
@@ -518,22 +535,7 @@ mod tickets {
         let (users, team) = seed_team(&store).await;
         let mut tx = store.write().await.unwrap();
         let none = tx
-            .insert_ticket(
-                &NewTicket {
-                    team_id: team.id,
-                    title: "Too early".to_owned(),
-                    description: String::new(),
-                    kind: TicketKind::Bug,
-                    priority: Priority::Medium,
-                    status: TicketStatus::Open,
-                    labels: vec![],
-                    due: None,
-                    reporter: None,
-                    assignee: None,
-                    component: None,
-                },
-                "test",
-            )
+            .insert_ticket(&plain_ticket(team.id, "Too early"), "test")
             .await
             .unwrap_err();
         assert!(
@@ -706,22 +708,7 @@ mod tickets {
         .await
         .unwrap();
         let ticket = tx
-            .insert_ticket(
-                &NewTicket {
-                    team_id: team.id,
-                    title: "Login fails".to_owned(),
-                    description: String::new(),
-                    kind: TicketKind::Bug,
-                    priority: Priority::Medium,
-                    status: TicketStatus::Open,
-                    labels: vec![],
-                    due: None,
-                    reporter: None,
-                    assignee: None,
-                    component: None,
-                },
-                "test",
-            )
+            .insert_ticket(&plain_ticket(team.id, "Login fails"), "test")
             .await
             .unwrap();
         let commit = Commit {
@@ -782,9 +769,6 @@ mod tickets {
         .await
         .unwrap();
         let ticket = |n: usize| NewTicket {
-            team_id: team.id,
-            title: format!("Ticket {n}"),
-            description: String::new(),
             kind: TicketKind::Task,
             priority: Priority::Low,
             status: if n % 2 == 0 {
@@ -793,10 +777,8 @@ mod tickets {
                 TicketStatus::Closed
             },
             labels: vec!["b".to_owned(), "a".to_owned(), "a".to_owned()],
-            due: None,
-            reporter: None,
             assignee: Some(users[0].id),
-            component: None,
+            ..plain_ticket(team.id, &format!("Ticket {n}"))
         };
         tx.insert_ticket(&ticket(0), "test").await.unwrap();
         // More than one statement's worth, so the chunks continue each other's numbering.
