@@ -1,6 +1,7 @@
 //! `/api/v1/teams/{id}/handoff-report`: the week that just ended at the duty schedule's last
 //! handoff: the outgoing captain's pages and maintenance work, and the incoming captain's
-//! queue.
+//! queue. `/api/v1/teams/{id}/handoff-reports` lists the reports the engine wrote at each
+//! handoff, as they were then.
 
 use std::collections::BTreeMap;
 
