@@ -19,6 +19,7 @@ on_both_backends!(
     a_simulated_duty_week_ends_in_a_handoff_report,
     forge_pushes_link_commits_and_count_in_the_handoff_report,
     generated_weeks_report_what_happened_in_them,
+    files_are_attached_listed_and_downloaded_safely,
 );
 
 fn keys(list: &Value) -> Vec<String> {
@@ -1155,4 +1156,119 @@ async fn generated_weeks_report_what_happened_in_them(backend: Backend) {
         );
         assert_eq!(report["overdue"], overdue, "seed {seed}");
     }
+}
+
+async fn files_are_attached_listed_and_downloaded_safely(backend: Backend) {
+    let app = TestApp::start(backend, "2026-11-26T12:00:00Z").await;
+    let ada = app.user("Ada").await;
+    let team = app.team("User-facing", &[ada]).await;
+    app.put(
+        &format!("/api/v1/teams/{team}/ticket-settings"),
+        json!({"prefix": "UF"}),
+    )
+    .await;
+    app.post(
+        "/api/v1/tickets",
+        json!({"team_id": team, "title": "Upload fails"}),
+    )
+    .await;
+    let client = reqwest::Client::new();
+    let upload = |name: &str, content_type: &str, body: Vec<u8>| {
+        client
+            .post(format!("{}/api/v1/tickets/UF-1/attachments", app.url))
+            .query(&[("filename", name)])
+            .bearer_auth(common::ADMIN_TOKEN)
+            .header("content-type", content_type)
+            .body(body)
+            .send()
+    };
+    let log: Vec<u8> = (0..=255u8).cycle().take(70_000).collect();
+    let response = upload("server log.txt", "text/plain", log.clone())
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::CREATED);
+    let created: Value = response.json().await.unwrap();
+    assert_eq!(created["size"], 70_000);
+    let page = upload(
+        "page.html",
+        "text/html",
+        b"<script>alert(1)</script>".to_vec(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(page.status(), StatusCode::CREATED);
+
+    for (name, body) in [
+        ("../etc/passwd", b"x".to_vec()),
+        ("", b"x".to_vec()),
+        ("empty.txt", Vec::new()),
+    ] {
+        let response = upload(name, "text/plain", body).await.unwrap();
+        assert_eq!(response.status(), StatusCode::BAD_REQUEST, "{name}");
+        let error: Value = response.json().await.unwrap();
+        assert!(
+            error["field"] == "filename" || error["field"] == "body",
+            "{error}"
+        );
+    }
+    let too_big = upload(
+        "huge.bin",
+        "application/octet-stream",
+        vec![0; 10 * 1024 * 1024 + 1],
+    )
+    .await
+    .unwrap();
+    assert_eq!(too_big.status(), StatusCode::PAYLOAD_TOO_LARGE);
+    let error: Value = too_big.json().await.unwrap();
+    assert_eq!(error["code"], "payload_too_large", "{error}");
+
+    let (_, list) = app.get("/api/v1/tickets/UF-1/attachments").await;
+    let names: Vec<&str> = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["filename"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        names,
+        ["server log.txt", "page.html"],
+        "nothing refused was kept"
+    );
+    let (_, ticket) = app.get("/api/v1/tickets/UF-1").await;
+    assert_eq!(ticket["attachments"].as_array().unwrap().len(), 2);
+    assert!(
+        ticket["history"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|h| h["field"] == "attachment" && h["new_value"] == "page.html"),
+        "{ticket}"
+    );
+
+    let download = |id: &Value| {
+        client
+            .get(format!("{}/api/v1/tickets/UF-1/attachments/{id}", app.url))
+            .bearer_auth(common::ADMIN_TOKEN)
+            .send()
+    };
+    let response = download(&created["id"]).await.unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(response.headers()["content-type"], "text/plain");
+    assert_eq!(
+        response.headers()["content-disposition"],
+        "attachment; filename=\"server log.txt\""
+    );
+    assert_eq!(
+        response.bytes().await.unwrap().to_vec(),
+        log,
+        "the bytes come back unchanged"
+    );
+    let response = download(&list[1]["id"]).await.unwrap();
+    assert_eq!(response.headers()["x-content-type-options"], "nosniff");
+    assert!(response.headers()["content-disposition"]
+        .to_str()
+        .unwrap()
+        .starts_with("attachment"));
+    let (status, _) = app.get("/api/v1/tickets/UF-1/attachments/999").await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
 }

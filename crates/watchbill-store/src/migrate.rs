@@ -29,6 +29,7 @@ pub(crate) const SQLITE: &[Migration] = migrations!("sqlite":
     (8, "0008", "low_urgency_tickets"),
     (9, "0009", "commits"),
     (10, "0010", "handoff_reports"),
+    (11, "0011", "ticket_attachments"),
 );
 
 pub(crate) const POSTGRES: &[Migration] = migrations!("postgres":
@@ -42,6 +43,7 @@ pub(crate) const POSTGRES: &[Migration] = migrations!("postgres":
     (8, "0008", "low_urgency_tickets"),
     (9, "0009", "commits"),
     (10, "0010", "handoff_reports"),
+    (11, "0011", "ticket_attachments"),
 );
 
 /// The table recording which migrations a database has, in the syntax both backends accept.

@@ -97,6 +97,18 @@ pub struct SavedFilter {
     pub query: String,
 }
 
+/// A file attached to a ticket, without its bytes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Attachment {
+    pub id: i64,
+    pub ticket_id: i64,
+    pub filename: String,
+    pub content_type: String,
+    pub size: i64,
+    pub uploaded_by: String,
+    pub created_at: jiff::Timestamp,
+}
+
 /// A commit pushed to one of a team's repositories.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Commit {
@@ -182,6 +194,20 @@ pub trait TicketTx: Send {
     ) -> Result<Vec<Commit>>;
     /// The commits that name a ticket.
     async fn ticket_commits(&mut self, id: i64) -> Result<Vec<Commit>>;
+
+    /// Attaches a file to a ticket.
+    async fn add_attachment(
+        &mut self,
+        ticket: i64,
+        filename: &str,
+        content_type: &str,
+        data: &[u8],
+        actor: &str,
+    ) -> Result<Attachment>;
+    /// A ticket's attachments, oldest first, without their bytes.
+    async fn attachments(&mut self, ticket: i64) -> Result<Vec<Attachment>>;
+    /// One attachment of a ticket, with its bytes.
+    async fn attachment(&mut self, ticket: i64, id: i64) -> Result<(Attachment, Vec<u8>)>;
 
     /// Keeps the handoff report of the team's week ending at `week_end`; false if one is
     /// already kept, which leaves it as it was.

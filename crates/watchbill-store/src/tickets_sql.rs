@@ -44,6 +44,18 @@ macro_rules! tickets_tx_impl {
             })
         }
 
+        fn attachment_from(row: &$row) -> Result<Attachment> {
+            Ok(Attachment {
+                id: row.try_get("id")?,
+                ticket_id: row.try_get("ticket_id")?,
+                filename: row.try_get("filename")?,
+                content_type: row.try_get("content_type")?,
+                size: row.try_get("size")?,
+                uploaded_by: row.try_get("uploaded_by")?,
+                created_at: timestamp(row.try_get("created_at")?)?,
+            })
+        }
+
         fn commit_from(row: &$row) -> Result<Commit> {
             let lines = |text: String| text.lines().filter(|l| !l.is_empty()).map(str::to_owned).collect();
             Ok(Commit {
@@ -667,6 +679,58 @@ macro_rules! tickets_tx_impl {
                 .fetch_all(&mut *self.tx)
                 .await?;
                 rows.iter().map(commit_from).collect()
+            }
+
+            async fn add_attachment(&mut self, ticket: i64, filename: &str, content_type: &str, data: &[u8], actor: &str) -> Result<Attachment> {
+                let row = sqlx::query(
+                    "INSERT INTO ticket_attachments (ticket_id, filename, content_type, size, data, uploaded_by, created_at) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7) \
+                     RETURNING id, ticket_id, filename, content_type, size, uploaded_by, created_at",
+                )
+                .bind(ticket)
+                .bind(filename)
+                .bind(content_type)
+                .bind(data.len() as i64)
+                .bind(data)
+                .bind(actor)
+                .bind(seconds(self.now))
+                .fetch_one(&mut *self.tx)
+                .await
+                .map_err(|e| StoreError::from_sqlx(e, "an attachment"))?;
+                sqlx::query(
+                    "INSERT INTO ticket_history (ticket_id, at, actor, field, old_value, new_value) VALUES ($1, $2, $3, 'attachment', '', $4)",
+                )
+                .bind(ticket)
+                .bind(seconds(self.now))
+                .bind(actor)
+                .bind(filename)
+                .execute(&mut *self.tx)
+                .await?;
+                attachment_from(&row)
+            }
+
+            async fn attachments(&mut self, ticket: i64) -> Result<Vec<Attachment>> {
+                let rows = sqlx::query(
+                    "SELECT id, ticket_id, filename, content_type, size, uploaded_by, created_at FROM ticket_attachments \
+                     WHERE ticket_id = $1 ORDER BY id",
+                )
+                .bind(ticket)
+                .fetch_all(&mut *self.tx)
+                .await?;
+                rows.iter().map(attachment_from).collect()
+            }
+
+            async fn attachment(&mut self, ticket: i64, id: i64) -> Result<(Attachment, Vec<u8>)> {
+                let row = sqlx::query(
+                    "SELECT id, ticket_id, filename, content_type, size, uploaded_by, created_at, data FROM ticket_attachments \
+                     WHERE ticket_id = $1 AND id = $2",
+                )
+                .bind(ticket)
+                .bind(id)
+                .fetch_optional(&mut *self.tx)
+                .await?
+                .ok_or_else(|| StoreError::not_found(format!("attachment {id}")))?;
+                Ok((attachment_from(&row)?, row.try_get("data")?))
             }
 
             async fn record_handoff_report(&mut self, team: TeamId, week_end: jiff::Timestamp, body: &str) -> Result<bool> {

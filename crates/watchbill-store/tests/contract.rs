@@ -108,7 +108,7 @@ async fn migrations_apply_once(backend: Backend) {
     let (_db, store) = open(backend).await;
     let again = store.migrate().await.unwrap();
     assert!(again.applied.is_empty());
-    assert_eq!(again.already_applied, 10);
+    assert_eq!(again.already_applied, 11);
 }
 
 async fn users_round_trip_and_conflict(backend: Backend) {
@@ -846,6 +846,58 @@ mod tickets {
                 (second, "{\"n\":2}".to_owned()),
                 (first, "{\"n\":1}".to_owned())
             ]
+        );
+    }
+
+    #[tokio::test]
+    async fn sqlite_attachments_keep_their_bytes() {
+        attachments_keep_their_bytes(Backend::Sqlite).await;
+    }
+
+    #[tokio::test]
+    async fn postgres_attachments_keep_their_bytes() {
+        attachments_keep_their_bytes(Backend::Postgres).await;
+    }
+
+    async fn attachments_keep_their_bytes(backend: Backend) {
+        let (_db, store) = open(backend).await;
+        let (_, team) = seed_team(&store).await;
+        let mut tx = store.write().await.unwrap();
+        tx.set_ticket_settings(&TicketSettings {
+            team_id: team.id,
+            prefix: "UF".to_owned(),
+            duty_filter: String::new(),
+            assign_to_captain: false,
+        })
+        .await
+        .unwrap();
+        let ticket = tx
+            .insert_ticket(&plain_ticket(team.id, "Crash on upload"), "test")
+            .await
+            .unwrap();
+        let bytes: Vec<u8> = (0..=255u8).collect();
+        let added = tx
+            .add_attachment(
+                ticket.id,
+                "dump.bin",
+                "application/octet-stream",
+                &bytes,
+                "ada",
+            )
+            .await
+            .unwrap();
+        assert_eq!(added.size, 256);
+        tx.commit().await.unwrap();
+        let mut tx = store.read().await.unwrap();
+        let listed = tx.attachments(ticket.id).await.unwrap();
+        assert_eq!(listed.len(), 1);
+        assert_eq!(listed[0], added);
+        let (again, data) = tx.attachment(ticket.id, added.id).await.unwrap();
+        assert_eq!((again, data), (added.clone(), bytes));
+        let missing = tx.attachment(ticket.id + 1, added.id).await.unwrap_err();
+        assert!(
+            matches!(missing, StoreError::NotFound { .. }),
+            "{missing:?}"
         );
     }
 }

@@ -9,7 +9,6 @@
 //! `X-Gitea-Signature: <hex>`, and GitLab sends the secret itself in `X-Gitlab-Token`. The
 //! secret is the integration's key.
 
-use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::Json;
@@ -26,7 +25,7 @@ use watchbill_store::paging::{Integration, IntegrationKind};
 use watchbill_store::tickets::Commit;
 
 use crate::error::{ApiError, ApiResult, ErrorCode};
-use crate::extract::ApiPath;
+use crate::extract::{ApiBytes, ApiPath};
 use crate::state::AppState;
 
 pub fn routes() -> OpenApiRouter<AppState> {
@@ -151,7 +150,7 @@ async fn push(
     State(state): State<AppState>,
     ApiPath(id): ApiPath<i64>,
     headers: HeaderMap,
-    body: Bytes,
+    ApiBytes(body): ApiBytes,
 ) -> ApiResult<(StatusCode, Json<PushAnswer>)> {
     let integration: Integration = {
         let mut tx = state.store.read().await?;

@@ -3,6 +3,7 @@
 //! Routes are registered through `utoipa_axum`, so a route cannot exist without its entry in
 //! the OpenAPI document served at `/api/v1/openapi.json`.
 
+pub mod attachments;
 pub mod balance;
 pub mod code;
 pub mod contacts;
@@ -68,6 +69,7 @@ pub fn router() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .merge(oncall::routes())
         .merge(duty::routes())
         .merge(tickets::routes())
+        .merge(attachments::routes().layer(DefaultBodyLimit::max(attachments::ATTACHMENT_LIMIT)))
         .merge(filters::routes())
         .merge(balance::routes())
         .merge(handoff::routes())

@@ -426,6 +426,7 @@ pub struct TicketDetail {
     pub linked_tickets: Vec<String>,
     /// Pushed commits whose message names the ticket, oldest first.
     pub commits: Vec<CommitView>,
+    pub attachments: Vec<super::attachments::AttachmentView>,
 }
 
 #[derive(Debug, Clone, Serialize, ToSchema)]
@@ -481,6 +482,7 @@ async fn get_ticket(
             }
         }
     }
+    let ticket_id = ticket.id;
     let commits = tx
         .ticket_commits(ticket.id)
         .await?
@@ -500,6 +502,12 @@ async fn get_ticket(
         incidents,
         linked_tickets,
         commits,
+        attachments: tx
+            .attachments(ticket_id)
+            .await?
+            .into_iter()
+            .map(Into::into)
+            .collect(),
     }))
 }
 
