@@ -130,12 +130,12 @@ pub trait TicketTx: Send {
     /// Files a ticket under the next number of its team's prefix.
     async fn insert_ticket(&mut self, input: &NewTicket, actor: &str) -> Result<StoredTicket>;
     /// Files many tickets of one team, each with the actor its history names, under the next
-    /// numbers in order, in a few multi-row statements; returns their keys in input order.
+    /// numbers in order, in a few multi-row statements; returns them in input order.
     async fn insert_tickets(
         &mut self,
         team: TeamId,
         tickets: &[(NewTicket, String)],
-    ) -> Result<Vec<TicketKey>>;
+    ) -> Result<Vec<StoredTicket>>;
     async fn ticket_by_key(&mut self, key: &TicketKey) -> Result<StoredTicket>;
     /// Applies changes, writing a history line for each that changes something.
     async fn update_ticket(

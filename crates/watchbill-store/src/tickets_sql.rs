@@ -195,83 +195,11 @@ macro_rules! tickets_tx_impl {
             }
 
             async fn insert_ticket(&mut self, input: &NewTicket, actor: &str) -> Result<StoredTicket> {
-                let settings = self.ticket_settings(input.team_id).await?.ok_or_else(|| {
-                    StoreError::reference(format!("team {} has no ticket prefix yet", input.team_id), "team_id")
-                })?;
-                let row = sqlx::query("SELECT COALESCE(MAX(number), 0) AS n FROM tickets WHERE team_key = $1")
-                    .bind(&settings.prefix)
-                    .fetch_one(&mut *self.tx)
-                    .await?;
-                let number: i64 = row.try_get::<i64, _>("n")? + 1;
-                let now = seconds(self.now);
-                let resolved = matches!(input.status, TicketStatus::Resolved | TicketStatus::Closed).then_some(now);
-                let row = sqlx::query(
-                    "INSERT INTO tickets (team_id, team_key, number, title, description, kind, priority, status, due_date, \
-                     created_at, updated_at, resolved_at, reporter_id, assignee_id, component) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10, $11, $12, $13, $14) RETURNING id",
-                )
-                .bind(input.team_id.0)
-                .bind(&settings.prefix)
-                .bind(number)
-                .bind(&input.title)
-                .bind(&input.description)
-                .bind(input.kind.as_str())
-                .bind(input.priority.rank())
-                .bind(input.status.as_str())
-                .bind(input.due.map(|d| d.to_string()))
-                .bind(now)
-                .bind(resolved)
-                .bind(input.reporter.map(|u| u.0))
-                .bind(input.assignee.map(|u| u.0))
-                .bind(&input.component)
-                .fetch_one(&mut *self.tx)
-                .await
-                .map_err(|e| StoreError::from_sqlx(e, "a ticket with this key"))?;
-                let id: i64 = row.try_get("id")?;
-                let mut labels: Vec<String> = input.labels.clone();
-                labels.sort();
-                labels.dedup();
-                for label in &labels {
-                    sqlx::query("INSERT INTO ticket_labels (ticket_id, label) VALUES ($1, $2)")
-                        .bind(id)
-                        .bind(label)
-                        .execute(&mut *self.tx)
-                        .await?;
-                }
-                sqlx::query(
-                    "INSERT INTO ticket_history (ticket_id, at, actor, field, old_value, new_value) VALUES ($1, $2, $3, 'created', '', $4)",
-                )
-                .bind(id)
-                .bind(now)
-                .bind(actor)
-                .bind(&input.title)
-                .execute(&mut *self.tx)
-                .await?;
-                // Everything the row holds is known here; reading it back would cost two queries.
-                Ok(StoredTicket {
-                    id,
-                    team_id: input.team_id,
-                    ticket: Ticket {
-                        key: TicketKey::new(&settings.prefix, number)
-                            .ok_or_else(|| StoreError::Corrupt(format!("ticket prefix `{}`", settings.prefix)))?,
-                        title: input.title.clone(),
-                        description: input.description.clone(),
-                        kind: input.kind,
-                        labels,
-                        priority: input.priority,
-                        status: input.status,
-                        due: input.due,
-                        created: self.now,
-                        updated: self.now,
-                        resolved: resolved.map(timestamp).transpose()?,
-                        reporter: input.reporter,
-                        assignee: input.assignee,
-                        component: input.component.clone(),
-                    },
-                })
+                let mut filed = self.insert_tickets(input.team_id, &[(input.clone(), actor.to_owned())]).await?;
+                filed.pop().ok_or_else(|| StoreError::Corrupt("a filed ticket was not returned".to_owned()))
             }
 
-            async fn insert_tickets(&mut self, team: TeamId, tickets: &[(NewTicket, String)]) -> Result<Vec<TicketKey>> {
+            async fn insert_tickets(&mut self, team: TeamId, tickets: &[(NewTicket, String)]) -> Result<Vec<StoredTicket>> {
                 // Rows per statement: the ticket insert binds 14 values a row, well under both
                 // backends' limits on parameters per statement.
                 const CHUNK: usize = 500;
@@ -290,7 +218,7 @@ macro_rules! tickets_tx_impl {
                     .await?;
                 let first: i64 = row.try_get::<i64, _>("n")? + 1;
                 let now = seconds(self.now);
-                let mut keys = Vec::with_capacity(tickets.len());
+                let mut filed = Vec::with_capacity(tickets.len());
                 for (start, chunk) in (0..).step_by(CHUNK).zip(tickets.chunks(CHUNK)) {
                     let mut sql = String::from(
                         "INSERT INTO tickets (team_id, team_key, number, title, description, kind, priority, status, due_date, \
@@ -344,12 +272,31 @@ macro_rules! tickets_tx_impl {
                         let mut own = input.labels.clone();
                         own.sort();
                         own.dedup();
-                        labels.extend(own.into_iter().map(|l| (id, l)));
+                        labels.extend(own.iter().map(|l| (id, l.clone())));
                         history.push((id, actor, &input.title));
-                        keys.push(
-                            TicketKey::new(&settings.prefix, number)
-                                .ok_or_else(|| StoreError::Corrupt(format!("ticket prefix `{}`", settings.prefix)))?,
-                        );
+                        let resolved = matches!(input.status, TicketStatus::Resolved | TicketStatus::Closed).then_some(self.now);
+                        // Everything the row holds is known here; reading it back would cost queries.
+                        filed.push(StoredTicket {
+                            id,
+                            team_id: team,
+                            ticket: Ticket {
+                                key: TicketKey::new(&settings.prefix, number)
+                                    .ok_or_else(|| StoreError::Corrupt(format!("ticket prefix `{}`", settings.prefix)))?,
+                                title: input.title.clone(),
+                                description: input.description.clone(),
+                                kind: input.kind,
+                                labels: own,
+                                priority: input.priority,
+                                status: input.status,
+                                due: input.due,
+                                created: self.now,
+                                updated: self.now,
+                                resolved,
+                                reporter: input.reporter,
+                                assignee: input.assignee,
+                                component: input.component.clone(),
+                            },
+                        });
                     }
                     for part in labels.chunks(CHUNK * 4) {
                         let values: Vec<String> = (0..part.len()).map(|i| format!("(${}, ${})", 2 * i + 1, 2 * i + 2)).collect();
@@ -373,7 +320,7 @@ macro_rules! tickets_tx_impl {
                     }
                     query.execute(&mut *self.tx).await?;
                 }
-                Ok(keys)
+                Ok(filed)
             }
 
             async fn ticket_by_key(&mut self, key: &TicketKey) -> Result<StoredTicket> {

@@ -503,6 +503,26 @@ mod tickets {
 
     use super::{open, seed_team};
 
+    contract!(
+        compiled_filters_agree_with_the_core,
+        commits_are_recorded_once_and_linked,
+        tickets_file_in_bulk_in_order,
+        handoff_reports_are_kept_once,
+        attachments_keep_their_bytes,
+    );
+
+    /// A ticket prefix, `UF`, for the team, so it can file tickets.
+    async fn give_prefix(tx: &mut dyn watchbill_store::Tx, team: watchbill_core::TeamId) {
+        tx.set_ticket_settings(&TicketSettings {
+            team_id: team,
+            prefix: "UF".to_owned(),
+            duty_filter: String::new(),
+            assign_to_captain: false,
+        })
+        .await
+        .unwrap();
+    }
+
     /// A medium-priority open bug with nothing else set.
     fn plain_ticket(team: watchbill_core::TeamId, title: &str) -> NewTicket {
         NewTicket {
@@ -518,16 +538,6 @@ mod tickets {
             assignee: None,
             component: None,
         }
-    }
-
-    #[tokio::test]
-    async fn sqlite_compiled_filters_agree_with_the_core() {
-        compiled_filters_agree_with_the_core(Backend::Sqlite).await;
-    }
-
-    #[tokio::test]
-    async fn postgres_compiled_filters_agree_with_the_core() {
-        compiled_filters_agree_with_the_core(Backend::Postgres).await;
     }
 
     async fn compiled_filters_agree_with_the_core(backend: Backend) {
@@ -683,30 +693,13 @@ mod tickets {
         );
     }
 
-    #[tokio::test]
-    async fn sqlite_commits_are_recorded_once_and_linked() {
-        commits_are_recorded_once_and_linked(Backend::Sqlite).await;
-    }
-
-    #[tokio::test]
-    async fn postgres_commits_are_recorded_once_and_linked() {
-        commits_are_recorded_once_and_linked(Backend::Postgres).await;
-    }
-
     async fn commits_are_recorded_once_and_linked(backend: Backend) {
         use watchbill_store::tickets::Commit;
 
         let (_db, store) = open(backend).await;
         let (_, team) = seed_team(&store).await;
         let mut tx = store.write().await.unwrap();
-        tx.set_ticket_settings(&TicketSettings {
-            team_id: team.id,
-            prefix: "UF".to_owned(),
-            duty_filter: String::new(),
-            assign_to_captain: false,
-        })
-        .await
-        .unwrap();
+        give_prefix(tx.as_mut(), team.id).await;
         let ticket = tx
             .insert_ticket(&plain_ticket(team.id, "Login fails"), "test")
             .await
@@ -746,28 +739,11 @@ mod tickets {
         assert!(week.is_empty(), "the window is half-open");
     }
 
-    #[tokio::test]
-    async fn sqlite_tickets_file_in_bulk_in_order() {
-        tickets_file_in_bulk_in_order(Backend::Sqlite).await;
-    }
-
-    #[tokio::test]
-    async fn postgres_tickets_file_in_bulk_in_order() {
-        tickets_file_in_bulk_in_order(Backend::Postgres).await;
-    }
-
     async fn tickets_file_in_bulk_in_order(backend: Backend) {
         let (_db, store) = open(backend).await;
         let (users, team) = seed_team(&store).await;
         let mut tx = store.write().await.unwrap();
-        tx.set_ticket_settings(&TicketSettings {
-            team_id: team.id,
-            prefix: "UF".to_owned(),
-            duty_filter: String::new(),
-            assign_to_captain: false,
-        })
-        .await
-        .unwrap();
+        give_prefix(tx.as_mut(), team.id).await;
         let ticket = |n: usize| NewTicket {
             kind: TicketKind::Task,
             priority: Priority::Low,
@@ -785,7 +761,13 @@ mod tickets {
         let many: Vec<(NewTicket, String)> = (1..=1200)
             .map(|n| (ticket(n), format!("import of J-{n}")))
             .collect();
-        let keys = tx.insert_tickets(team.id, &many).await.unwrap();
+        let keys: Vec<_> = tx
+            .insert_tickets(team.id, &many)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|t| t.ticket.key)
+            .collect();
         assert_eq!(keys.len(), 1200);
         assert_eq!(keys[0].to_string(), "UF-2");
         assert_eq!(keys[1199].to_string(), "UF-1201");
@@ -803,16 +785,6 @@ mod tickets {
         assert_eq!(history.len(), 1);
         assert_eq!(history[0].actor, "import of J-1200");
         assert_eq!(history[0].new_value, "Ticket 1200");
-    }
-
-    #[tokio::test]
-    async fn sqlite_handoff_reports_are_kept_once() {
-        handoff_reports_are_kept_once(Backend::Sqlite).await;
-    }
-
-    #[tokio::test]
-    async fn postgres_handoff_reports_are_kept_once() {
-        handoff_reports_are_kept_once(Backend::Postgres).await;
     }
 
     async fn handoff_reports_are_kept_once(backend: Backend) {
@@ -849,28 +821,11 @@ mod tickets {
         );
     }
 
-    #[tokio::test]
-    async fn sqlite_attachments_keep_their_bytes() {
-        attachments_keep_their_bytes(Backend::Sqlite).await;
-    }
-
-    #[tokio::test]
-    async fn postgres_attachments_keep_their_bytes() {
-        attachments_keep_their_bytes(Backend::Postgres).await;
-    }
-
     async fn attachments_keep_their_bytes(backend: Backend) {
         let (_db, store) = open(backend).await;
         let (_, team) = seed_team(&store).await;
         let mut tx = store.write().await.unwrap();
-        tx.set_ticket_settings(&TicketSettings {
-            team_id: team.id,
-            prefix: "UF".to_owned(),
-            duty_filter: String::new(),
-            assign_to_captain: false,
-        })
-        .await
-        .unwrap();
+        give_prefix(tx.as_mut(), team.id).await;
         let ticket = tx
             .insert_ticket(&plain_ticket(team.id, "Crash on upload"), "test")
             .await

@@ -237,7 +237,7 @@ async fn import_csv(
         .insert_tickets(TeamId(id), &rows)
         .await?
         .iter()
-        .map(ToString::to_string)
+        .map(|t| t.ticket.key.to_string())
         .collect();
     tx.record_audit(
         &caller.label,
