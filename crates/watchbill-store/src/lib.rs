@@ -19,6 +19,8 @@ pub mod sqlite;
 pub mod testing;
 pub mod tickets;
 mod tickets_sql;
+pub mod web;
+mod web_sql;
 
 use std::sync::Arc;
 
@@ -32,6 +34,7 @@ pub use paging::PagingTx;
 /// The database driver's error, for callers that classify [`StoreError::Database`].
 pub use sqlx::Error as DatabaseError;
 pub use tickets::TicketTx;
+pub use web::WebTx;
 
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 
@@ -78,7 +81,7 @@ pub struct MigrationReport {
 /// Its operations come in two groups: [`RosterTx`] (people, teams, schedules, tokens) and
 /// [`PagingTx`] (services, incidents, escalation and notifications).
 #[async_trait]
-pub trait Tx: RosterTx + PagingTx + TicketTx + Send {
+pub trait Tx: RosterTx + PagingTx + TicketTx + WebTx + Send {
     async fn commit(self: Box<Self>) -> Result<()>;
 
     /// The instant this transaction began, from the store's clock; used for every timestamp

@@ -30,6 +30,7 @@ pub(crate) const SQLITE: &[Migration] = migrations!("sqlite":
     (9, "0009", "commits"),
     (10, "0010", "handoff_reports"),
     (11, "0011", "ticket_attachments"),
+    (12, "0012", "web"),
 );
 
 pub(crate) const POSTGRES: &[Migration] = migrations!("postgres":
@@ -44,6 +45,7 @@ pub(crate) const POSTGRES: &[Migration] = migrations!("postgres":
     (9, "0009", "commits"),
     (10, "0010", "handoff_reports"),
     (11, "0011", "ticket_attachments"),
+    (12, "0012", "web"),
 );
 
 /// The table recording which migrations a database has, in the syntax both backends accept.

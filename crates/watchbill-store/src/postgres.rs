@@ -145,4 +145,5 @@ mod tx {
     crate::shared_sql::shared_tx_impl!(PostgresTx, sqlx::Postgres, sqlx::postgres::PgRow);
     crate::paging_sql::paging_tx_impl!(PostgresTx, sqlx::postgres::PgRow, "FOR UPDATE SKIP LOCKED");
     crate::tickets_sql::tickets_tx_impl!(PostgresTx, sqlx::postgres::PgRow);
+    crate::web_sql::web_tx_impl!(PostgresTx, sqlx::postgres::PgRow);
 }

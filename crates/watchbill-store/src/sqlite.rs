@@ -156,4 +156,5 @@ mod tx {
     crate::shared_sql::shared_tx_impl!(SqliteTx, sqlx::Sqlite, sqlx::sqlite::SqliteRow);
     crate::paging_sql::paging_tx_impl!(SqliteTx, sqlx::sqlite::SqliteRow, "");
     crate::tickets_sql::tickets_tx_impl!(SqliteTx, sqlx::sqlite::SqliteRow);
+    crate::web_sql::web_tx_impl!(SqliteTx, sqlx::sqlite::SqliteRow);
 }

@@ -108,7 +108,7 @@ async fn migrations_apply_once(backend: Backend) {
     let (_db, store) = open(backend).await;
     let again = store.migrate().await.unwrap();
     assert!(again.applied.is_empty());
-    assert_eq!(again.already_applied, 11);
+    assert_eq!(again.already_applied, 12);
 }
 
 async fn users_round_trip_and_conflict(backend: Backend) {
@@ -854,5 +854,135 @@ mod tickets {
             matches!(missing, StoreError::NotFound { .. }),
             "{missing:?}"
         );
+    }
+}
+
+mod web {
+    //! Passwords, sessions, sign-in failures, wall links, photos and the activity counter.
+
+    use jiff::{SignedDuration, Timestamp};
+    use watchbill_store::{Backend, StoreError};
+
+    use super::{open, seed_team};
+
+    contract!(
+        sessions_expire_and_end_with_a_password_change,
+        login_failures_count_per_login_until_cleared,
+        wall_links_are_found_by_hash_and_removed,
+        photos_replace_and_activity_grows,
+    );
+
+    async fn sessions_expire_and_end_with_a_password_change(backend: Backend) {
+        let (_db, store) = open(backend).await;
+        let (users, _) = seed_team(&store).await;
+        let ada = users[0].id;
+        let mut tx = store.write().await.unwrap();
+        assert_eq!(tx.password_hash(ada).await.unwrap(), None);
+        tx.set_password(ada, "$argon2id$first").await.unwrap();
+        tx.set_password(ada, "$argon2id$second").await.unwrap();
+        assert_eq!(
+            tx.password_hash(ada).await.unwrap().as_deref(),
+            Some("$argon2id$second")
+        );
+        let later = Timestamp::now() + SignedDuration::from_hours(1);
+        tx.insert_session("keep", ada, "csrf-1", later)
+            .await
+            .unwrap();
+        tx.insert_session("other", ada, "csrf-2", later)
+            .await
+            .unwrap();
+        tx.insert_session(
+            "expired",
+            ada,
+            "csrf-3",
+            Timestamp::now() - SignedDuration::from_secs(5),
+        )
+        .await
+        .unwrap();
+        tx.commit().await.unwrap();
+
+        let mut tx = store.write().await.unwrap();
+        let session = tx.session("keep").await.unwrap().unwrap();
+        assert_eq!((session.user_id, session.csrf.as_str()), (ada, "csrf-1"));
+        assert_eq!(tx.session("expired").await.unwrap(), None);
+        assert_eq!(tx.delete_other_sessions(ada, "keep").await.unwrap(), 1);
+        assert_eq!(tx.session("other").await.unwrap(), None);
+        tx.delete_session("keep").await.unwrap();
+        assert_eq!(tx.session("keep").await.unwrap(), None);
+        tx.commit().await.unwrap();
+    }
+
+    async fn login_failures_count_per_login_until_cleared(backend: Backend) {
+        let (_db, store) = open(backend).await;
+        let mut tx = store.write().await.unwrap();
+        let since = tx.now() - SignedDuration::from_mins(15);
+        for _ in 0..3 {
+            tx.record_login_failure("ada@example.com").await.unwrap();
+        }
+        tx.record_login_failure("grace@example.com").await.unwrap();
+        assert_eq!(
+            tx.login_failures("ada@example.com", since).await.unwrap(),
+            3
+        );
+        let future = tx.now() + SignedDuration::from_mins(1);
+        assert_eq!(
+            tx.login_failures("ada@example.com", future).await.unwrap(),
+            0
+        );
+        tx.clear_login_failures("ada@example.com").await.unwrap();
+        assert_eq!(
+            tx.login_failures("ada@example.com", since).await.unwrap(),
+            0
+        );
+        assert_eq!(
+            tx.login_failures("grace@example.com", since).await.unwrap(),
+            1
+        );
+        tx.commit().await.unwrap();
+    }
+
+    async fn wall_links_are_found_by_hash_and_removed(backend: Backend) {
+        let (_db, store) = open(backend).await;
+        let mut tx = store.write().await.unwrap();
+        let link = tx
+            .insert_wall_link("Lunch line TV", "hash-1")
+            .await
+            .unwrap();
+        assert_eq!(
+            tx.find_wall_link("hash-1").await.unwrap(),
+            Some(link.clone())
+        );
+        assert_eq!(tx.find_wall_link("hash-2").await.unwrap(), None);
+        assert_eq!(tx.wall_links().await.unwrap(), vec![link.clone()]);
+        tx.delete_wall_link(link.id).await.unwrap();
+        assert!(matches!(
+            tx.delete_wall_link(link.id).await,
+            Err(StoreError::NotFound { .. })
+        ));
+        assert_eq!(tx.find_wall_link("hash-1").await.unwrap(), None);
+        tx.commit().await.unwrap();
+    }
+
+    async fn photos_replace_and_activity_grows(backend: Backend) {
+        let (_db, store) = open(backend).await;
+        let mut tx = store.write().await.unwrap();
+        let before = tx.activity_revision().await.unwrap();
+        tx.commit().await.unwrap();
+        let (users, _) = seed_team(&store).await;
+        let mut tx = store.write().await.unwrap();
+        assert!(tx.activity_revision().await.unwrap() > before);
+        tx.set_photo(users[0].id, "image/png", b"first")
+            .await
+            .unwrap();
+        tx.set_photo(users[0].id, "image/jpeg", &[0xff, 0xd8, 0x00])
+            .await
+            .unwrap();
+        let photo = tx.photo(users[0].id).await.unwrap().unwrap();
+        assert_eq!(
+            (photo.content_type.as_str(), photo.data),
+            ("image/jpeg", vec![0xff, 0xd8, 0x00])
+        );
+        assert_eq!(tx.photo(users[1].id).await.unwrap(), None);
+        tx.commit().await.unwrap();
     }
 }

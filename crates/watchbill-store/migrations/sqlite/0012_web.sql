@@ -1,0 +1,37 @@
+-- Sign-in for the web pages: password hashes, sessions, failed sign-ins (rate limiting),
+-- kiosk links to the wall, and people's photos.
+CREATE TABLE user_passwords (
+    user_id INTEGER PRIMARY KEY REFERENCES users (id) ON DELETE CASCADE,
+    hash TEXT NOT NULL,
+    updated_at INTEGER NOT NULL
+);
+
+CREATE TABLE web_sessions (
+    secret_hash TEXT PRIMARY KEY,
+    user_id INTEGER NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+    csrf TEXT NOT NULL,
+    created_at INTEGER NOT NULL,
+    expires_at INTEGER NOT NULL
+);
+CREATE INDEX web_sessions_by_user ON web_sessions (user_id);
+
+CREATE TABLE login_failures (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    login TEXT NOT NULL,
+    at INTEGER NOT NULL
+);
+CREATE INDEX login_failures_by_login ON login_failures (login, at);
+
+CREATE TABLE wall_links (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    name TEXT NOT NULL,
+    secret_hash TEXT NOT NULL UNIQUE,
+    created_at INTEGER NOT NULL
+);
+
+CREATE TABLE user_photos (
+    user_id INTEGER PRIMARY KEY REFERENCES users (id) ON DELETE CASCADE,
+    content_type TEXT NOT NULL,
+    data BLOB NOT NULL,
+    updated_at INTEGER NOT NULL
+);
