@@ -7,8 +7,9 @@
 use axum::extract::FromRequestParts;
 use axum::http::header::AUTHORIZATION;
 use axum::http::request::Parts;
-use watchbill_core::{Role, TokenId, UserId};
+use watchbill_core::{Role, UserId};
 use watchbill_store::hash_secret;
+use watchbill_store::model::User;
 
 use crate::error::{ApiError, ErrorCode};
 use crate::state::AppState;
@@ -16,7 +17,6 @@ use crate::state::AppState;
 /// Who is making the request.
 #[derive(Debug, Clone)]
 pub struct Caller {
-    pub token: TokenId,
     pub role: Role,
     pub user: Option<UserId>,
     /// How the audit log names this caller, e.g. `token:3 (ci)`.
@@ -24,6 +24,15 @@ pub struct Caller {
 }
 
 impl Caller {
+    /// A person signed in to the web pages acts with their own role.
+    pub fn person(user: &User) -> Caller {
+        Caller {
+            role: user.role,
+            user: Some(user.id),
+            label: format!("user:{} ({})", user.id, user.email),
+        }
+    }
+
     /// Refuses the request unless the caller's role includes `role`.
     pub fn require(&self, role: Role) -> Result<(), ApiError> {
         if self.role.allows(role) {
@@ -31,7 +40,7 @@ impl Caller {
         } else {
             Err(ApiError::new(
                 ErrorCode::Forbidden,
-                format!("this needs the {role} role; the token has {}", self.role),
+                format!("this needs the {role} role; you have {}", self.role),
             ))
         }
     }
@@ -73,7 +82,6 @@ impl FromRequestParts<AppState> for Caller {
                 ApiError::new(ErrorCode::Unauthorized, "unknown or revoked API token")
             })?;
         Ok(Caller {
-            token: token.id,
             role: token.role,
             user: token.user_id,
             label: format!("token:{} ({})", token.id, token.name),

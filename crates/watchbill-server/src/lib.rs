@@ -1,5 +1,5 @@
-//! watchbill's HTTP server: the REST API under `/api/v1` with its OpenAPI document, the
-//! health check, and the calendar feeds.
+//! watchbill's HTTP server: the REST API under `/api/v1` with its OpenAPI document, the web
+//! pages with the on-call wall, the health check, and the calendar feeds.
 //!
 //! Handlers translate between HTTP and the store and core; they hold no business rules.
 
@@ -17,6 +17,7 @@ pub mod roster;
 pub mod setup;
 pub mod state;
 mod sync;
+pub mod web;
 
 use std::future::Future;
 
@@ -34,7 +35,8 @@ const BODY_LIMIT: usize = 2 * 1024 * 1024;
 /// The whole HTTP application.
 pub fn app(state: AppState) -> Router {
     let (api, _) = api::router();
-    api.fallback(|| async { ApiError::new(ErrorCode::NotFound, "no such route") })
+    api.merge(web::routes())
+        .fallback(|| async { ApiError::new(ErrorCode::NotFound, "no such route") })
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
         .layer(TraceLayer::new_for_http())
         .with_state(state)

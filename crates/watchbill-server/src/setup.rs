@@ -20,6 +20,8 @@ pub struct SetupReport {
     /// Whether the token came from `WATCHBILL_BOOTSTRAP_TOKEN`, so it need not be printed.
     pub token_from_environment: bool,
     pub demo_created: bool,
+    /// A new password for the demo admin's web sign-in, shown once.
+    pub admin_password: Option<String>,
     /// The demo's integrations: (service, kind, key).
     pub integrations: Vec<(String, String, String)>,
 }
@@ -76,8 +78,8 @@ pub async fn bootstrap(
     Ok(report)
 }
 
-/// Fills an empty database with the demo organisation and returns a fresh admin token for it.
-/// On a database that already has users, only the token is created.
+/// Fills an empty database with the demo organisation and returns a fresh admin token and
+/// web password for it. On a database that already has users, only those are made anew.
 pub async fn demo(store: &dyn Store) -> Result<SetupReport, SetupError> {
     let mut report = SetupReport::default();
     let mut tx = store.write().await?;
@@ -99,6 +101,12 @@ pub async fn demo(store: &dyn Store) -> Result<SetupReport, SetupError> {
     .await?;
     tx.record_audit("watchbill", "token.create", "demo admin token")
         .await?;
+    if let Some(admin) = admin {
+        let password: String = new_secret().chars().take(16).collect();
+        let hash = crate::web::session::hash_password(password.clone()).await?;
+        tx.set_password(admin, &hash).await?;
+        report.admin_password = Some(password);
+    }
     let services = tx.services().await?;
     for integration in tx.integrations(None).await? {
         let service = services

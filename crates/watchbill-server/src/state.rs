@@ -13,6 +13,7 @@ use crate::paging::engine::Engine;
 use crate::paging::intake::Intake;
 use crate::paging::links::LinkSigner;
 use crate::roster::RosterCache;
+use crate::web::live::LiveFeed;
 
 /// How pages leave the server.
 #[derive(Debug, Clone, Default)]
@@ -33,6 +34,10 @@ pub struct AppState {
     /// Wakes the engine when there is work it should not wait a tick for.
     pub wake: Arc<Notify>,
     pub signer: LinkSigner,
+    /// Tells open walls when something they show has changed.
+    pub live: LiveFeed,
+    /// Whether session cookies are marked `Secure` (the listener speaks TLS).
+    pub secure_cookies: bool,
 }
 
 impl AppState {
@@ -65,13 +70,15 @@ impl AppState {
             wake.clone(),
         );
         let state = AppState {
-            store,
             clock,
             public_url,
             roster,
             intake,
+            live: LiveFeed::start(store.clone()),
+            store,
             wake,
             signer,
+            secure_cookies: false,
         };
         Ok((state, engine))
     }

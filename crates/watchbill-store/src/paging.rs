@@ -197,6 +197,11 @@ pub struct IncidentFilter {
     pub statuses: Vec<IncidentStatus>,
     pub service: Option<ServiceId>,
     pub team: Option<TeamId>,
+    pub urgency: Option<Urgency>,
+    /// Only incidents one of whose assignees this is.
+    pub assignee: Option<UserId>,
+    /// Only incidents opened at or after this instant.
+    pub since: Option<Timestamp>,
     /// Only incidents with an id below this one (for paging through results).
     pub before: Option<IncidentId>,
     pub limit: i64,

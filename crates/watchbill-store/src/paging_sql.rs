@@ -684,6 +684,15 @@ macro_rules! paging_tx_impl {
                 if let Some(team) = filter.team {
                     conditions.push(format!("service_id IN (SELECT id FROM services WHERE team_id = {})", team.0));
                 }
+                if let Some(urgency) = filter.urgency {
+                    conditions.push(format!("urgency = '{}'", urgency.as_str()));
+                }
+                if let Some(user) = filter.assignee {
+                    conditions.push(format!("id IN (SELECT incident_id FROM incident_assignees WHERE user_id = {})", user.0));
+                }
+                if let Some(since) = filter.since {
+                    conditions.push(format!("created_at >= {}", since.as_second()));
+                }
                 if let Some(before) = filter.before {
                     conditions.push(format!("id < {}", before.0));
                 }

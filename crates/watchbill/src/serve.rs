@@ -122,6 +122,12 @@ pub async fn serve(config: ServeConfig) -> Result<(), ServeError> {
         if let Some(token) = &demo.admin_token {
             println!("  demo admin: {DEMO_ADMIN_EMAIL}");
             println!("  demo admin token: {token}");
+            if let Some(password) = &demo.admin_password {
+                println!(
+                    "  sign in at {public_url}/login as {DEMO_ADMIN_EMAIL} with password {password}"
+                );
+                println!("  the on-call wall: {public_url}/wall");
+            }
             println!("  try: curl -H 'Authorization: Bearer {token}' {public_url}/api/v1/oncall");
         }
         for (service, kind, key) in &demo.integrations {

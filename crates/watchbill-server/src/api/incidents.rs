@@ -140,17 +140,77 @@ fn incident_id(text: &str) -> ApiResult<IncidentId> {
     })
 }
 
-#[derive(Debug, Deserialize, IntoParams)]
+#[derive(Debug, Default, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct IncidentQuery {
     /// Comma-separated statuses: `triggered`, `acknowledged`, `resolved`; `open` for the first two.
-    status: Option<String>,
-    service: Option<i64>,
-    team: Option<i64>,
+    pub status: Option<String>,
+    pub service: Option<i64>,
+    pub team: Option<i64>,
+    /// `high` or `low`.
+    pub urgency: Option<String>,
+    /// Only incidents assigned to this user id.
+    pub assignee: Option<i64>,
+    /// Only incidents opened at or after this instant (RFC 3339 or a date).
+    pub since: Option<String>,
     /// Only incidents numbered below this (to page back through results).
-    before: Option<i64>,
+    pub before: Option<i64>,
     /// At most this many, newest first (default 100, at most 1000).
-    limit: Option<i64>,
+    pub limit: Option<i64>,
+}
+
+impl IncidentQuery {
+    /// The store filter this query asks for; `now` anchors relative instants.
+    pub fn filter(&self, now: Timestamp) -> ApiResult<IncidentFilter> {
+        let mut statuses = Vec::new();
+        for part in self
+            .status
+            .as_deref()
+            .unwrap_or_default()
+            .split(',')
+            .map(str::trim)
+            .filter(|p| !p.is_empty())
+        {
+            match part {
+                "open" => {
+                    statuses.extend([IncidentStatus::Triggered, IncidentStatus::Acknowledged])
+                }
+                other => statuses.push(
+                    other
+                        .parse()
+                        .map_err(|e: String| ApiError::invalid("status", e))?,
+                ),
+            }
+        }
+        let limit = self.limit.unwrap_or(100);
+        if !(1..=1000).contains(&limit) {
+            return Err(ApiError::invalid(
+                "limit",
+                "the limit must be between 1 and 1000",
+            ));
+        }
+        let urgency = match self.urgency.as_deref().filter(|u| !u.is_empty()) {
+            Some(text) => Some(
+                text.parse::<Urgency>()
+                    .map_err(|e: String| ApiError::invalid("urgency", e))?,
+            ),
+            None => None,
+        };
+        let since = match self.since.as_deref().filter(|s| !s.is_empty()) {
+            Some(text) => Some(super::instant(Some(text), now, "since")?),
+            None => None,
+        };
+        Ok(IncidentFilter {
+            statuses,
+            service: self.service.map(ServiceId),
+            team: self.team.map(TeamId),
+            urgency,
+            assignee: self.assignee.map(UserId),
+            since,
+            before: self.before.map(IncidentId),
+            limit,
+        })
+    }
 }
 
 /// Lists incidents, newest first.
@@ -161,41 +221,9 @@ async fn list_incidents(
     _caller: Caller,
     ApiQuery(query): ApiQuery<IncidentQuery>,
 ) -> ApiResult<Json<Vec<IncidentView>>> {
-    let mut statuses = Vec::new();
-    for part in query
-        .status
-        .as_deref()
-        .unwrap_or_default()
-        .split(',')
-        .map(str::trim)
-        .filter(|p| !p.is_empty())
-    {
-        match part {
-            "open" => statuses.extend([IncidentStatus::Triggered, IncidentStatus::Acknowledged]),
-            other => statuses.push(
-                other
-                    .parse()
-                    .map_err(|e: String| ApiError::invalid("status", e))?,
-            ),
-        }
-    }
-    let limit = query.limit.unwrap_or(100);
-    if !(1..=1000).contains(&limit) {
-        return Err(ApiError::invalid(
-            "limit",
-            "the limit must be between 1 and 1000",
-        ));
-    }
+    let filter = query.filter(state.clock.now())?;
     let mut tx = state.store.read().await?;
-    let incidents = tx
-        .incidents(&IncidentFilter {
-            statuses,
-            service: query.service.map(ServiceId),
-            team: query.team.map(TeamId),
-            before: query.before.map(IncidentId),
-            limit,
-        })
-        .await?;
+    let incidents = tx.incidents(&filter).await?;
     Ok(Json(
         incidents.into_iter().map(IncidentView::from).collect(),
     ))
@@ -330,136 +358,80 @@ pub async fn detail(tx: &mut dyn Tx, id: IncidentId) -> ApiResult<IncidentDetail
     })
 }
 
-/// Runs an action in a write transaction and answers with the incident.
-async fn act<F>(
+/// What a person can do to an incident, from the API or a page.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum IncidentAction {
+    Acknowledge,
+    Resolve,
+    /// Page the next escalation level now.
+    Escalate,
+    /// Hold escalation for this many seconds.
+    Snooze(i64),
+    /// Page someone else too, the secondary or beyond.
+    AddResponder(UserId),
+    /// Make someone else the only assignee and page them.
+    Reassign(UserId),
+    Note(String),
+}
+
+impl IncidentAction {
+    /// Refuses input no incident could take, before any transaction begins.
+    fn validate(&self) -> ApiResult<()> {
+        match self {
+            IncidentAction::Snooze(seconds) if !(1..=7 * 86_400).contains(seconds) => Err(
+                ApiError::invalid("seconds", "snooze for between 1 second and a week"),
+            ),
+            IncidentAction::Note(text) if text.trim().is_empty() || text.trim().len() > 10_000 => {
+                Err(ApiError::invalid(
+                    "text",
+                    "a note needs between 1 and 10,000 characters",
+                ))
+            }
+            _ => Ok(()),
+        }
+    }
+}
+
+/// Does `action` to incident `id` (`INC-42` or `42`) in one write transaction, as `caller`
+/// (responder), and answers with the incident as it is afterwards.
+pub async fn perform(
     state: &AppState,
     caller: &Caller,
     id: &str,
-    action: F,
-) -> ApiResult<Json<IncidentView>>
-where
-    F: for<'a> FnOnce(
-        &'a mut dyn Tx,
-        IncidentId,
-        String,
-    ) -> std::pin::Pin<
-        Box<dyn std::future::Future<Output = Result<(), ActionError>> + Send + 'a>,
-    >,
-{
+    action: IncidentAction,
+) -> ApiResult<IncidentView> {
     caller.require(Role::Responder)?;
     let id = incident_id(id)?;
+    action.validate()?;
     let mut tx = state.store.write().await?;
     let actor = actor_name(tx.as_mut(), caller).await?;
-    action(tx.as_mut(), id, actor).await?;
+    apply(tx.as_mut(), id, &actor, action).await?;
     let incident = tx.incident(id).await?;
     tx.commit().await?;
     state.wake.notify_one();
-    Ok(Json(incident.into()))
+    Ok(incident.into())
 }
 
-/// The person behind a token, for the timeline.
-async fn actor_name(tx: &mut dyn Tx, caller: &Caller) -> ApiResult<String> {
-    Ok(match caller.user {
-        Some(user) => tx
-            .user(user)
-            .await
-            .map(|u| u.name)
-            .unwrap_or_else(|_| caller.label.clone()),
-        None => caller.label.clone(),
-    })
-}
-
-/// Acknowledges: escalation stops (responder).
-#[utoipa::path(post, path = "/api/v1/incidents/{id}/acknowledge", tag = "incidents", params(("id" = String, Path, description = "`INC-42` or `42`")),
-    responses((status = 200, body = IncidentView), (status = 404, body = ApiError), (status = 409, body = ApiError)), security(("token" = [])))]
-async fn acknowledge(
-    State(state): State<AppState>,
-    caller: Caller,
-    ApiPath(id): ApiPath<String>,
-) -> ApiResult<Json<IncidentView>> {
-    act(&state, &caller, &id, |tx, id, actor| {
-        Box::pin(async move { actions::acknowledge(tx, id, &actor).await.map(|_| ()) })
-    })
-    .await
-}
-
-/// Resolves (responder).
-#[utoipa::path(post, path = "/api/v1/incidents/{id}/resolve", tag = "incidents", params(("id" = String, Path, description = "`INC-42` or `42`")),
-    responses((status = 200, body = IncidentView), (status = 404, body = ApiError)), security(("token" = [])))]
-async fn resolve(
-    State(state): State<AppState>,
-    caller: Caller,
-    ApiPath(id): ApiPath<String>,
-) -> ApiResult<Json<IncidentView>> {
-    act(&state, &caller, &id, |tx, id, actor| {
-        Box::pin(async move { actions::resolve(tx, id, &actor).await.map(|_| ()) })
-    })
-    .await
-}
-
-/// Pages the next escalation level now (responder).
-#[utoipa::path(post, path = "/api/v1/incidents/{id}/escalate", tag = "incidents", params(("id" = String, Path, description = "`INC-42` or `42`")),
-    responses((status = 200, body = IncidentView), (status = 409, body = ApiError)), security(("token" = [])))]
-async fn escalate(
-    State(state): State<AppState>,
-    caller: Caller,
-    ApiPath(id): ApiPath<String>,
-) -> ApiResult<Json<IncidentView>> {
-    act(&state, &caller, &id, |tx, id, actor| {
-        Box::pin(async move { actions::escalate_now(tx, id, &actor).await.map(|_| ()) })
-    })
-    .await
-}
-
-#[derive(Debug, Clone, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct SnoozeBody {
-    /// How long, in seconds (at most a week).
-    pub seconds: i64,
-}
-
-/// Snoozes an acknowledged incident: it triggers and pages again afterwards (responder).
-#[utoipa::path(post, path = "/api/v1/incidents/{id}/snooze", tag = "incidents", request_body = SnoozeBody,
-    params(("id" = String, Path, description = "`INC-42` or `42`")),
-    responses((status = 200, body = IncidentView), (status = 400, body = ApiError), (status = 409, body = ApiError)), security(("token" = [])))]
-async fn snooze(
-    State(state): State<AppState>,
-    caller: Caller,
-    ApiPath(id): ApiPath<String>,
-    ApiJson(body): ApiJson<SnoozeBody>,
-) -> ApiResult<Json<IncidentView>> {
-    if !(1..=7 * 86_400).contains(&body.seconds) {
-        return Err(ApiError::invalid(
-            "seconds",
-            "snooze for between 1 second and a week",
-        ));
-    }
-    let duration = SignedDuration::from_secs(body.seconds);
-    act(&state, &caller, &id, move |tx, id, actor| {
-        Box::pin(async move { actions::snooze(tx, id, duration, &actor).await.map(|_| ()) })
-    })
-    .await
-}
-
-#[derive(Debug, Clone, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct UserBody {
-    pub user_id: i64,
-}
-
-/// Calls on someone else too (the secondary or beyond): they are paged now (responder).
-#[utoipa::path(post, path = "/api/v1/incidents/{id}/responders", tag = "incidents", request_body = UserBody,
-    params(("id" = String, Path, description = "`INC-42` or `42`")),
-    responses((status = 200, body = IncidentView), (status = 404, body = ApiError), (status = 409, body = ApiError)), security(("token" = [])))]
-async fn add_responder(
-    State(state): State<AppState>,
-    caller: Caller,
-    ApiPath(id): ApiPath<String>,
-    ApiJson(body): ApiJson<UserBody>,
-) -> ApiResult<Json<IncidentView>> {
-    let user = UserId(body.user_id);
-    act(&state, &caller, &id, move |tx, id, actor| {
-        Box::pin(async move {
+async fn apply(
+    tx: &mut dyn Tx,
+    id: IncidentId,
+    actor: &str,
+    action: IncidentAction,
+) -> Result<(), ActionError> {
+    match action {
+        IncidentAction::Acknowledge => {
+            actions::acknowledge(tx, id, actor).await?;
+        }
+        IncidentAction::Resolve => {
+            actions::resolve(tx, id, actor).await?;
+        }
+        IncidentAction::Escalate => {
+            actions::escalate_now(tx, id, actor).await?;
+        }
+        IncidentAction::Snooze(seconds) => {
+            actions::snooze(tx, id, SignedDuration::from_secs(seconds), actor).await?;
+        }
+        IncidentAction::AddResponder(user) => {
             let incident = open_incident(tx, id).await?;
             tx.user(user).await?;
             let round = format!("responder@{}", tx.now().as_second());
@@ -472,25 +444,8 @@ async fn add_responder(
                 &format!("Responder added by {actor}"),
             )
             .await?;
-            Ok(())
-        })
-    })
-    .await
-}
-
-/// Hands the incident to someone else: they become the only assignee and are paged (responder).
-#[utoipa::path(post, path = "/api/v1/incidents/{id}/reassign", tag = "incidents", request_body = UserBody,
-    params(("id" = String, Path, description = "`INC-42` or `42`")),
-    responses((status = 200, body = IncidentView), (status = 404, body = ApiError), (status = 409, body = ApiError)), security(("token" = [])))]
-async fn reassign(
-    State(state): State<AppState>,
-    caller: Caller,
-    ApiPath(id): ApiPath<String>,
-    ApiJson(body): ApiJson<UserBody>,
-) -> ApiResult<Json<IncidentView>> {
-    let user = UserId(body.user_id);
-    act(&state, &caller, &id, move |tx, id, actor| {
-        Box::pin(async move {
+        }
+        IncidentAction::Reassign(user) => {
             let incident = open_incident(tx, id).await?;
             let person = tx.user(user).await?;
             tx.set_assignees(id, &[]).await?;
@@ -501,11 +456,11 @@ async fn reassign(
             tx.log(
                 id,
                 "reassigned",
-                &actor,
+                actor,
                 &format!("Reassigned to {} by {actor}", person.name),
             )
             .await?;
-            webhooks::emit(tx, id, "incident.reassigned", &actor).await?;
+            webhooks::emit(tx, id, "incident.reassigned", actor).await?;
             let round = format!("reassign@{}", tx.now().as_second());
             actions::page_users(
                 tx,
@@ -516,10 +471,26 @@ async fn reassign(
                 "Reassigned",
             )
             .await?;
-            Ok(())
-        })
+        }
+        IncidentAction::Note(text) => {
+            tx.incident(id).await?;
+            tx.log(id, "note", actor, text.trim()).await?;
+            webhooks::emit(tx, id, "incident.annotated", actor).await?;
+        }
+    }
+    Ok(())
+}
+
+/// The person behind a caller, for the timeline.
+async fn actor_name(tx: &mut dyn Tx, caller: &Caller) -> ApiResult<String> {
+    Ok(match caller.user {
+        Some(user) => tx
+            .user(user)
+            .await
+            .map(|u| u.name)
+            .unwrap_or_else(|_| caller.label.clone()),
+        None => caller.label.clone(),
     })
-    .await
 }
 
 async fn open_incident(tx: &mut dyn Tx, id: IncidentId) -> Result<Incident, ActionError> {
@@ -530,13 +501,116 @@ async fn open_incident(tx: &mut dyn Tx, id: IncidentId) -> Result<Incident, Acti
     Ok(incident)
 }
 
+/// Acknowledges: escalation stops (responder).
+#[utoipa::path(post, path = "/api/v1/incidents/{id}/acknowledge", tag = "incidents", params(("id" = String, Path, description = "`INC-42` or `42`")),
+    responses((status = 200, body = IncidentView), (status = 404, body = ApiError), (status = 409, body = ApiError)), security(("token" = [])))]
+async fn acknowledge(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiPath(id): ApiPath<String>,
+) -> ApiResult<Json<IncidentView>> {
+    perform(&state, &caller, &id, IncidentAction::Acknowledge)
+        .await
+        .map(Json)
+}
+
+/// Resolves (responder).
+#[utoipa::path(post, path = "/api/v1/incidents/{id}/resolve", tag = "incidents", params(("id" = String, Path, description = "`INC-42` or `42`")),
+    responses((status = 200, body = IncidentView), (status = 404, body = ApiError)), security(("token" = [])))]
+async fn resolve(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiPath(id): ApiPath<String>,
+) -> ApiResult<Json<IncidentView>> {
+    perform(&state, &caller, &id, IncidentAction::Resolve)
+        .await
+        .map(Json)
+}
+
+/// Pages the next escalation level now (responder).
+#[utoipa::path(post, path = "/api/v1/incidents/{id}/escalate", tag = "incidents", params(("id" = String, Path, description = "`INC-42` or `42`")),
+    responses((status = 200, body = IncidentView), (status = 409, body = ApiError)), security(("token" = [])))]
+async fn escalate(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiPath(id): ApiPath<String>,
+) -> ApiResult<Json<IncidentView>> {
+    perform(&state, &caller, &id, IncidentAction::Escalate)
+        .await
+        .map(Json)
+}
+
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SnoozeBody {
+    /// How long, in seconds (at most a week).
+    pub seconds: i64,
+}
+
+#[utoipa::path(post, path = "/api/v1/incidents/{id}/snooze", tag = "incidents", request_body = SnoozeBody,
+    params(("id" = String, Path, description = "`INC-42` or `42`")),
+    responses((status = 200, body = IncidentView), (status = 400, body = ApiError), (status = 409, body = ApiError)), security(("token" = [])))]
+async fn snooze(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiPath(id): ApiPath<String>,
+    ApiJson(body): ApiJson<SnoozeBody>,
+) -> ApiResult<Json<IncidentView>> {
+    perform(&state, &caller, &id, IncidentAction::Snooze(body.seconds))
+        .await
+        .map(Json)
+}
+
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UserBody {
+    pub user_id: i64,
+}
+
+#[utoipa::path(post, path = "/api/v1/incidents/{id}/responders", tag = "incidents", request_body = UserBody,
+    params(("id" = String, Path, description = "`INC-42` or `42`")),
+    responses((status = 200, body = IncidentView), (status = 404, body = ApiError), (status = 409, body = ApiError)), security(("token" = [])))]
+async fn add_responder(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiPath(id): ApiPath<String>,
+    ApiJson(body): ApiJson<UserBody>,
+) -> ApiResult<Json<IncidentView>> {
+    perform(
+        &state,
+        &caller,
+        &id,
+        IncidentAction::AddResponder(UserId(body.user_id)),
+    )
+    .await
+    .map(Json)
+}
+
+#[utoipa::path(post, path = "/api/v1/incidents/{id}/reassign", tag = "incidents", request_body = UserBody,
+    params(("id" = String, Path, description = "`INC-42` or `42`")),
+    responses((status = 200, body = IncidentView), (status = 404, body = ApiError), (status = 409, body = ApiError)), security(("token" = [])))]
+async fn reassign(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiPath(id): ApiPath<String>,
+    ApiJson(body): ApiJson<UserBody>,
+) -> ApiResult<Json<IncidentView>> {
+    perform(
+        &state,
+        &caller,
+        &id,
+        IncidentAction::Reassign(UserId(body.user_id)),
+    )
+    .await
+    .map(Json)
+}
+
 #[derive(Debug, Clone, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NoteBody {
     pub text: String,
 }
 
-/// Adds a note to the timeline (responder).
 #[utoipa::path(post, path = "/api/v1/incidents/{id}/notes", tag = "incidents", request_body = NoteBody,
     params(("id" = String, Path, description = "`INC-42` or `42`")),
     responses((status = 200, body = IncidentView), (status = 400, body = ApiError), (status = 404, body = ApiError)), security(("token" = [])))]
@@ -546,20 +620,7 @@ async fn add_note(
     ApiPath(id): ApiPath<String>,
     ApiJson(body): ApiJson<NoteBody>,
 ) -> ApiResult<Json<IncidentView>> {
-    let text = body.text.trim().to_owned();
-    if text.is_empty() || text.len() > 10_000 {
-        return Err(ApiError::invalid(
-            "text",
-            "a note needs between 1 and 10,000 characters",
-        ));
-    }
-    act(&state, &caller, &id, move |tx, id, actor| {
-        Box::pin(async move {
-            tx.incident(id).await?;
-            tx.log(id, "note", &actor, &text).await?;
-            webhooks::emit(tx, id, "incident.annotated", &actor).await?;
-            Ok(())
-        })
-    })
-    .await
+    perform(&state, &caller, &id, IncidentAction::Note(body.text))
+        .await
+        .map(Json)
 }

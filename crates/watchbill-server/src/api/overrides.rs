@@ -106,6 +106,18 @@ async fn create_override(
     ApiPath(id): ApiPath<i64>,
     ApiJson(body): ApiJson<OverrideBody>,
 ) -> ApiResult<(StatusCode, Json<OverrideView>)> {
+    let created = add_override(&state, &caller, id, &body).await?;
+    Ok((StatusCode::CREATED, Json(created)))
+}
+
+/// Creates an override of schedule `id` as `caller` (responder); the API and the schedule
+/// page both come here.
+pub async fn add_override(
+    state: &AppState,
+    caller: &Caller,
+    id: i64,
+    body: &OverrideBody,
+) -> ApiResult<OverrideView> {
     caller.require(Role::Responder)?;
     let (start, end) = (whole_seconds(body.start), whole_seconds(body.end));
     if end <= start {
@@ -157,7 +169,7 @@ async fn create_override(
     )
     .await?;
     tx.commit().await?;
-    Ok((StatusCode::CREATED, Json(created.into())))
+    Ok(created.into())
 }
 
 /// Removes an override (responder).

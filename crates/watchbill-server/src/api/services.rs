@@ -183,15 +183,26 @@ async fn update_service(
     ApiPath(id): ApiPath<i64>,
     ApiJson(body): ApiJson<ServiceBody>,
 ) -> ApiResult<Json<ServiceView>> {
+    save_service(&state, &caller, id, &body).await.map(Json)
+}
+
+/// Replaces service `id`'s settings as `caller` (manager); the API and the service page both
+/// come here.
+pub async fn save_service(
+    state: &AppState,
+    caller: &Caller,
+    id: i64,
+    body: &ServiceBody,
+) -> ApiResult<ServiceView> {
     caller.require(Role::Manager)?;
-    let input = service_input(&body)?;
+    let input = service_input(body)?;
     let mut tx = state.store.write().await?;
     check_references(tx.as_mut(), &input).await?;
     let service = tx.update_service(ServiceId(id), &input).await?;
     tx.record_audit(&caller.label, "service.update", &format!("service {id}"))
         .await?;
     tx.commit().await?;
-    Ok(Json(service.into()))
+    Ok(service.into())
 }
 
 /// Deletes a service that has no incidents (manager).

@@ -21,6 +21,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(list_users, create_user))
         .routes(routes!(get_user, update_user, delete_user))
+        .routes(routes!(set_password))
 }
 
 /// A user as sent to create or replace one.
@@ -208,6 +209,39 @@ async fn delete_user(
     let mut tx = state.store.write().await?;
     tx.delete_user(UserId(id)).await?;
     tx.record_audit(&caller.label, "user.delete", &format!("user {id}"))
+        .await?;
+    tx.commit().await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PasswordBody {
+    /// At least 10 characters.
+    pub password: String,
+}
+
+/// Sets a user's password for signing in to the web pages (admin, or the user's own token).
+/// Every web session of the user ends.
+#[utoipa::path(put, path = "/api/v1/users/{id}/password", tag = "users", request_body = PasswordBody,
+    params(("id" = i64, Path, description = "User id")),
+    responses((status = 204), (status = 400, body = ApiError), (status = 403, body = ApiError), (status = 404, body = ApiError)),
+    security(("token" = [])))]
+async fn set_password(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiPath(id): ApiPath<i64>,
+    ApiJson(body): ApiJson<PasswordBody>,
+) -> ApiResult<StatusCode> {
+    if caller.user != Some(UserId(id)) {
+        caller.require(Role::Admin)?;
+    }
+    crate::web::session::acceptable_password(&body.password)?;
+    let hash = crate::web::session::hash_password(body.password).await?;
+    let mut tx = state.store.write().await?;
+    tx.set_password(UserId(id), &hash).await?;
+    tx.delete_other_sessions(UserId(id), "").await?;
+    tx.record_audit(&caller.label, "user.password", &format!("user {id}"))
         .await?;
     tx.commit().await?;
     Ok(StatusCode::NO_CONTENT)

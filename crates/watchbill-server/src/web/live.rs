@@ -1,0 +1,72 @@
+//! Live pages: one task per server watches the store's activity counter and tells every open
+//! wall when it moves. The counter lives in the database, so a change committed by any server
+//! reaches walls served by every server.
+
+use std::convert::Infallible;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::response::sse::{Event, KeepAlive, Sse};
+use futures_util::Stream;
+use tokio::sync::watch;
+use watchbill_store::Store;
+
+/// How often the counter is read while anyone is watching.
+const POLL: Duration = Duration::from_millis(500);
+
+/// The activity counter as last read, shared by every live page of this server.
+#[derive(Debug, Clone)]
+pub struct LiveFeed {
+    revision: watch::Receiver<i64>,
+}
+
+impl LiveFeed {
+    /// Starts the watcher. It reads the store only while at least one page listens.
+    pub fn start(store: Arc<dyn Store>) -> LiveFeed {
+        let (sender, revision) = watch::channel(0);
+        tokio::spawn(async move {
+            let mut ticker = tokio::time::interval(POLL);
+            ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+            loop {
+                ticker.tick().await;
+                // The feed itself holds one receiver; more means a page is listening.
+                if sender.receiver_count() <= 1 {
+                    if sender.is_closed() {
+                        break;
+                    }
+                    continue;
+                }
+                let read = async {
+                    let mut tx = store.read().await?;
+                    tx.activity_revision().await
+                };
+                match read.await {
+                    Ok(now) => {
+                        sender.send_if_modified(|seen| {
+                            let changed = *seen != now;
+                            *seen = now;
+                            changed
+                        });
+                    }
+                    Err(error) => tracing::warn!(%error, "reading the activity counter failed"),
+                }
+            }
+        });
+        LiveFeed { revision }
+    }
+
+    /// A server-sent event stream that says `changed` whenever the counter moves.
+    pub fn events(&self) -> Sse<impl Stream<Item = Result<Event, Infallible>> + use<>> {
+        let mut receiver = self.revision.clone();
+        receiver.mark_unchanged();
+        let stream = futures_util::stream::unfold(receiver, |mut receiver| async move {
+            receiver.changed().await.ok()?;
+            let revision = *receiver.borrow_and_update();
+            Some((
+                Ok(Event::default().event("changed").data(revision.to_string())),
+                receiver,
+            ))
+        });
+        Sse::new(stream).keep_alive(KeepAlive::default())
+    }
+}

@@ -1,0 +1,214 @@
+//! The web pages: server-rendered HTML (askama templates under `templates/`), a little
+//! JavaScript for the live wall, and every asset compiled into the binary.
+//!
+//! Pages call the same functions the REST API does; a page handler only reads its input,
+//! calls one, and renders. Signing in is in [`session`]; the wall's live updates in [`live`].
+
+mod account;
+mod directory;
+mod format;
+mod incidents;
+pub mod live;
+mod now;
+mod schedules;
+pub mod session;
+mod wall;
+
+use askama::Template;
+use axum::http::header::{CACHE_CONTROL, CONTENT_SECURITY_POLICY, CONTENT_TYPE};
+use axum::http::{HeaderValue, StatusCode};
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use axum::Router;
+use watchbill_core::Role;
+
+use crate::error::{ApiError, ErrorCode};
+use crate::state::AppState;
+pub use session::{Posted, Viewer};
+
+/// Every page route.
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/", get(|| async { Redirect::to("/now") }))
+        .route("/login", get(account::login_page).post(account::login))
+        .route("/logout", post(account::logout))
+        .route(
+            "/password",
+            get(account::password_page).post(account::change_password),
+        )
+        .route("/now", get(now::page))
+        .route("/wall", get(wall::page))
+        .route("/wall/board", get(wall::board))
+        .route("/wall/events", get(wall::events))
+        .route("/wall/links", post(wall::create_link))
+        .route("/wall/links/{id}/delete", post(wall::delete_link))
+        .route("/kiosk/{token}", get(wall::kiosk_page))
+        .route("/kiosk/{token}/board", get(wall::kiosk_board))
+        .route("/kiosk/{token}/events", get(wall::kiosk_events))
+        .route("/incidents", get(incidents::list))
+        .route("/incidents/{id}", get(incidents::show))
+        .route("/incidents/{id}/{action}", post(incidents::act))
+        .route("/schedules", get(schedules::list))
+        .route("/schedules/{id}", get(schedules::show))
+        .route(
+            "/schedules/{id}/overrides",
+            post(schedules::add_override_form),
+        )
+        .route("/services", get(directory::services))
+        .route(
+            "/services/{id}",
+            get(directory::service).post(directory::edit_service),
+        )
+        .route("/people", get(directory::people))
+        .route("/audit", get(directory::audit))
+        .route("/assets/app.css", get(stylesheet))
+        .route("/assets/app.js", get(script))
+        .layer(axum::middleware::map_response(page_headers))
+}
+
+/// Headers on every page: scripts only from this server, no framing, no sniffing.
+async fn page_headers(mut response: Response) -> Response {
+    let headers = response.headers_mut();
+    headers.insert(
+        CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(
+            "default-src 'self'; img-src 'self' https: data:; style-src 'self' 'unsafe-inline'; \
+             script-src 'self'; connect-src 'self'; frame-ancestors 'none'; form-action 'self'; base-uri 'none'",
+        ),
+    );
+    headers.insert(
+        "x-content-type-options",
+        HeaderValue::from_static("nosniff"),
+    );
+    headers.insert("referrer-policy", HeaderValue::from_static("same-origin"));
+    response
+}
+
+async fn stylesheet() -> impl IntoResponse {
+    asset(
+        "text/css; charset=utf-8",
+        include_str!("../../assets/app.css"),
+    )
+}
+
+async fn script() -> impl IntoResponse {
+    asset(
+        "text/javascript; charset=utf-8",
+        include_str!("../../assets/app.js"),
+    )
+}
+
+fn asset(content_type: &'static str, body: &'static str) -> impl IntoResponse {
+    (
+        [
+            (CONTENT_TYPE, HeaderValue::from_static(content_type)),
+            (
+                CACHE_CONTROL,
+                HeaderValue::from_static("public, max-age=300"),
+            ),
+        ],
+        body,
+    )
+}
+
+/// Why a page could not be shown.
+#[derive(Debug)]
+pub enum WebError {
+    /// Nobody is signed in: go to the sign-in page, then back to this path.
+    SignIn(String),
+    /// Anything the API layer refuses, shown as a page with the same status.
+    Api(ApiError),
+}
+
+impl From<ApiError> for WebError {
+    fn from(error: ApiError) -> WebError {
+        WebError::Api(error)
+    }
+}
+
+impl From<watchbill_store::StoreError> for WebError {
+    fn from(error: watchbill_store::StoreError) -> WebError {
+        WebError::Api(error.into())
+    }
+}
+
+pub type WebResult<T> = Result<T, WebError>;
+
+impl IntoResponse for WebError {
+    fn into_response(self) -> Response {
+        match self {
+            WebError::SignIn(next) => {
+                let next: String = form_urlencoded::byte_serialize(next.as_bytes()).collect();
+                Redirect::to(&format!("/login?next={next}")).into_response()
+            }
+            WebError::Api(error) => {
+                let title = match error.code {
+                    ErrorCode::NotFound => "Not found",
+                    ErrorCode::Forbidden => "Not allowed",
+                    ErrorCode::InvalidInput | ErrorCode::UnknownReference => "That did not work",
+                    ErrorCode::Conflict => "That cannot be done now",
+                    ErrorCode::RateLimited => "Too many attempts",
+                    _ => "Something went wrong",
+                };
+                let page = Plain {
+                    title,
+                    error: Some(error.message.to_string()),
+                    message: None,
+                    show_login: false,
+                    next: String::new(),
+                    email: String::new(),
+                };
+                (error.code.status(), render(&page)).into_response()
+            }
+        }
+    }
+}
+
+/// The page shell: who is signed in, their form token, and which tab is current.
+pub struct Shell {
+    pub user_name: String,
+    pub csrf: String,
+    pub is_admin: bool,
+    pub nav: &'static str,
+    pub notice: Option<String>,
+}
+
+impl Shell {
+    pub fn new(viewer: &Viewer, nav: &'static str) -> Shell {
+        Shell {
+            user_name: viewer.user.name.clone(),
+            csrf: viewer.csrf.clone(),
+            is_admin: viewer.can(Role::Admin),
+            nav,
+            notice: None,
+        }
+    }
+}
+
+/// A page without the shell: sign-in, and errors.
+#[derive(Template)]
+#[template(path = "plain.html")]
+pub struct Plain<'a> {
+    pub title: &'a str,
+    pub error: Option<String>,
+    pub message: Option<String>,
+    pub show_login: bool,
+    pub next: String,
+    pub email: String,
+}
+
+/// Renders a template; a template that fails to render is our fault, and says nothing more.
+pub fn render(template: &impl Template) -> Response {
+    match template.render() {
+        Ok(html) => Html(html).into_response(),
+        Err(error) => {
+            tracing::error!(%error, "template failed");
+            (StatusCode::INTERNAL_SERVER_ERROR, "internal error").into_response()
+        }
+    }
+}
+
+/// A redirect after a form was handled (303, so the browser follows with GET).
+pub fn see_other(to: &str) -> Response {
+    Redirect::to(to).into_response()
+}
