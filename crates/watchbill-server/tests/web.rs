@@ -1,0 +1,618 @@
+//! The web pages over real HTTP, on SQLite and on PostgreSQL: signing in and out, sessions,
+//! CSRF and origin checks, sign-in limits, roles, escaping, kiosk links and live updates.
+//! The browser's side (scripts, clicks, screenshots) is tested in headless Chromium by
+//! `web/tests/`.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod common;
+
+use std::time::Duration;
+
+use common::TestApp;
+use reqwest::header::{COOKIE, LOCATION, SET_COOKIE};
+use reqwest::{redirect, Method, StatusCode};
+use serde_json::json;
+use watchbill_store::Backend;
+
+on_both_backends!(
+    signing_in_starts_a_session_and_signing_out_ends_it,
+    forms_need_the_session_token_and_this_origin,
+    failed_sign_ins_are_limited_per_address,
+    viewers_see_no_actions_and_are_refused_anyway,
+    user_text_is_shown_as_text,
+    changing_the_password_ends_other_sessions,
+    kiosk_links_show_the_wall_until_revoked,
+    open_walls_hear_of_changes,
+    overrides_are_made_from_the_schedule_page,
+);
+
+const NOW: &str = "2026-11-25T12:00:00Z";
+const PASSWORD: &str = "correct horse battery";
+
+/// A browser without a cookie jar of its own: the test carries the session cookie.
+struct Browser {
+    http: reqwest::Client,
+    base: String,
+    cookie: Option<String>,
+}
+
+struct Page {
+    status: StatusCode,
+    location: Option<String>,
+    set_cookie: Option<String>,
+    body: String,
+}
+
+impl Browser {
+    fn new(app: &TestApp) -> Browser {
+        Browser {
+            http: reqwest::Client::builder()
+                .redirect(redirect::Policy::none())
+                .build()
+                .unwrap(),
+            base: app.url.clone(),
+            cookie: None,
+        }
+    }
+
+    async fn send(
+        &self,
+        method: Method,
+        path: &str,
+        form: Option<&[(&str, &str)]>,
+        origin: Option<&str>,
+    ) -> Page {
+        let mut request = self.http.request(method, format!("{}{path}", self.base));
+        if let Some(cookie) = &self.cookie {
+            request = request.header(COOKIE, cookie);
+        }
+        if let Some(origin) = origin {
+            request = request.header("origin", origin);
+        }
+        if let Some(form) = form {
+            let body: String = form_urlencoded::Serializer::new(String::new())
+                .extend_pairs(form)
+                .finish();
+            request = request
+                .header("content-type", "application/x-www-form-urlencoded")
+                .body(body);
+        }
+        let response = request.send().await.unwrap();
+        let header = |name| {
+            response
+                .headers()
+                .get(name)
+                .map(|v: &reqwest::header::HeaderValue| v.to_str().unwrap().to_owned())
+        };
+        Page {
+            status: response.status(),
+            location: header(LOCATION),
+            set_cookie: header(SET_COOKIE),
+            body: response.text().await.unwrap(),
+        }
+    }
+
+    async fn get(&self, path: &str) -> Page {
+        self.send(Method::GET, path, None, None).await
+    }
+
+    async fn post(&self, path: &str, form: &[(&str, &str)]) -> Page {
+        let origin = self.base.clone();
+        self.send(Method::POST, path, Some(form), Some(&origin))
+            .await
+    }
+
+    async fn sign_in(&mut self, email: &str, password: &str) -> Page {
+        let page = self
+            .post(
+                "/login",
+                &[("email", email), ("password", password), ("next", "/now")],
+            )
+            .await;
+        if let Some(cookie) = &page.set_cookie {
+            self.cookie = cookie.split(';').next().map(str::to_owned);
+        }
+        page
+    }
+
+    /// The CSRF token in a page's forms.
+    async fn csrf(&self, path: &str) -> String {
+        let page = self.get(path).await;
+        let start = page.body.find("name=\"csrf\" value=\"").expect("a form") + 19;
+        page.body[start..start + page.body[start..].find('"').unwrap()].to_owned()
+    }
+}
+
+/// A person with a password and a role; returns (id, email).
+async fn person(app: &TestApp, name: &str, role: &str) -> (i64, String) {
+    let email = format!("{}@example.test", name.to_lowercase());
+    let (status, body) = app
+        .post(
+            "/api/v1/users",
+            json!({"name": name, "email": email, "time_zone": "Europe/Berlin", "role": role}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let id = body["id"].as_i64().unwrap();
+    let (status, body) = app
+        .put(
+            &format!("/api/v1/users/{id}/password"),
+            json!({"password": PASSWORD}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::NO_CONTENT, "{body}");
+    (id, email)
+}
+
+/// A team with a weekly schedule, a service and an Events API key; returns (team, schedule, key).
+async fn product(app: &TestApp, members: &[i64]) -> (i64, i64, String) {
+    let team = app.team("User-facing", members).await;
+    let (status, schedule) = app
+        .post(
+            "/api/v1/schedules",
+            json!({"team_id": team, "name": "Captain On-Call", "time_zone": "America/Los_Angeles",
+                   "layers": [{"name": "Weekly", "participants": members, "turn": "1w",
+                               "handoff": "Wednesday 10:00", "start": "2026-01-07T10:00:00-08:00"}]}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{schedule}");
+    let (status, service) = app
+        .post(
+            "/api/v1/services",
+            json!({"team_id": team, "name": "Course platform"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{service}");
+    let (_, integration) = app
+        .post(
+            &format!("/api/v1/services/{}/integrations", service["id"]),
+            json!({"kind": "events_v2"}),
+        )
+        .await;
+    (
+        team,
+        schedule["id"].as_i64().unwrap(),
+        integration["key"].as_str().unwrap().to_owned(),
+    )
+}
+
+/// Opens an incident through the Events API and returns its number.
+async fn incident(app: &TestApp, key: &str, summary: &str) -> i64 {
+    let (status, body) = app
+        .request(
+            Method::POST,
+            "/v2/enqueue",
+            None,
+            Some(json!({"routing_key": key, "event_action": "trigger",
+                        "payload": {"summary": summary, "source": "web-1", "severity": "critical"}})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{body}");
+    let (_, list) = app.get("/api/v1/incidents?status=open").await;
+    list[0]["id"].as_i64().unwrap()
+}
+
+async fn signing_in_starts_a_session_and_signing_out_ends_it(backend: Backend) {
+    let app = TestApp::start(backend, NOW).await;
+    let (_, email) = person(&app, "Ada", "responder").await;
+    let mut browser = Browser::new(&app);
+
+    let page = browser.get("/now").await;
+    assert_eq!(page.status, StatusCode::SEE_OTHER);
+    assert_eq!(page.location.as_deref(), Some("/login?next=%2Fnow"));
+
+    let page = browser.sign_in(&email, "not the password").await;
+    assert_eq!(page.status, StatusCode::UNAUTHORIZED);
+    assert!(page.body.contains("do not match"), "{}", page.body);
+    assert!(browser.cookie.is_none());
+
+    let page = browser.sign_in(&email.to_uppercase(), PASSWORD).await;
+    assert_eq!(page.status, StatusCode::SEE_OTHER);
+    assert_eq!(page.location.as_deref(), Some("/now"));
+    let cookie = page.set_cookie.unwrap();
+    for attribute in ["HttpOnly", "SameSite=Lax", "Path=/"] {
+        assert!(cookie.contains(attribute), "{cookie}");
+    }
+    assert!(
+        !cookie.contains("Secure"),
+        "plain HTTP gets no Secure cookie: {cookie}"
+    );
+
+    let page = browser.get("/now").await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(page.body.contains("Ada"), "{}", page.body);
+
+    let csrf = browser.csrf("/now").await;
+    let page = browser.post("/logout", &[("csrf", &csrf)]).await;
+    assert_eq!(page.status, StatusCode::SEE_OTHER);
+    assert!(page.set_cookie.unwrap().contains("Max-Age=0"));
+    assert_eq!(
+        browser.get("/now").await.status,
+        StatusCode::SEE_OTHER,
+        "the old cookie no longer works"
+    );
+
+    // Sign-in never redirects off the site.
+    let page = browser
+        .post(
+            "/login",
+            &[
+                ("email", &email),
+                ("password", PASSWORD),
+                ("next", "//evil.example/"),
+            ],
+        )
+        .await;
+    assert_eq!(page.location.as_deref(), Some("/now"));
+}
+
+async fn forms_need_the_session_token_and_this_origin(backend: Backend) {
+    let app = TestApp::start(backend, NOW).await;
+    let (ada, email) = person(&app, "Ada", "responder").await;
+    let (_, _, key) = product(&app, &[ada]).await;
+    let number = incident(&app, &key, "Checkout is down").await;
+    let mut browser = Browser::new(&app);
+    browser.sign_in(&email, PASSWORD).await;
+    let path = format!("/incidents/{number}/acknowledge");
+
+    let page = browser.post(&path, &[("csrf", "forged")]).await;
+    assert_eq!(page.status, StatusCode::FORBIDDEN);
+    let csrf = browser.csrf(&format!("/incidents/{number}")).await;
+    let page = browser
+        .send(
+            Method::POST,
+            &path,
+            Some(&[("csrf", &csrf)]),
+            Some("https://evil.example"),
+        )
+        .await;
+    assert_eq!(page.status, StatusCode::FORBIDDEN);
+    let (_, shown) = app.get(&format!("/api/v1/incidents/{number}")).await;
+    assert_eq!(
+        shown["status"], "triggered",
+        "a refused form changes nothing"
+    );
+
+    let page = browser.post(&path, &[("csrf", &csrf)]).await;
+    assert_eq!(page.status, StatusCode::SEE_OTHER);
+    let (_, shown) = app.get(&format!("/api/v1/incidents/{number}")).await;
+    assert_eq!(shown["status"], "acknowledged");
+    assert!(
+        shown["timeline"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e["actor"] == "Ada"),
+        "{shown}"
+    );
+
+    let page = browser
+        .post(
+            &format!("/incidents/{number}/notes"),
+            &[("csrf", &csrf), ("text", "Rolled back the deploy")],
+        )
+        .await;
+    assert_eq!(page.status, StatusCode::SEE_OTHER);
+    let page = browser.get(&format!("/incidents/{number}")).await;
+    assert!(page.body.contains("Rolled back the deploy"));
+    let page = browser
+        .post(
+            &format!("/incidents/{number}/notes"),
+            &[("csrf", &csrf), ("text", "  ")],
+        )
+        .await;
+    assert_eq!(page.status, StatusCode::BAD_REQUEST);
+    assert!(page.body.contains("a note needs"), "{}", page.body);
+}
+
+async fn failed_sign_ins_are_limited_per_address(backend: Backend) {
+    let app = TestApp::start(backend, NOW).await;
+    let (_, email) = person(&app, "Ada", "responder").await;
+    let (_, other) = person(&app, "Grace", "responder").await;
+    let mut browser = Browser::new(&app);
+    for _ in 0..5 {
+        assert_eq!(
+            browser.sign_in(&email, "guess").await.status,
+            StatusCode::UNAUTHORIZED
+        );
+    }
+    let page = browser.sign_in(&email, PASSWORD).await;
+    assert_eq!(
+        page.status,
+        StatusCode::TOO_MANY_REQUESTS,
+        "even the right password waits"
+    );
+    assert!(page.body.contains("Too many failed sign-ins"));
+    assert_eq!(
+        browser.sign_in(&other, PASSWORD).await.status,
+        StatusCode::SEE_OTHER,
+        "others are not locked out"
+    );
+
+    app.advance(16 * 60);
+    assert_eq!(
+        browser.sign_in(&email, PASSWORD).await.status,
+        StatusCode::SEE_OTHER
+    );
+}
+
+async fn viewers_see_no_actions_and_are_refused_anyway(backend: Backend) {
+    let app = TestApp::start(backend, NOW).await;
+    let (ada, _) = person(&app, "Ada", "responder").await;
+    let (_, email) = person(&app, "Vera", "viewer").await;
+    let (_, schedule, key) = product(&app, &[ada]).await;
+    let number = incident(&app, &key, "Checkout is down").await;
+    let mut browser = Browser::new(&app);
+    browser.sign_in(&email, PASSWORD).await;
+
+    let page = browser.get(&format!("/incidents/{number}")).await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(page.body.contains("Checkout is down"));
+    assert!(
+        !page.body.contains(">Acknowledge<"),
+        "no action buttons for a viewer"
+    );
+    let csrf = browser.csrf("/now").await;
+    let page = browser
+        .post(
+            &format!("/incidents/{number}/acknowledge"),
+            &[("csrf", &csrf)],
+        )
+        .await;
+    assert_eq!(page.status, StatusCode::FORBIDDEN);
+    let (_, shown) = app.get(&format!("/api/v1/incidents/{number}")).await;
+    assert_eq!(shown["status"], "triggered");
+
+    let page = browser.get(&format!("/schedules/{schedule}")).await;
+    assert!(!page.body.contains("override-form"));
+    assert_eq!(browser.get("/audit").await.status, StatusCode::FORBIDDEN);
+}
+
+async fn user_text_is_shown_as_text(backend: Backend) {
+    let app = TestApp::start(backend, NOW).await;
+    let (ada, email) = person(&app, "Ada", "responder").await;
+    let (_, _, key) = product(&app, &[ada]).await;
+    let number = incident(
+        &app,
+        &key,
+        "<script>alert('owned')</script><img src=x onerror=alert(1)>",
+    )
+    .await;
+    let mut browser = Browser::new(&app);
+    browser.sign_in(&email, PASSWORD).await;
+    for path in [
+        format!("/incidents/{number}"),
+        "/incidents".to_owned(),
+        "/wall".to_owned(),
+        "/now".to_owned(),
+    ] {
+        let page = browser.get(&path).await;
+        assert_eq!(page.status, StatusCode::OK, "{path}");
+        assert!(
+            !page.body.contains("<script>alert"),
+            "{path} runs user text"
+        );
+        assert!(!page.body.contains("<img src=x"), "{path} runs user text");
+    }
+    let page = browser.get(&format!("/incidents/{number}")).await;
+    assert!(
+        page.body
+            .contains("&#60;script&#62;alert(&#39;owned&#39;)&#60;/script&#62;"),
+        "{}",
+        page.body
+    );
+}
+
+async fn changing_the_password_ends_other_sessions(backend: Backend) {
+    let app = TestApp::start(backend, NOW).await;
+    let (_, email) = person(&app, "Ada", "responder").await;
+    let mut laptop = Browser::new(&app);
+    let mut phone = Browser::new(&app);
+    laptop.sign_in(&email, PASSWORD).await;
+    phone.sign_in(&email, PASSWORD).await;
+    let csrf = laptop.csrf("/password").await;
+
+    let page = laptop
+        .post(
+            "/password",
+            &[
+                ("csrf", &csrf),
+                ("current", "wrong one"),
+                ("new", "a much longer secret"),
+            ],
+        )
+        .await;
+    assert_eq!(page.status, StatusCode::FORBIDDEN);
+    let page = laptop
+        .post(
+            "/password",
+            &[("csrf", &csrf), ("current", PASSWORD), ("new", "short")],
+        )
+        .await;
+    assert_eq!(page.status, StatusCode::BAD_REQUEST);
+    assert!(page.body.contains("at least 10 characters"));
+    let page = laptop
+        .post(
+            "/password",
+            &[
+                ("csrf", &csrf),
+                ("current", PASSWORD),
+                ("new", "a much longer secret"),
+            ],
+        )
+        .await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(page.body.contains("Your password is changed"));
+
+    assert_eq!(
+        laptop.get("/now").await.status,
+        StatusCode::OK,
+        "this session stays"
+    );
+    assert_eq!(
+        phone.get("/now").await.status,
+        StatusCode::SEE_OTHER,
+        "others end"
+    );
+    let mut again = Browser::new(&app);
+    assert_eq!(
+        again.sign_in(&email, PASSWORD).await.status,
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(
+        again.sign_in(&email, "a much longer secret").await.status,
+        StatusCode::SEE_OTHER
+    );
+}
+
+async fn kiosk_links_show_the_wall_until_revoked(backend: Backend) {
+    let app = TestApp::start(backend, NOW).await;
+    let (ada, _) = person(&app, "Ada", "responder").await;
+    let (_, email) = person(&app, "Root", "admin").await;
+    product(&app, &[ada]).await;
+    let mut admin = Browser::new(&app);
+    admin.sign_in(&email, PASSWORD).await;
+    let csrf = admin.csrf("/audit").await;
+    let page = admin
+        .post("/wall/links", &[("csrf", &csrf), ("name", "Lunch line TV")])
+        .await;
+    assert_eq!(page.status, StatusCode::OK);
+    let start = page.body.find("/kiosk/").unwrap();
+    let path = page.body[start..start + page.body[start..].find('<').unwrap()].to_owned();
+
+    let tv = Browser::new(&app);
+    let wall = tv.get(&path).await;
+    assert_eq!(wall.status, StatusCode::OK);
+    assert!(
+        wall.body.contains("Captain On-Call") && wall.body.contains("Ada"),
+        "{}",
+        wall.body
+    );
+    assert!(
+        !wall.body.contains("/now"),
+        "a kiosk has no way into the app"
+    );
+    assert_eq!(
+        tv.get(&format!("{path}/board")).await.status,
+        StatusCode::OK
+    );
+    assert_eq!(
+        tv.get("/kiosk/not-a-token").await.status,
+        StatusCode::NOT_FOUND
+    );
+
+    let links = admin.get("/audit").await;
+    let id_at = links.body.find("/wall/links/").unwrap() + 12;
+    let id = &links.body[id_at..id_at + links.body[id_at..].find('/').unwrap()];
+    let page = admin
+        .post(&format!("/wall/links/{id}/delete"), &[("csrf", &csrf)])
+        .await;
+    assert_eq!(page.status, StatusCode::SEE_OTHER);
+    assert_eq!(tv.get(&path).await.status, StatusCode::NOT_FOUND);
+}
+
+async fn open_walls_hear_of_changes(backend: Backend) {
+    let app = TestApp::start(backend, NOW).await;
+    let (ada, email) = person(&app, "Ada", "responder").await;
+    let (grace, _) = person(&app, "Grace", "responder").await;
+    let (_, schedule, _) = product(&app, &[ada, grace]).await;
+    let mut browser = Browser::new(&app);
+    browser.sign_in(&email, PASSWORD).await;
+    let mut events = browser
+        .http
+        .get(format!("{}/wall/events", app.url))
+        .header(COOKIE, browser.cookie.clone().unwrap())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(events.status(), StatusCode::OK);
+    assert!(events.headers()["content-type"]
+        .to_str()
+        .unwrap()
+        .starts_with("text/event-stream"));
+    // Give the feed a moment to take its first reading before the change.
+    tokio::time::sleep(Duration::from_millis(1200)).await;
+    let (status, body) = app
+        .post(
+            &format!("/api/v1/schedules/{schedule}/overrides"),
+            json!({"start": "2026-11-25T00:00:00Z", "end": "2026-11-27T00:00:00Z", "user_id": grace}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let heard = tokio::time::timeout(Duration::from_secs(10), async {
+        let mut seen = String::new();
+        while let Some(chunk) = events.chunk().await.unwrap() {
+            seen.push_str(&String::from_utf8_lossy(&chunk));
+            if seen.contains("event: changed") {
+                return seen;
+            }
+        }
+        seen
+    })
+    .await
+    .expect("the wall heard of the override");
+    assert!(heard.contains("event: changed"), "{heard}");
+    let board = browser.get("/wall/board").await;
+    let captain = board.body.find("Captain On-Call").unwrap();
+    assert!(board.body[captain..].contains("Grace"), "{}", board.body);
+}
+
+async fn overrides_are_made_from_the_schedule_page(backend: Backend) {
+    let app = TestApp::start(backend, NOW).await;
+    let (ada, email) = person(&app, "Ada", "responder").await;
+    let (grace, _) = person(&app, "Grace", "responder").await;
+    let (_, schedule, _) = product(&app, &[ada, grace]).await;
+    let mut browser = Browser::new(&app);
+    browser.sign_in(&email, PASSWORD).await;
+    let path = format!("/schedules/{schedule}");
+    let page = browser.get(&path).await;
+    assert!(page.body.contains("Final schedule") && page.body.contains("Layer: Weekly"));
+    let csrf = browser.csrf(&path).await;
+    let grace_id = grace.to_string();
+
+    let page = browser
+        .post(
+            &format!("{path}/overrides"),
+            &[
+                ("csrf", &csrf),
+                ("start", "2026-11-27T09:00"),
+                ("end", "2026-11-26T09:00"),
+                ("user_id", &grace_id),
+                ("swap_with", ""),
+                ("note", ""),
+            ],
+        )
+        .await;
+    assert_eq!(page.status, StatusCode::BAD_REQUEST);
+    assert!(
+        page.body.contains("the end must be after the start"),
+        "{}",
+        page.body
+    );
+
+    let page = browser
+        .post(
+            &format!("{path}/overrides"),
+            &[
+                ("csrf", &csrf),
+                ("start", "2026-11-27T09:00"),
+                ("end", "2026-11-28T09:00"),
+                ("user_id", &grace_id),
+                ("swap_with", ""),
+                ("note", "Dentist"),
+            ],
+        )
+        .await;
+    assert_eq!(page.status, StatusCode::SEE_OTHER);
+    let (_, overrides) = app
+        .get(&format!(
+            "/api/v1/schedules/{schedule}/overrides?from=2026-11-20&to=2026-12-10"
+        ))
+        .await;
+    assert_eq!(
+        overrides[0]["start"], "2026-11-27T17:00:00Z",
+        "09:00 in Los Angeles"
+    );
+    assert_eq!(overrides[0]["user_id"], grace);
+    assert_eq!(overrides[0]["note"], "Dentist");
+}
