@@ -17,6 +17,7 @@ pub mod roster;
 pub mod setup;
 pub mod state;
 mod sync;
+pub mod tls;
 pub mod web;
 
 use std::future::Future;
@@ -53,6 +54,19 @@ pub async fn serve(
     state: AppState,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
+    axum::serve(listener, app(state))
+        .with_graceful_shutdown(shutdown)
+        .await
+}
+
+/// Like [`serve`], over TLS: every connection is HTTPS.
+pub async fn serve_tls(
+    listener: TcpListener,
+    acceptor: tokio_rustls::TlsAcceptor,
+    state: AppState,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let listener = tls::TlsListener::new(listener, acceptor)?;
     axum::serve(listener, app(state))
         .with_graceful_shutdown(shutdown)
         .await

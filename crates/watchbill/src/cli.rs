@@ -192,6 +192,12 @@ pub struct ServeArgs {
     /// Fill an empty database with the demo organisation and print an admin token.
     #[arg(long)]
     pub demo: bool,
+    /// A PEM certificate chain: with `--tls-key`, the HTTP listener speaks HTTPS.
+    #[arg(long, env = "WATCHBILL_TLS_CERT")]
+    pub tls_cert: Option<String>,
+    /// The PEM private key of `--tls-cert`.
+    #[arg(long, env = "WATCHBILL_TLS_KEY")]
+    pub tls_key: Option<String>,
 }
 
 /// Where the server is and how to authenticate.

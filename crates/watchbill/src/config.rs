@@ -22,6 +22,9 @@ pub struct ServeConfig {
     pub sms_token: Option<String>,
     pub sms_from: Option<String>,
     pub demo: bool,
+    /// A PEM certificate chain and its PEM private key: with both, the listener speaks TLS.
+    pub tls_cert: Option<String>,
+    pub tls_key: Option<String>,
 }
 
 /// The keys a configuration file may hold.
@@ -38,6 +41,8 @@ struct FileConfig {
     sms_account: Option<String>,
     sms_token: Option<String>,
     sms_from: Option<String>,
+    tls_cert: Option<String>,
+    tls_key: Option<String>,
 }
 
 /// The `WATCHBILL_*` variables watchbill reads; any other is probably a typo.
@@ -53,6 +58,8 @@ const KNOWN_VARIABLES: &[&str] = &[
     "WATCHBILL_SMS_ACCOUNT",
     "WATCHBILL_SMS_TOKEN",
     "WATCHBILL_SMS_FROM",
+    "WATCHBILL_TLS_CERT",
+    "WATCHBILL_TLS_KEY",
     "WATCHBILL_BOOTSTRAP_TOKEN",
     "WATCHBILL_URL",
     "WATCHBILL_TOKEN",
@@ -85,11 +92,14 @@ impl ServeConfig {
             .clone()
             .or(file.listen)
             .unwrap_or_else(|| "127.0.0.1:8080".to_owned());
+        let tls_cert = args.tls_cert.clone().or(file.tls_cert);
+        let tls_key = args.tls_key.clone().or(file.tls_key);
+        let scheme = if tls_cert.is_some() { "https" } else { "http" };
         let public_url = args
             .public_url
             .clone()
             .or(file.public_url)
-            .unwrap_or_else(|| format!("http://{listen}"));
+            .unwrap_or_else(|| format!("{scheme}://{listen}"));
         Ok(ServeConfig {
             database_url: args
                 .database_url
@@ -114,6 +124,8 @@ impl ServeConfig {
             sms_token: args.sms_token.clone().or(file.sms_token),
             sms_from: args.sms_from.clone().or(file.sms_from),
             demo: args.demo,
+            tls_cert,
+            tls_key,
         })
     }
 }

@@ -85,8 +85,22 @@ pub async fn serve(config: ServeConfig) -> Result<(), ServeError> {
                 source,
             })?;
     let address = listener.local_addr()?;
+    // The certificate is read before anything else starts, so a bad one stops the server at once.
+    let tls = match (&config.tls_cert, &config.tls_key) {
+        (Some(cert), Some(key)) => Some(
+            watchbill_server::tls::acceptor(cert, key)
+                .map_err(|e| ServeError::Config(e.to_string()))?,
+        ),
+        (None, None) => None,
+        _ => {
+            return Err(ServeError::Config(
+                "TLS needs both tls_cert and tls_key".to_owned(),
+            ))
+        }
+    };
+    let scheme = if tls.is_some() { "https" } else { "http" };
     let public_url = if config.public_url.ends_with(":0") {
-        format!("http://{address}")
+        format!("{scheme}://{address}")
     } else {
         config.public_url.clone()
     };
@@ -144,8 +158,9 @@ pub async fn serve(config: ServeConfig) -> Result<(), ServeError> {
         }
     }
     println!("Press Ctrl-C to stop.");
-    let (state, engine) =
+    let (mut state, engine) =
         AppState::start(store, clock, public_url, paging_config(&config)?).await?;
+    state.secure_cookies = tls.is_some();
     // On PostgreSQL several engine workers share the work, each claiming different rows; on
     // SQLite, whose single writer serialises them anyway, one is enough.
     let workers = match state.store.backend() {
@@ -163,7 +178,12 @@ pub async fn serve(config: ServeConfig) -> Result<(), ServeError> {
             },
         )));
     }
-    watchbill_server::serve(listener, state, shutdown_signal()).await?;
+    match tls {
+        Some(acceptor) => {
+            watchbill_server::serve_tls(listener, acceptor, state, shutdown_signal()).await?
+        }
+        None => watchbill_server::serve(listener, state, shutdown_signal()).await?,
+    }
     let _ = stop_engine.send(true);
     for engine in engines {
         let _ = engine.await;

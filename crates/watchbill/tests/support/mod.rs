@@ -73,6 +73,11 @@ impl Server {
     /// Starts a server on `database_url` and waits (at most 30 s) for its banner. Blocks; from
     /// async code use [`Server::spawn`].
     pub fn start(database_url: &str) -> Server {
+        Server::start_with(database_url, &[])
+    }
+
+    /// [`Server::start`] with more `serve` flags.
+    pub fn start_with(database_url: &str, extra: &[&str]) -> Server {
         let logs = Arc::new(TempDir::new("watchbill-serve-log"));
         let log = logs.file("serve.log");
         let stderr = std::fs::File::create(&log).unwrap();
@@ -84,6 +89,7 @@ impl Server {
                 "--database-url",
                 database_url,
             ])
+            .args(extra)
             .env("WATCHBILL_BOOTSTRAP_TOKEN", TOKEN)
             .env("WATCHBILL_LOG", "info")
             .stdout(Stdio::piped())
