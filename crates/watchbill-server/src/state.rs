@@ -36,6 +36,8 @@ pub struct AppState {
     pub signer: LinkSigner,
     /// Tells open walls when something they show has changed.
     pub live: LiveFeed,
+    /// The delivery channels, for test notifications sent while the person waits.
+    pub channels: Channels,
     /// Whether session cookies are marked `Secure` (the listener speaks TLS).
     pub secure_cookies: bool,
 }
@@ -64,7 +66,7 @@ impl AppState {
         let engine = Engine::new(
             store.clone(),
             roster.clone(),
-            channels,
+            channels.clone(),
             signer.clone(),
             public_url.clone(),
             wake.clone(),
@@ -78,6 +80,7 @@ impl AppState {
             store,
             wake,
             signer,
+            channels,
             secure_cookies: false,
         };
         Ok((state, engine))

@@ -8,6 +8,7 @@ mod common;
 
 use std::time::Duration;
 
+use common::peers::Receiver;
 use common::TestApp;
 use reqwest::header::{COOKIE, LOCATION, SET_COOKIE};
 use reqwest::{redirect, Method, StatusCode};
@@ -24,6 +25,8 @@ on_both_backends!(
     kiosk_links_show_the_wall_until_revoked,
     open_walls_hear_of_changes,
     overrides_are_made_from_the_schedule_page,
+    contact_methods_are_tested_from_the_person_page,
+    photos_are_resized_and_shown_on_the_wall,
 );
 
 const NOW: &str = "2026-11-25T12:00:00Z";
@@ -615,4 +618,226 @@ async fn overrides_are_made_from_the_schedule_page(backend: Backend) {
     );
     assert_eq!(overrides[0]["user_id"], grace);
     assert_eq!(overrides[0]["note"], "Dentist");
+}
+
+async fn contact_methods_are_tested_from_the_person_page(backend: Backend) {
+    let app = TestApp::start(backend, NOW).await;
+    let receiver = Receiver::start().await;
+    let (ada, email) = person(&app, "Ada", "responder").await;
+    let (grace, _) = person(&app, "Grace", "responder").await;
+    let mut browser = Browser::new(&app);
+    browser.sign_in(&email, PASSWORD).await;
+    let path = format!("/people/{ada}");
+    let csrf = browser.csrf(&path).await;
+    let hook = format!("{}/pages/ada", receiver.url);
+    let page = browser
+        .post(
+            &format!("{path}/contact-methods"),
+            &[
+                ("csrf", &csrf),
+                ("kind", "webhook"),
+                ("address", &hook),
+                ("label", "pager app"),
+            ],
+        )
+        .await;
+    assert_eq!(page.status, StatusCode::SEE_OTHER);
+    let page = browser
+        .post(
+            &format!("{path}/contact-methods"),
+            &[
+                ("csrf", &csrf),
+                ("kind", "sms"),
+                ("address", "not a number"),
+                ("label", ""),
+            ],
+        )
+        .await;
+    assert_eq!(page.status, StatusCode::BAD_REQUEST);
+    assert!(
+        page.body.contains("is not a valid sms address"),
+        "{}",
+        page.body
+    );
+    browser
+        .post(
+            &format!("{path}/contact-methods"),
+            &[
+                ("csrf", &csrf),
+                ("kind", "email"),
+                ("address", "ada@example.test"),
+                ("label", ""),
+            ],
+        )
+        .await;
+    let (_, methods) = app
+        .get(&format!("/api/v1/users/{ada}/contact-methods"))
+        .await;
+    let webhook = methods
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["kind"] == "webhook")
+        .unwrap()["id"]
+        .as_i64()
+        .unwrap();
+    let mail = methods
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["kind"] == "email")
+        .unwrap()["id"]
+        .as_i64()
+        .unwrap();
+
+    let page = browser
+        .post(
+            &format!("{path}/contact-methods/{webhook}/test"),
+            &[("csrf", &csrf)],
+        )
+        .await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(
+        page.body.contains("Test notification sent"),
+        "{}",
+        page.body
+    );
+    let got = receiver.received();
+    assert_eq!(got.len(), 1);
+    assert!(
+        got[0].body.contains("Test notification from watchbill"),
+        "{}",
+        got[0].body
+    );
+    let page = browser
+        .post(
+            &format!("{path}/contact-methods/{mail}/test"),
+            &[("csrf", &csrf)],
+        )
+        .await;
+    assert!(
+        page.body
+            .contains("The test notification failed: no SMTP relay is configured"),
+        "{}",
+        page.body
+    );
+
+    let page = browser
+        .post(
+            &format!("{path}/rules"),
+            &[
+                ("csrf", &csrf),
+                ("contact_method_id", &webhook.to_string()),
+                ("delay_minutes", "5"),
+            ],
+        )
+        .await;
+    assert_eq!(page.status, StatusCode::SEE_OTHER);
+    let (_, rules) = app
+        .get(&format!("/api/v1/users/{ada}/notification-rules"))
+        .await;
+    assert_eq!(rules[0]["delay_seconds"], 300);
+    assert!(browser.get(&path).await.body.contains("after 5 min"));
+
+    // Someone else's contact methods are not Ada's to change, nor to test.
+    let other = format!("/people/{grace}");
+    assert!(!browser.get(&other).await.body.contains("method-form"));
+    let page = browser
+        .post(
+            &format!("{other}/contact-methods"),
+            &[
+                ("csrf", &csrf),
+                ("kind", "email"),
+                ("address", "x@example.test"),
+            ],
+        )
+        .await;
+    assert_eq!(page.status, StatusCode::FORBIDDEN);
+}
+
+/// A multipart body with the CSRF token and one file.
+fn upload(csrf: &str, file: &[u8]) -> (String, Vec<u8>) {
+    let boundary = "watchbill-test-boundary";
+    let mut body = Vec::new();
+    body.extend_from_slice(
+        format!("--{boundary}\r\nContent-Disposition: form-data; name=\"csrf\"\r\n\r\n{csrf}\r\n")
+            .as_bytes(),
+    );
+    body.extend_from_slice(format!("--{boundary}\r\nContent-Disposition: form-data; name=\"photo\"; filename=\"me.png\"\r\nContent-Type: image/png\r\n\r\n").as_bytes());
+    body.extend_from_slice(file);
+    body.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
+    (format!("multipart/form-data; boundary={boundary}"), body)
+}
+
+async fn photos_are_resized_and_shown_on_the_wall(backend: Backend) {
+    let app = TestApp::start(backend, NOW).await;
+    let (ada, email) = person(&app, "Ada", "responder").await;
+    let (grace, _) = person(&app, "Grace", "responder").await;
+    product(&app, &[ada]).await;
+    let mut browser = Browser::new(&app);
+    browser.sign_in(&email, PASSWORD).await;
+    let csrf = browser.csrf(&format!("/people/{ada}")).await;
+    let picture = image::RgbImage::from_fn(640, 400, |x, _| image::Rgb([(x % 256) as u8, 80, 160]));
+    let mut png = Vec::new();
+    picture
+        .write_to(&mut std::io::Cursor::new(&mut png), image::ImageFormat::Png)
+        .unwrap();
+    let send = |path: String, (content_type, body): (String, Vec<u8>)| {
+        browser
+            .http
+            .post(format!("{}{path}", app.url))
+            .header(COOKIE, browser.cookie.clone().unwrap())
+            .header("content-type", content_type)
+            .body(body)
+            .send()
+    };
+
+    let refused = send(
+        format!("/people/{ada}/photo"),
+        upload(&csrf, b"not an image"),
+    )
+    .await
+    .unwrap();
+    assert_eq!(refused.status(), StatusCode::BAD_REQUEST);
+    let refused = send(format!("/people/{grace}/photo"), upload(&csrf, &png))
+        .await
+        .unwrap();
+    assert_eq!(
+        refused.status(),
+        StatusCode::FORBIDDEN,
+        "only one's own photo"
+    );
+    let refused = send(format!("/people/{ada}/photo"), upload("forged", &png))
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), StatusCode::FORBIDDEN);
+    let done = send(format!("/people/{ada}/photo"), upload(&csrf, &png))
+        .await
+        .unwrap();
+    assert_eq!(done.status(), StatusCode::SEE_OTHER);
+
+    let (_, user) = app.get(&format!("/api/v1/users/{ada}")).await;
+    let url = user["photo_url"].as_str().unwrap().to_owned();
+    assert!(url.starts_with("/photos/"), "{url}");
+    // The photo needs no session: kiosk screens show it.
+    let stranger = Browser::new(&app);
+    let response = stranger
+        .http
+        .get(format!("{}{url}", app.url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.headers()["content-type"], "image/jpeg");
+    let stored = image::load_from_memory(&response.bytes().await.unwrap()).unwrap();
+    assert_eq!((stored.width(), stored.height()), (256, 256));
+    let wall = browser.get("/wall/board").await;
+    assert!(
+        wall.body.contains(&format!("src=\"{url}\"")),
+        "{}",
+        wall.body
+    );
+    assert_eq!(
+        stranger.get("/photos/nope").await.status,
+        StatusCode::NOT_FOUND
+    );
 }

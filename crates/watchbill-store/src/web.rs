@@ -65,8 +65,15 @@ pub trait WebTx: Send {
     async fn find_wall_link(&mut self, secret_hash: &str) -> Result<Option<WallLink>>;
     async fn delete_wall_link(&mut self, id: i64) -> Result<()>;
 
-    async fn set_photo(&mut self, user: UserId, content_type: &str, data: &[u8]) -> Result<()>;
-    async fn photo(&mut self, user: UserId) -> Result<Option<Photo>>;
+    /// Keeps a user's photo, replacing any earlier one, under a new secret `token`.
+    async fn set_photo(
+        &mut self,
+        user: UserId,
+        token: &str,
+        content_type: &str,
+        data: &[u8],
+    ) -> Result<()>;
+    async fn photo_by_token(&mut self, token: &str) -> Result<Option<Photo>>;
 
     /// A number that grows with every change the live pages show: incident timelines and the
     /// roster. Equal numbers mean nothing they show has changed.

@@ -149,14 +149,15 @@ macro_rules! web_tx_impl {
                 Ok(())
             }
 
-            async fn set_photo(&mut self, user: UserId, content_type: &str, data: &[u8]) -> Result<()> {
+            async fn set_photo(&mut self, user: UserId, token: &str, content_type: &str, data: &[u8]) -> Result<()> {
                 crate::RosterTx::user(self, user).await?;
                 sqlx::query(
-                    "INSERT INTO user_photos (user_id, content_type, data, updated_at) VALUES ($1, $2, $3, $4) \
-                     ON CONFLICT (user_id) DO UPDATE SET content_type = excluded.content_type, data = excluded.data, \
-                     updated_at = excluded.updated_at",
+                    "INSERT INTO user_photos (user_id, token, content_type, data, updated_at) VALUES ($1, $2, $3, $4, $5) \
+                     ON CONFLICT (user_id) DO UPDATE SET token = excluded.token, content_type = excluded.content_type, \
+                     data = excluded.data, updated_at = excluded.updated_at",
                 )
                 .bind(user.0)
+                .bind(token)
                 .bind(content_type)
                 .bind(data)
                 .bind(self.now.as_second())
@@ -165,9 +166,9 @@ macro_rules! web_tx_impl {
                 Ok(())
             }
 
-            async fn photo(&mut self, user: UserId) -> Result<Option<Photo>> {
-                let row = sqlx::query("SELECT content_type, data, updated_at FROM user_photos WHERE user_id = $1")
-                    .bind(user.0)
+            async fn photo_by_token(&mut self, token: &str) -> Result<Option<Photo>> {
+                let row = sqlx::query("SELECT content_type, data, updated_at FROM user_photos WHERE token = $1")
+                    .bind(token)
                     .fetch_optional(&mut *self.tx)
                     .await?;
                 row.map(|row: $row| {

@@ -971,18 +971,22 @@ mod web {
         let (users, _) = seed_team(&store).await;
         let mut tx = store.write().await.unwrap();
         assert!(tx.activity_revision().await.unwrap() > before);
-        tx.set_photo(users[0].id, "image/png", b"first")
+        tx.set_photo(users[0].id, "token-1", "image/png", b"first")
             .await
             .unwrap();
-        tx.set_photo(users[0].id, "image/jpeg", &[0xff, 0xd8, 0x00])
+        tx.set_photo(users[0].id, "token-2", "image/jpeg", &[0xff, 0xd8, 0x00])
             .await
             .unwrap();
-        let photo = tx.photo(users[0].id).await.unwrap().unwrap();
+        let photo = tx.photo_by_token("token-2").await.unwrap().unwrap();
         assert_eq!(
             (photo.content_type.as_str(), photo.data),
             ("image/jpeg", vec![0xff, 0xd8, 0x00])
         );
-        assert_eq!(tx.photo(users[1].id).await.unwrap(), None);
+        assert_eq!(
+            tx.photo_by_token("token-1").await.unwrap(),
+            None,
+            "the old URL stops working"
+        );
         tx.commit().await.unwrap();
     }
 }

@@ -13,12 +13,14 @@ use watchbill_store::paging::{ContactMethod, NotificationRule};
 use crate::auth::Caller;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{ApiJson, ApiPath};
+use crate::paging::channels::Page;
 use crate::state::AppState;
 
 pub fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(list_methods, create_method))
         .routes(routes!(delete_method))
+        .routes(routes!(test_method))
         .routes(routes!(list_rules, create_rule))
         .routes(routes!(delete_rule))
 }
@@ -157,7 +159,18 @@ async fn create_method(
     ApiPath(id): ApiPath<i64>,
     ApiJson(body): ApiJson<ContactMethodBody>,
 ) -> ApiResult<(StatusCode, Json<ContactMethodView>)> {
-    may_edit(&caller, id)?;
+    let method = add_method(&state, &caller, id, &body).await?;
+    Ok((StatusCode::CREATED, Json(method)))
+}
+
+/// Adds a contact method as `caller`; the API and the person's page both come here.
+pub async fn add_method(
+    state: &AppState,
+    caller: &Caller,
+    id: i64,
+    body: &ContactMethodBody,
+) -> ApiResult<ContactMethodView> {
+    may_edit(caller, id)?;
     check_address(&body.kind, &body.address)?;
     let mut tx = state.store.write().await?;
     tx.user(UserId(id)).await?;
@@ -171,7 +184,7 @@ async fn create_method(
     )
     .await?;
     tx.commit().await?;
-    Ok((StatusCode::CREATED, Json(method.into())))
+    Ok(method.into())
 }
 
 /// Removes a contact method and the rules that use it.
@@ -183,7 +196,18 @@ async fn delete_method(
     caller: Caller,
     ApiPath((id, method)): ApiPath<(i64, i64)>,
 ) -> ApiResult<StatusCode> {
-    may_edit(&caller, id)?;
+    remove_method(&state, &caller, id, method).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Removes a contact method of user `id` as `caller`.
+pub async fn remove_method(
+    state: &AppState,
+    caller: &Caller,
+    id: i64,
+    method: i64,
+) -> ApiResult<()> {
+    may_edit(caller, id)?;
     let mut tx = state.store.write().await?;
     if !tx
         .contact_methods(UserId(id))
@@ -203,7 +227,7 @@ async fn delete_method(
     )
     .await?;
     tx.commit().await?;
-    Ok(StatusCode::NO_CONTENT)
+    Ok(())
 }
 
 /// Lists a person's notification rules. Without rules, every contact method is used at once.
@@ -234,7 +258,18 @@ async fn create_rule(
     ApiPath(id): ApiPath<i64>,
     ApiJson(body): ApiJson<RuleBody>,
 ) -> ApiResult<(StatusCode, Json<RuleView>)> {
-    may_edit(&caller, id)?;
+    let rule = add_rule(&state, &caller, id, &body).await?;
+    Ok((StatusCode::CREATED, Json(rule)))
+}
+
+/// Adds a notification rule as `caller`.
+pub async fn add_rule(
+    state: &AppState,
+    caller: &Caller,
+    id: i64,
+    body: &RuleBody,
+) -> ApiResult<RuleView> {
+    may_edit(caller, id)?;
     if !(0..=86_400).contains(&body.delay_seconds) {
         return Err(ApiError::invalid(
             "delay_seconds",
@@ -252,7 +287,7 @@ async fn create_rule(
     )
     .await?;
     tx.commit().await?;
-    Ok((StatusCode::CREATED, Json(rule.into())))
+    Ok(rule.into())
 }
 
 /// Removes a notification rule.
@@ -264,7 +299,13 @@ async fn delete_rule(
     caller: Caller,
     ApiPath((id, rule)): ApiPath<(i64, i64)>,
 ) -> ApiResult<StatusCode> {
-    may_edit(&caller, id)?;
+    remove_rule(&state, &caller, id, rule).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Removes a notification rule of user `id` as `caller`.
+pub async fn remove_rule(state: &AppState, caller: &Caller, id: i64, rule: i64) -> ApiResult<()> {
+    may_edit(caller, id)?;
     let mut tx = state.store.write().await?;
     if !tx.rules(UserId(id)).await?.iter().any(|r| r.id == rule) {
         return Err(ApiError::not_found(format!(
@@ -279,5 +320,89 @@ async fn delete_rule(
     )
     .await?;
     tx.commit().await?;
-    Ok(StatusCode::NO_CONTENT)
+    Ok(())
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct TestView {
+    /// Whether the channel took the message.
+    pub delivered: bool,
+    /// Where it went, or why it failed.
+    pub detail: String,
+}
+
+/// Sends a test notification through one contact method now, so a person can check that pages
+/// reach them (the person themself, or a manager). The answer says whether it was delivered.
+#[utoipa::path(post, path = "/api/v1/users/{id}/contact-methods/{method_id}/test", tag = "users",
+    params(("id" = i64, Path, description = "User id"), ("method_id" = i64, Path, description = "Contact method id")),
+    responses((status = 200, body = TestView), (status = 404, body = ApiError)), security(("token" = [])))]
+async fn test_method(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiPath((id, method)): ApiPath<(i64, i64)>,
+) -> ApiResult<Json<TestView>> {
+    send_test(&state, &caller, id, method).await.map(Json)
+}
+
+/// Sends the test notification; see [`test_method`].
+pub async fn send_test(
+    state: &AppState,
+    caller: &Caller,
+    id: i64,
+    method: i64,
+) -> ApiResult<TestView> {
+    may_edit(caller, id)?;
+    let (user, method) = {
+        let mut tx = state.store.read().await?;
+        let user = tx.user(UserId(id)).await?;
+        let method = tx
+            .contact_methods(UserId(id))
+            .await?
+            .into_iter()
+            .find(|m| m.id == method)
+            .ok_or_else(|| ApiError::not_found(format!("contact method {method} of user {id}")))?;
+        (user, method)
+    };
+    let page = Page {
+        idempotency_key: format!("test:{}:{}", method.id, state.clock.now().as_second()),
+        incident_number: "TEST".to_owned(),
+        title: "Test notification from watchbill: no action is needed".to_owned(),
+        service: "watchbill".to_owned(),
+        status: "test".to_owned(),
+        urgency: "low".to_owned(),
+        person: user.name.clone(),
+        ack_url: String::new(),
+        resolve_url: String::new(),
+        incident_url: format!("{}/people/{id}", state.public_url),
+    };
+    let outcome = state
+        .channels
+        .send(&method.kind, &method.address, &page)
+        .await;
+    let mut tx = state.store.write().await?;
+    tx.record_audit(
+        &caller.label,
+        "contact_method.test",
+        &format!(
+            "user {id} method {} {}",
+            method.id,
+            if outcome.is_ok() {
+                "delivered"
+            } else {
+                "failed"
+            }
+        ),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(match outcome {
+        Ok(detail) => TestView {
+            delivered: true,
+            detail,
+        },
+        Err(detail) => TestView {
+            delivered: false,
+            detail,
+        },
+    })
 }

@@ -273,6 +273,7 @@ pub async fn edit_service(
 }
 
 struct PersonRow {
+    id: i64,
     name: String,
     email: String,
     role: String,
@@ -298,6 +299,7 @@ pub async fn people(State(state): State<AppState>, viewer: Viewer) -> WebResult<
     let people = users
         .iter()
         .map(|u| PersonRow {
+            id: u.id.0,
             name: u.name.clone(),
             email: u.email.clone(),
             role: u.role.to_string(),

@@ -10,11 +10,13 @@ mod format;
 mod incidents;
 pub mod live;
 mod now;
+mod person;
 mod schedules;
 pub mod session;
 mod wall;
 
 use askama::Template;
+use axum::extract::DefaultBodyLimit;
 use axum::http::header::{CACHE_CONTROL, CONTENT_SECURITY_POLICY, CONTENT_TYPE};
 use axum::http::{HeaderValue, StatusCode};
 use axum::response::{Html, IntoResponse, Redirect, Response};
@@ -60,6 +62,26 @@ pub fn routes() -> Router<AppState> {
             get(directory::service).post(directory::edit_service),
         )
         .route("/people", get(directory::people))
+        .route("/people/{id}", get(person::show))
+        .route(
+            "/people/{id}/photo",
+            post(person::upload_photo).layer(DefaultBodyLimit::max(person::PHOTO_LIMIT)),
+        )
+        .route("/people/{id}/contact-methods", post(person::create_method))
+        .route(
+            "/people/{id}/contact-methods/{method}/delete",
+            post(person::delete_method),
+        )
+        .route(
+            "/people/{id}/contact-methods/{method}/test",
+            post(person::test_method),
+        )
+        .route("/people/{id}/rules", post(person::create_rule))
+        .route(
+            "/people/{id}/rules/{rule}/delete",
+            post(person::delete_rule),
+        )
+        .route("/photos/{token}", get(person::photo))
         .route("/audit", get(directory::audit))
         .route("/assets/app.css", get(stylesheet))
         .route("/assets/app.js", get(script))

@@ -29,8 +29,11 @@ CREATE TABLE wall_links (
     created_at INTEGER NOT NULL
 );
 
+-- A photo is served at a secret URL (`/photos/{token}`), like the calendar feeds, so that
+-- the wall's kiosk screens can show faces without signing in.
 CREATE TABLE user_photos (
     user_id INTEGER PRIMARY KEY REFERENCES users (id) ON DELETE CASCADE,
+    token TEXT NOT NULL UNIQUE,
     content_type TEXT NOT NULL,
     data BLOB NOT NULL,
     updated_at INTEGER NOT NULL
