@@ -27,6 +27,9 @@ on_both_backends!(
     overrides_are_made_from_the_schedule_page,
     contact_methods_are_tested_from_the_person_page,
     photos_are_resized_and_shown_on_the_wall,
+    policies_are_built_level_by_level_on_their_page,
+    integrations_are_added_and_rotated_on_the_service_page,
+    admins_add_people_and_managers_change_teams,
 );
 
 const NOW: &str = "2026-11-25T12:00:00Z";
@@ -840,4 +843,265 @@ async fn photos_are_resized_and_shown_on_the_wall(backend: Backend) {
         stranger.get("/photos/nope").await.status,
         StatusCode::NOT_FOUND
     );
+}
+
+async fn policies_are_built_level_by_level_on_their_page(backend: Backend) {
+    let app = TestApp::start(backend, NOW).await;
+    let (ada, email) = person(&app, "Mia", "manager").await;
+    let (_, responder) = person(&app, "Rob", "responder").await;
+    let (team, schedule, _) = product(&app, &[ada]).await;
+    let mut browser = Browser::new(&app);
+    browser.sign_in(&email, PASSWORD).await;
+    let csrf = browser.csrf("/policies").await;
+    let target = format!("schedule:{schedule}");
+    let page = browser
+        .post(
+            "/policies",
+            &[
+                ("csrf", &csrf),
+                ("team_id", &team.to_string()),
+                ("name", "Product"),
+                ("target", &target),
+                ("delay_minutes", "5"),
+            ],
+        )
+        .await;
+    assert_eq!(page.status, StatusCode::SEE_OTHER);
+    let (_, policies) = app.get("/api/v1/escalation-policies").await;
+    let id = policies[0]["id"].as_i64().unwrap();
+    let user_target = format!("user:{ada}");
+    browser
+        .post(
+            &format!("/policies/{id}/levels"),
+            &[
+                ("csrf", &csrf),
+                ("target", &user_target),
+                ("delay_minutes", "10"),
+            ],
+        )
+        .await;
+    browser
+        .post(
+            &format!("/policies/{id}/repeat"),
+            &[("csrf", &csrf), ("repeat", "2")],
+        )
+        .await;
+    let (_, policy) = app.get(&format!("/api/v1/escalation-policies/{id}")).await;
+    assert_eq!(policy["repeat"], 2);
+    assert_eq!(
+        policy["levels"][0]["targets"][0],
+        json!({"kind": "schedule", "id": schedule})
+    );
+    assert_eq!(policy["levels"][0]["delay_seconds"], 300);
+    assert_eq!(
+        policy["levels"][1]["targets"][0],
+        json!({"kind": "user", "id": ada})
+    );
+    let page = browser.get("/policies").await;
+    assert!(
+        page.body.contains("whoever is on call on Captain On-Call")
+            && page.body.contains("Repeats 2 more time(s).")
+    );
+
+    let page = browser
+        .post(
+            &format!("/policies/{id}/levels/0/delete"),
+            &[("csrf", &csrf)],
+        )
+        .await;
+    assert_eq!(page.status, StatusCode::SEE_OTHER);
+    let (_, policy) = app.get(&format!("/api/v1/escalation-policies/{id}")).await;
+    assert_eq!(policy["levels"].as_array().unwrap().len(), 1);
+    let page = browser
+        .post(
+            &format!("/policies/{id}/levels/0/delete"),
+            &[("csrf", &csrf)],
+        )
+        .await;
+    assert_eq!(
+        page.status,
+        StatusCode::BAD_REQUEST,
+        "a policy keeps at least one level: {}",
+        page.body
+    );
+
+    let mut rob = Browser::new(&app);
+    rob.sign_in(&responder, PASSWORD).await;
+    assert!(!rob.get("/policies").await.body.contains("Add level"));
+    let csrf = rob.csrf("/policies").await;
+    let page = rob
+        .post(
+            &format!("/policies/{id}/levels"),
+            &[("csrf", &csrf), ("target", &target), ("delay_minutes", "5")],
+        )
+        .await;
+    assert_eq!(page.status, StatusCode::FORBIDDEN);
+}
+
+async fn integrations_are_added_and_rotated_on_the_service_page(backend: Backend) {
+    let app = TestApp::start(backend, NOW).await;
+    let (mia, email) = person(&app, "Mia", "manager").await;
+    let (_, viewer) = person(&app, "Vera", "viewer").await;
+    product(&app, &[mia]).await;
+    let (_, services) = app.get("/api/v1/services").await;
+    let service = services[0]["id"].as_i64().unwrap();
+    let mut browser = Browser::new(&app);
+    browser.sign_in(&email, PASSWORD).await;
+    let path = format!("/services/{service}");
+    let csrf = browser.csrf(&path).await;
+    let page = browser
+        .post(
+            &format!("{path}/integrations"),
+            &[
+                ("csrf", &csrf),
+                ("kind", "alertmanager"),
+                ("name", "Prometheus"),
+                ("interval_seconds", ""),
+            ],
+        )
+        .await;
+    assert_eq!(page.status, StatusCode::SEE_OTHER);
+    let page = browser.get(&path).await;
+    assert!(
+        page.body.contains("webhook_configs:") && page.body.contains("send_resolved: true"),
+        "{}",
+        page.body
+    );
+    assert!(page.body.contains("curl -X POST"));
+    let (_, integrations) = app
+        .get(&format!("/api/v1/services/{service}/integrations"))
+        .await;
+    let alertmanager = integrations
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|i| i["kind"] == "alertmanager")
+        .unwrap()
+        .clone();
+    let page = browser
+        .post(
+            &format!("{path}/integrations/{}/rotate", alertmanager["id"]),
+            &[("csrf", &csrf)],
+        )
+        .await;
+    assert_eq!(page.status, StatusCode::SEE_OTHER);
+    let (_, after) = app
+        .get(&format!("/api/v1/services/{service}/integrations"))
+        .await;
+    let rotated = after
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|i| i["id"] == alertmanager["id"])
+        .unwrap();
+    assert_ne!(rotated["key"], alertmanager["key"]);
+    let page = browser
+        .post(
+            &format!("{path}/integrations"),
+            &[
+                ("csrf", &csrf),
+                ("kind", "heartbeat"),
+                ("name", ""),
+                ("interval_seconds", "soon"),
+            ],
+        )
+        .await;
+    assert_eq!(page.status, StatusCode::BAD_REQUEST);
+
+    let mut vera = Browser::new(&app);
+    vera.sign_in(&viewer, PASSWORD).await;
+    let page = vera.get(&path).await;
+    assert!(
+        !page.body.contains(rotated["key"].as_str().unwrap()),
+        "a viewer sees no key"
+    );
+}
+
+async fn admins_add_people_and_managers_change_teams(backend: Backend) {
+    let app = TestApp::start(backend, NOW).await;
+    let (_, admin) = person(&app, "Root", "admin").await;
+    let (ada, _) = person(&app, "Ada", "responder").await;
+    let team = app.team("User-facing", &[ada]).await;
+    let mut browser = Browser::new(&app);
+    browser.sign_in(&admin, PASSWORD).await;
+    let csrf = browser.csrf("/people").await;
+    let page = browser
+        .post(
+            "/people",
+            &[
+                ("csrf", &csrf),
+                ("name", "Grace Hopper"),
+                ("email", "grace@example.test"),
+                ("time_zone", "America/New_York"),
+                ("role", "responder"),
+                ("password", "grace's long password"),
+            ],
+        )
+        .await;
+    assert_eq!(page.status, StatusCode::SEE_OTHER);
+    let page = browser
+        .post(
+            "/people",
+            &[
+                ("csrf", &csrf),
+                ("name", "Bad Zone"),
+                ("email", "bad@example.test"),
+                ("time_zone", "Mars/Olympus"),
+                ("role", "responder"),
+                ("password", ""),
+            ],
+        )
+        .await;
+    assert_eq!(page.status, StatusCode::BAD_REQUEST);
+    let mut grace = Browser::new(&app);
+    assert_eq!(
+        grace
+            .sign_in("grace@example.test", "grace's long password")
+            .await
+            .status,
+        StatusCode::SEE_OTHER
+    );
+
+    let (_, users) = app.get("/api/v1/users").await;
+    let grace_id = users
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|u| u["email"] == "grace@example.test")
+        .unwrap()["id"]
+        .as_i64()
+        .unwrap();
+    let page = browser
+        .post(
+            &format!("/teams/{team}/members"),
+            &[("csrf", &csrf), ("user_id", &grace_id.to_string())],
+        )
+        .await;
+    assert_eq!(page.status, StatusCode::SEE_OTHER);
+    let (_, shown) = app.get(&format!("/api/v1/teams/{team}")).await;
+    assert_eq!(shown["members"], json!([ada, grace_id]));
+    browser
+        .post(
+            &format!("/teams/{team}/members/{ada}/delete"),
+            &[("csrf", &csrf)],
+        )
+        .await;
+    let (_, shown) = app.get(&format!("/api/v1/teams/{team}")).await;
+    assert_eq!(shown["members"], json!([grace_id]));
+
+    let csrf = grace.csrf("/people").await;
+    let page = grace
+        .post(
+            "/people",
+            &[
+                ("csrf", &csrf),
+                ("name", "Eve"),
+                ("email", "eve@example.test"),
+                ("time_zone", "UTC"),
+                ("role", "admin"),
+                ("password", ""),
+            ],
+        )
+        .await;
+    assert_eq!(page.status, StatusCode::FORBIDDEN, "only admins add people");
 }

@@ -304,7 +304,7 @@ async fn list_integrations(
 #[utoipa::path(post, path = "/api/v1/services/{id}/integrations", tag = "services", request_body = IntegrationBody,
     params(("id" = i64, Path, description = "Service id")),
     responses((status = 201, body = IntegrationView), (status = 400, body = ApiError), (status = 404, body = ApiError)), security(("token" = [])))]
-async fn create_integration(
+pub(crate) async fn create_integration(
     State(state): State<AppState>,
     caller: Caller,
     ApiPath(id): ApiPath<i64>,
@@ -375,7 +375,7 @@ async fn create_integration(
 /// Gives an integration a new key; the old key stops working at once (manager).
 #[utoipa::path(post, path = "/api/v1/integrations/{id}/rotate", tag = "services", params(("id" = i64, Path, description = "Integration id")),
     responses((status = 200, body = IntegrationView), (status = 404, body = ApiError)), security(("token" = [])))]
-async fn rotate_integration(
+pub(crate) async fn rotate_integration(
     State(state): State<AppState>,
     caller: Caller,
     ApiPath(id): ApiPath<i64>,
@@ -681,7 +681,7 @@ async fn list_policies(
 /// Creates an escalation policy (manager).
 #[utoipa::path(post, path = "/api/v1/escalation-policies", tag = "services", request_body = PolicyBody,
     responses((status = 201, body = PolicyView), (status = 400, body = ApiError), (status = 422, body = ApiError)), security(("token" = [])))]
-async fn create_policy(
+pub(crate) async fn create_policy(
     State(state): State<AppState>,
     caller: Caller,
     ApiJson(body): ApiJson<PolicyBody>,
@@ -722,7 +722,7 @@ async fn get_policy(
 #[utoipa::path(put, path = "/api/v1/escalation-policies/{id}", tag = "services", request_body = PolicyBody,
     params(("id" = i64, Path, description = "Policy id")),
     responses((status = 200, body = PolicyView), (status = 400, body = ApiError), (status = 404, body = ApiError)), security(("token" = [])))]
-async fn update_policy(
+pub(crate) async fn update_policy(
     State(state): State<AppState>,
     caller: Caller,
     ApiPath(id): ApiPath<i64>,

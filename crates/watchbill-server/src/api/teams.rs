@@ -124,7 +124,7 @@ async fn get_team(
     params(("id" = i64, Path, description = "Team id")),
     responses((status = 200, body = TeamView), (status = 404, body = ApiError), (status = 422, body = ApiError)),
     security(("token" = [])))]
-async fn update_team(
+pub(crate) async fn update_team(
     State(state): State<AppState>,
     caller: Caller,
     ApiPath(id): ApiPath<i64>,

@@ -133,7 +133,7 @@ async fn list_users(
 #[utoipa::path(post, path = "/api/v1/users", tag = "users", request_body = UserBody,
     responses((status = 201, body = UserView), (status = 400, body = ApiError), (status = 409, body = ApiError)),
     security(("token" = [])))]
-async fn create_user(
+pub(crate) async fn create_user(
     State(state): State<AppState>,
     caller: Caller,
     ApiJson(body): ApiJson<UserBody>,

@@ -8,12 +8,21 @@ use axum::response::Response;
 use serde::Deserialize;
 use watchbill_core::paging::IncidentStatus;
 use watchbill_core::{Role, ServiceId};
-use watchbill_store::paging::{IncidentFilter, IntegrationKind, TargetKind};
+use watchbill_store::paging::{IncidentFilter, IntegrationKind};
 
 use super::format::{initials, when, zone};
 use super::incidents::{Names, Row};
 use super::{render, see_other, Posted, Shell, Viewer, WebResult};
-use crate::api::services::{save_service, IntegrationView, ServiceBody};
+use axum::Json;
+
+use crate::api::services::{
+    create_integration, rotate_integration, save_service, IntegrationBody, IntegrationView,
+    ServiceBody,
+};
+use crate::api::teams::{update_team, TeamBody};
+use crate::api::users::{create_user, UserBody};
+use crate::error::ApiError;
+use crate::extract::{ApiJson, ApiPath};
 use crate::state::AppState;
 
 struct ServiceRow {
@@ -25,18 +34,11 @@ struct ServiceRow {
     open: usize,
 }
 
-struct PolicyView {
-    name: String,
-    levels: Vec<String>,
-    repeat: String,
-}
-
 #[derive(Template)]
 #[template(path = "services.html")]
 struct ServicesPage {
     shell: Shell,
     rows: Vec<ServiceRow>,
-    policies: Vec<PolicyView>,
 }
 
 pub async fn services(State(state): State<AppState>, viewer: Viewer) -> WebResult<Response> {
@@ -46,18 +48,6 @@ pub async fn services(State(state): State<AppState>, viewer: Viewer) -> WebResul
         .await?
         .into_iter()
         .map(|t| (t.id, t.name))
-        .collect();
-    let schedules: HashMap<_, _> = tx
-        .schedules(None)
-        .await?
-        .into_iter()
-        .map(|s| (s.id.0, s.name))
-        .collect();
-    let people: HashMap<_, _> = tx
-        .users()
-        .await?
-        .into_iter()
-        .map(|u| (u.id.0, u.name))
         .collect();
     let policies = tx.policies().await?;
     let policy_names: HashMap<_, _> = policies.iter().map(|p| (p.id, p.name.clone())).collect();
@@ -84,61 +74,14 @@ pub async fn services(State(state): State<AppState>, viewer: Viewer) -> WebResul
             urgency: s.default_urgency.as_str().to_owned(),
         })
         .collect();
-    let policies = policies
-        .into_iter()
-        .map(|p| PolicyView {
-            levels: p
-                .levels
-                .iter()
-                .map(|level| {
-                    let targets: Vec<String> = level
-                        .targets
-                        .iter()
-                        .map(|t| match t.kind {
-                            TargetKind::Schedule => format!(
-                                "whoever is on call on {}",
-                                schedules.get(&t.id).cloned().unwrap_or_default()
-                            ),
-                            TargetKind::User => people.get(&t.id).cloned().unwrap_or_default(),
-                            TargetKind::Team => format!(
-                                "team {} in turn",
-                                teams
-                                    .get(&watchbill_core::TeamId(t.id))
-                                    .cloned()
-                                    .unwrap_or_default()
-                            ),
-                        })
-                        .collect();
-                    format!(
-                        "{}; after {} without an acknowledgement, the next level",
-                        targets.join(", "),
-                        duration(level.delay_seconds)
-                    )
-                })
-                .collect(),
-            repeat: match p.repeat {
-                0 => "Does not repeat.".to_owned(),
-                n => format!("Repeats {n} more time(s)."),
-            },
-            name: p.name,
-        })
-        .collect();
     Ok(render(&ServicesPage {
         shell: Shell::new(&viewer, "services"),
         rows,
-        policies,
     }))
 }
 
-fn duration(seconds: i64) -> String {
-    match seconds {
-        s if s % 3600 == 0 && s > 0 => format!("{} h", s / 3600),
-        s if s % 60 == 0 && s > 0 => format!("{} min", s / 60),
-        s => format!("{s} s"),
-    }
-}
-
 struct IntegrationRow {
+    id: i64,
     name: String,
     kind: String,
     url: String,
@@ -203,6 +146,7 @@ async fn service_page(state: &AppState, viewer: &Viewer, id: i64) -> WebResult<S
         .map(|i| {
             let view = IntegrationView::new(i, &state.public_url);
             IntegrationRow {
+                id: view.id,
                 example: example(&view),
                 name: view.name.clone(),
                 kind: view.kind.clone(),
@@ -283,12 +227,20 @@ struct PersonRow {
     initials: String,
 }
 
+struct TeamRow {
+    id: i64,
+    name: String,
+    members: Vec<(i64, String)>,
+}
+
 #[derive(Template)]
 #[template(path = "people.html")]
 struct PeoplePage {
     shell: Shell,
     people: Vec<PersonRow>,
-    teams: Vec<(String, String)>,
+    teams: Vec<TeamRow>,
+    is_admin: bool,
+    can_manage: bool,
 }
 
 pub async fn people(State(state): State<AppState>, viewer: Viewer) -> WebResult<Response> {
@@ -316,21 +268,22 @@ pub async fn people(State(state): State<AppState>, viewer: Viewer) -> WebResult<
         .collect();
     let teams = teams
         .iter()
-        .map(|t| {
-            (
-                t.name.clone(),
-                t.members
-                    .iter()
-                    .filter_map(|m| name_of.get(m).cloned())
-                    .collect::<Vec<_>>()
-                    .join(", "),
-            )
+        .map(|t| TeamRow {
+            id: t.id.0,
+            name: t.name.clone(),
+            members: t
+                .members
+                .iter()
+                .map(|m| (m.0, name_of.get(m).cloned().unwrap_or_default()))
+                .collect(),
         })
         .collect();
     Ok(render(&PeoplePage {
         shell: Shell::new(&viewer, "people"),
         people,
         teams,
+        is_admin: viewer.can(Role::Admin),
+        can_manage: viewer.can(Role::Manager),
     }))
 }
 
@@ -386,4 +339,148 @@ pub async fn audit_page(
 
 pub async fn audit(State(state): State<AppState>, viewer: Viewer) -> WebResult<Response> {
     audit_page(&state, &viewer, None).await
+}
+
+#[derive(Debug, Deserialize)]
+pub struct IntegrationForm {
+    kind: String,
+    #[serde(default)]
+    name: String,
+    #[serde(default)]
+    interval_seconds: String,
+}
+
+/// Adds an integration to a service (manager), through the API's own handler.
+pub async fn add_integration(
+    State(state): State<AppState>,
+    Path(id): Path<i64>,
+    Posted { viewer, form }: Posted<IntegrationForm>,
+) -> WebResult<Response> {
+    let interval = match form.interval_seconds.trim() {
+        "" => None,
+        text => Some(text.parse::<i64>().map_err(|_| {
+            ApiError::invalid(
+                "interval_seconds",
+                format!("`{text}` is not a number of seconds"),
+            )
+        })?),
+    };
+    let body = IntegrationBody {
+        kind: form.kind,
+        name: Some(form.name.trim().to_owned()).filter(|n| !n.is_empty()),
+        rate_per_minute: 1200,
+        interval_seconds: interval,
+    };
+    let _created =
+        create_integration(State(state), viewer.caller(), ApiPath(id), ApiJson(body)).await?;
+    Ok(see_other(&format!("/services/{id}")))
+}
+
+/// Gives an integration a new key; the old one stops working at once (manager).
+pub async fn rotate_key(
+    State(state): State<AppState>,
+    Path((id, integration)): Path<(i64, i64)>,
+    Posted { viewer, .. }: Posted<super::account::Empty>,
+) -> WebResult<Response> {
+    let mut tx = state.store.read().await?;
+    let belongs = tx
+        .integrations(Some(ServiceId(id)))
+        .await?
+        .iter()
+        .any(|i| i.id.0 == integration);
+    drop(tx);
+    if !belongs {
+        return Err(
+            ApiError::not_found(format!("integration {integration} of service {id}")).into(),
+        );
+    }
+    let _rotated = rotate_integration(State(state), viewer.caller(), ApiPath(integration)).await?;
+    Ok(see_other(&format!("/services/{id}")))
+}
+
+#[derive(Debug, Deserialize)]
+pub struct PersonForm {
+    name: String,
+    email: String,
+    time_zone: String,
+    role: String,
+    #[serde(default)]
+    password: String,
+}
+
+/// Adds a person (admin) and, when given, their password.
+pub async fn add_person(
+    State(state): State<AppState>,
+    Posted { viewer, form }: Posted<PersonForm>,
+) -> WebResult<Response> {
+    if !form.password.is_empty() {
+        super::session::acceptable_password(&form.password)?;
+    }
+    let body = UserBody {
+        name: form.name,
+        email: form.email,
+        time_zone: form.time_zone.trim().to_owned(),
+        photo_url: None,
+        role: form.role,
+    };
+    let (_, Json(user)) = create_user(State(state.clone()), viewer.caller(), ApiJson(body)).await?;
+    if !form.password.is_empty() {
+        let hash = super::session::hash_password(form.password).await?;
+        let mut tx = state.store.write().await?;
+        tx.set_password(watchbill_core::UserId(user.id), &hash)
+            .await?;
+        tx.commit().await?;
+    }
+    Ok(see_other(&format!("/people/{}", user.id)))
+}
+
+#[derive(Debug, Deserialize)]
+pub struct MemberForm {
+    user_id: i64,
+}
+
+/// Changes a team's members through the API's team update (manager).
+async fn change_members(
+    state: AppState,
+    viewer: &Viewer,
+    team: i64,
+    change: impl FnOnce(&mut Vec<i64>),
+) -> WebResult<Response> {
+    let current = {
+        let mut tx = state.store.read().await?;
+        tx.team(watchbill_core::TeamId(team)).await?
+    };
+    let mut members: Vec<i64> = current.members.iter().map(|m| m.0).collect();
+    change(&mut members);
+    let body = TeamBody {
+        name: current.name,
+        description: current.description,
+        members,
+    };
+    let _updated = update_team(State(state), viewer.caller(), ApiPath(team), ApiJson(body)).await?;
+    Ok(see_other("/people"))
+}
+
+pub async fn add_member(
+    State(state): State<AppState>,
+    Path(team): Path<i64>,
+    Posted { viewer, form }: Posted<MemberForm>,
+) -> WebResult<Response> {
+    change_members(state, &viewer, team, |members| {
+        if !members.contains(&form.user_id) {
+            members.push(form.user_id);
+        }
+    })
+    .await
+}
+
+pub async fn remove_member(
+    State(state): State<AppState>,
+    Path((team, user)): Path<(i64, i64)>,
+    Posted { viewer, .. }: Posted<super::account::Empty>,
+) -> WebResult<Response> {
+    change_members(state, &viewer, team, |members| {
+        members.retain(|m| *m != user)
+    })
+    .await
 }

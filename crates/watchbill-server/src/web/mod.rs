@@ -11,6 +11,7 @@ mod incidents;
 pub mod live;
 mod now;
 mod person;
+mod policies;
 mod schedules;
 pub mod session;
 mod wall;
@@ -61,7 +62,30 @@ pub fn routes() -> Router<AppState> {
             "/services/{id}",
             get(directory::service).post(directory::edit_service),
         )
-        .route("/people", get(directory::people))
+        .route(
+            "/people",
+            get(directory::people).post(directory::add_person),
+        )
+        .route("/teams/{id}/members", post(directory::add_member))
+        .route(
+            "/teams/{id}/members/{user}/delete",
+            post(directory::remove_member),
+        )
+        .route("/policies", get(policies::page).post(policies::create))
+        .route("/policies/{id}/levels", post(policies::add_level))
+        .route(
+            "/policies/{id}/levels/{position}/delete",
+            post(policies::remove_level),
+        )
+        .route("/policies/{id}/repeat", post(policies::set_repeat))
+        .route(
+            "/services/{id}/integrations",
+            post(directory::add_integration),
+        )
+        .route(
+            "/services/{id}/integrations/{integration}/rotate",
+            post(directory::rotate_key),
+        )
         .route("/people/{id}", get(person::show))
         .route(
             "/people/{id}/photo",
