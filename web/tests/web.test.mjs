@@ -150,3 +150,25 @@ test("a viewer sees no actions and the server refuses them anyway", async () => 
   assert.notEqual(after.status, "resolved");
   await context.close();
 });
+
+test("the wall turns over at a handoff with no event to announce it", async () => {
+  const page = await adminPage();
+  await page.goto(`${server.url}/wall`);
+  const before = await captain();
+  const teams = await api(server, "GET", "/api/v1/teams");
+  const members = teams.find((t) => t.name === "User-facing").members;
+  const stand = members.find((id) => id !== before.user.id);
+  const users = await api(server, "GET", "/api/v1/users");
+  const standName = users.find((u) => u.id === stand).name;
+  // A short cover ends four seconds from now: that end is a handoff nothing announces.
+  const seconds = (ms) => new Date(Math.floor(ms / 1000) * 1000).toISOString().replace(/\.\d+Z$/, "Z");
+  await api(server, "POST", `/api/v1/schedules/${before.schedule_id}/overrides`, {
+    start: seconds(Date.now() - 60_000), end: seconds(Date.now() + 4_000), user_id: stand,
+  });
+  const name = page.locator('section[data-team="User-facing"] article[data-schedule="Captain On-Call"] .name');
+  await name.getByText(standName).waitFor({ timeout: 10000 });
+  await page.evaluate(() => { window.notReloaded = true; });
+  await name.getByText(before.user.name).waitFor({ timeout: 15000 });
+  assert.equal(await page.evaluate(() => window.notReloaded), true, "turned over without a reload");
+  await page.context().close();
+});

@@ -1025,7 +1025,10 @@ async fn concurrent_events_are_batched_and_none_is_lost(backend: Backend) {
         async move { reqwest::Client::new().post(url).json(&event).send().await.unwrap().status() }
     });
     let statuses = futures_join_all(mixed).await;
-    assert!(statuses.iter().all(|s| *s == StatusCode::ACCEPTED));
+    assert!(
+        statuses.iter().all(|s| *s == StatusCode::ACCEPTED),
+        "{statuses:?}"
+    );
     let (_, open) = app.get("/api/v1/incidents?status=open").await;
     let keys: std::collections::BTreeSet<String> = open
         .as_array()

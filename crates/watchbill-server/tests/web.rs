@@ -1105,3 +1105,56 @@ async fn admins_add_people_and_managers_change_teams(backend: Backend) {
         .await;
     assert_eq!(page.status, StatusCode::FORBIDDEN, "only admins add people");
 }
+
+/// Several servers share one PostgreSQL database (one SQLite file has one server): a wall
+/// served by one hears of a change committed through the other.
+#[tokio::test]
+async fn postgres_walls_on_one_server_hear_of_changes_made_on_another() {
+    let app = TestApp::start(Backend::Postgres, NOW).await;
+    let second = app.another_server().await;
+    let (ada, email) = person(&app, "Ada", "responder").await;
+    let (grace, _) = person(&app, "Grace", "responder").await;
+    let (_, schedule, _) = product(&app, &[ada, grace]).await;
+    let mut browser = Browser::new(&second);
+    browser.sign_in(&email, PASSWORD).await;
+    let board = browser.get("/wall/board").await.body;
+    let next_change = &board[board.find("data-next-change=\"").unwrap() + 18..];
+    let next_change: i64 = next_change[..next_change.find('"').unwrap()]
+        .parse()
+        .unwrap();
+    assert_eq!(
+        jiff::Timestamp::from_second(next_change)
+            .unwrap()
+            .to_string(),
+        "2026-11-25T18:00:00Z",
+        "the page knows the next handoff: this Wednesday at 10:00 in Los Angeles"
+    );
+    let mut events = browser
+        .http
+        .get(format!("{}/wall/events", second.url))
+        .header(COOKIE, browser.cookie.clone().unwrap())
+        .send()
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(1200)).await;
+    let (status, _) = app
+        .post(
+            &format!("/api/v1/schedules/{schedule}/overrides"),
+            json!({"start": "2026-11-25T00:00:00Z", "end": "2026-11-27T00:00:00Z", "user_id": grace}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED);
+    let heard = tokio::time::timeout(Duration::from_secs(10), async {
+        let mut seen = String::new();
+        while let Some(chunk) = events.chunk().await.unwrap() {
+            seen.push_str(&String::from_utf8_lossy(&chunk));
+            if seen.contains("event: changed") {
+                break;
+            }
+        }
+        seen
+    })
+    .await
+    .expect("the second server's wall heard of the first server's change");
+    assert!(heard.contains("event: changed"));
+}
