@@ -1,15 +1,17 @@
 //! First-start set-up: the admin bootstrap token, and the demo organisation.
 
 use jiff::Timestamp;
+use watchbill_core::tickets::{Priority, TicketKind, TicketStatus};
 use watchbill_core::Role;
 use watchbill_store::model::TokenInput;
-use watchbill_store::{hash_secret, new_secret, Store, StoreError};
+use watchbill_store::tickets::NewTicket;
+use watchbill_store::{hash_secret, new_secret, Store, StoreError, Tx};
 
 use crate::api::tokens::TOKEN_PREFIX;
 use crate::error::ApiError;
 use crate::org::{
     apply, OrgContact, OrgDocument, OrgIntegration, OrgLayer, OrgLevel, OrgPolicy, OrgSchedule,
-    OrgService, OrgTarget, OrgTeam, OrgUser,
+    OrgService, OrgTarget, OrgTeam, OrgTicketSettings, OrgUser,
 };
 
 /// What set-up did, for the start-up banner.
@@ -85,6 +87,7 @@ pub async fn demo(store: &dyn Store) -> Result<SetupReport, SetupError> {
     let mut tx = store.write().await?;
     if tx.users().await?.is_empty() {
         apply(tx.as_mut(), &demo_document()).await?;
+        demo_tickets(tx.as_mut()).await?;
         report.demo_created = true;
     }
     let admin = tx
@@ -201,7 +204,11 @@ pub fn demo_document() -> OrgDocument {
             name: team.to_owned(),
             description: format!("The {team} team's product on-call line-up."),
             members: people.iter().map(|p| email(p)).collect(),
-            tickets: None,
+            tickets: Some(OrgTicketSettings {
+                prefix: ticket_prefix(team),
+                duty_filter: None,
+                assign_to_captain: false,
+            }),
         });
         schedules.push(OrgSchedule {
             team: team.to_owned(),
@@ -274,4 +281,84 @@ pub fn demo_document() -> OrgDocument {
         escalation_policies: policies,
         services,
     }
+}
+
+/// A demo team's ticket key prefix: `UF` for User-facing, `INF` for Infrastructure, `AN` for
+/// Analytics.
+fn ticket_prefix(team: &str) -> String {
+    match team {
+        "User-facing" => "UF",
+        "Infrastructure" => "INF",
+        _ => "AN",
+    }
+    .to_owned()
+}
+
+/// A week's worth of product-maintenance duty for User-facing, due around today, so the duty
+/// queue and the ticket pages have something to show.
+async fn demo_tickets(tx: &mut dyn Tx) -> Result<(), SetupError> {
+    let Some(team) = tx
+        .teams()
+        .await?
+        .into_iter()
+        .find(|t| t.name == "User-facing")
+    else {
+        return Ok(());
+    };
+    let today = tx.now().to_zoned(jiff::tz::TimeZone::UTC).date();
+    let tickets: [(&str, TicketKind, Priority, i32); 6] = [
+        (
+            "Course upload fails for files over 2 GB",
+            TicketKind::Bug,
+            Priority::Highest,
+            -1,
+        ),
+        (
+            "Upgrade the video transcoder library",
+            TicketKind::Maintenance,
+            Priority::High,
+            2,
+        ),
+        (
+            "Quiz timer drifts on slow phones",
+            TicketKind::Bug,
+            Priority::High,
+            4,
+        ),
+        (
+            "Remove the old enrolment export",
+            TicketKind::Maintenance,
+            Priority::Medium,
+            6,
+        ),
+        (
+            "Flaky test: certificate rendering",
+            TicketKind::Task,
+            Priority::Medium,
+            9,
+        ),
+        (
+            "Tidy the course search logs",
+            TicketKind::Maintenance,
+            Priority::Low,
+            13,
+        ),
+    ];
+    for (title, kind, priority, days) in tickets {
+        let input = NewTicket {
+            team_id: team.id,
+            title: title.to_owned(),
+            description: format!("Part of the product-maintenance duty week.\n\n**{title}**"),
+            kind,
+            priority,
+            status: TicketStatus::Open,
+            labels: vec!["product-maintenance-duty".to_owned()],
+            due: today.checked_add(jiff::Span::new().days(days)).ok(),
+            reporter: None,
+            assignee: None,
+            component: None,
+        };
+        tx.insert_ticket(&input, "watchbill").await?;
+    }
+    Ok(())
 }

@@ -286,7 +286,7 @@ pub struct BulkReport {
 #[utoipa::path(post, path = "/api/v1/tickets/bulk", tag = "tickets", request_body = BulkBody,
     responses((status = 200, body = BulkReport), (status = 400, body = ApiError), (status = 422, body = ApiError)),
     security(("token" = [])))]
-async fn bulk_edit(
+pub(crate) async fn bulk_edit(
     State(state): State<AppState>,
     caller: Caller,
     ApiJson(body): ApiJson<BulkBody>,

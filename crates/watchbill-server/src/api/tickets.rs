@@ -86,7 +86,7 @@ impl From<StoredTicket> for TicketView {
     }
 }
 
-fn parse_filter(text: &str, field: &str) -> ApiResult<Query> {
+pub fn parse_filter(text: &str, field: &str) -> ApiResult<Query> {
     parse(text).map_err(|e| ApiError::invalid(field.to_owned(), e.to_string()))
 }
 
@@ -185,26 +185,7 @@ async fn list_tickets(
         query.filter.as_deref().unwrap_or("ORDER BY created DESC"),
         "filter",
     )?;
-    let mut tx = state.store.read().await?;
-    let users = directory(tx.as_mut()).await?;
-    let duty = match query.team {
-        Some(team) => captain(&state, tx.as_mut(), TeamId(team)).await?,
-        None => None,
-    };
-    // The context borrows the directory, which is not shared across threads: compile before
-    // the next await.
-    let compiled = {
-        let mut context =
-            Context::new(state.clock.now(), jiff::tz::TimeZone::UTC).with_users(&users);
-        if let Some(user) = caller.user {
-            context = context.with_current_user(user);
-        }
-        if let Some(user) = duty {
-            context = context.with_current_duty(user);
-        }
-        compile(&filter, &context)
-    };
-    let found = tx.find_tickets(&compiled, limit).await?;
+    let (found, users) = select(&state, &caller, &filter, query.team.map(TeamId), limit).await?;
     let views: Vec<TicketView> = found.into_iter().map(TicketView::from).collect();
     if !csv {
         return Ok(Json(views).into_response());
@@ -222,6 +203,38 @@ async fn list_tickets(
         tickets_csv(&views, &emails),
     )
         .into_response())
+}
+
+/// The tickets `filter` selects, in its order, as `caller` sees them (`currentUser()`), with
+/// `team`'s captain as `currentDuty()`; also the email directory the filter was read with.
+pub async fn select(
+    state: &AppState,
+    caller: &Caller,
+    filter: &Query,
+    team: Option<TeamId>,
+    limit: i64,
+) -> ApiResult<(Vec<StoredTicket>, HashMap<String, UserId>)> {
+    let mut tx = state.store.read().await?;
+    let users = directory(tx.as_mut()).await?;
+    let duty = match team {
+        Some(team) => captain(state, tx.as_mut(), team).await?,
+        None => None,
+    };
+    // The context borrows the directory, which is not shared across threads: compile before
+    // the next await.
+    let compiled = {
+        let mut context =
+            Context::new(state.clock.now(), jiff::tz::TimeZone::UTC).with_users(&users);
+        if let Some(user) = caller.user {
+            context = context.with_current_user(user);
+        }
+        if let Some(user) = duty {
+            context = context.with_current_duty(user);
+        }
+        compile(filter, &context)
+    };
+    let found = tx.find_tickets(&compiled, limit).await?;
+    Ok((found, users))
 }
 
 /// Tickets as CSV, with the column names of a Jira export so that the file imports back.
@@ -301,7 +314,7 @@ pub struct NewTicketBody {
 /// ticket matches the duty filter, the captain gets it.
 #[utoipa::path(post, path = "/api/v1/tickets", tag = "tickets", request_body = NewTicketBody,
     responses((status = 201, body = TicketView), (status = 400, body = ApiError), (status = 422, body = ApiError)), security(("token" = [])))]
-async fn create_ticket(
+pub(crate) async fn create_ticket(
     State(state): State<AppState>,
     caller: Caller,
     ApiJson(body): ApiJson<NewTicketBody>,
@@ -441,7 +454,7 @@ pub struct CommitView {
 /// Shows a ticket with its history.
 #[utoipa::path(get, path = "/api/v1/tickets/{key}", tag = "tickets", params(("key" = String, Path, description = "`UF-123`")),
     responses((status = 200, body = TicketDetail), (status = 404, body = ApiError)), security(("token" = [])))]
-async fn get_ticket(
+pub(crate) async fn get_ticket(
     State(state): State<AppState>,
     _caller: Caller,
     ApiPath(text): ApiPath<String>,
@@ -609,7 +622,7 @@ fn changes(patch: &TicketPatch) -> ApiResult<Vec<TicketChange>> {
 #[utoipa::path(patch, path = "/api/v1/tickets/{key}", tag = "tickets", request_body = TicketPatch,
     params(("key" = String, Path, description = "`UF-123`")),
     responses((status = 200, body = TicketView), (status = 400, body = ApiError), (status = 404, body = ApiError)), security(("token" = [])))]
-async fn update_ticket(
+pub(crate) async fn update_ticket(
     State(state): State<AppState>,
     caller: Caller,
     ApiPath(text): ApiPath<String>,
@@ -756,7 +769,7 @@ pub struct DutyQueue {
 /// who works it this week (`currentDuty()` in the filter).
 #[utoipa::path(get, path = "/api/v1/teams/{id}/duty-queue", tag = "tickets", params(("id" = i64, Path, description = "Team id")),
     responses((status = 200, body = DutyQueue), (status = 404, body = ApiError)), security(("token" = [])))]
-async fn duty_queue(
+pub(crate) async fn duty_queue(
     State(state): State<AppState>,
     caller: Caller,
     ApiPath(id): ApiPath<i64>,
@@ -815,7 +828,7 @@ pub struct CommentBody {
 #[utoipa::path(post, path = "/api/v1/tickets/{key}/comments", tag = "tickets", request_body = CommentBody,
     params(("key" = String, Path, description = "`UF-123`")),
     responses((status = 201, body = CommentView), (status = 400, body = ApiError), (status = 404, body = ApiError)), security(("token" = [])))]
-async fn add_comment(
+pub(crate) async fn add_comment(
     State(state): State<AppState>,
     caller: Caller,
     ApiPath(text): ApiPath<String>,

@@ -9,11 +9,13 @@ mod directory;
 mod format;
 mod incidents;
 pub mod live;
+mod markdown;
 mod now;
 mod person;
 mod policies;
 mod schedules;
 pub mod session;
+mod tickets;
 mod wall;
 
 use askama::Template;
@@ -107,6 +109,11 @@ pub fn routes() -> Router<AppState> {
         )
         .route("/photos/{token}", get(person::photo))
         .route("/audit", get(directory::audit))
+        .route("/tickets", get(tickets::list).post(tickets::create))
+        .route("/tickets/bulk", post(tickets::bulk))
+        .route("/tickets/{key}", get(tickets::show).post(tickets::edit))
+        .route("/tickets/{key}/comments", post(tickets::comment))
+        .route("/duty", get(tickets::duty))
         .route("/assets/app.css", get(stylesheet))
         .route("/assets/app.js", get(script))
         .layer(axum::middleware::map_response(page_headers))
