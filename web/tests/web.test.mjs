@@ -172,3 +172,50 @@ test("the wall turns over at a handoff with no event to announce it", async () =
   assert.equal(await page.evaluate(() => window.notReloaded), true, "turned over without a reload");
   await page.context().close();
 });
+
+test("the duty queue shows this week's captain their tickets, most urgent first", async () => {
+  const page = await adminPage();
+  await page.getByRole("link", { name: "Duty" }).click();
+  await page.waitForURL(/\/duty/);
+  const now = await captain();
+  assert.match(await page.locator("#captain").innerText(), new RegExp(now.user.name));
+  const keys = await page.locator("table.tickets tbody tr").evaluateAll((rows) => rows.map((r) => r.dataset.key));
+  assert.ok(keys.length >= 6, `${keys}`);
+  assert.equal(keys[0], "UF-1", "Highest priority first");
+  assert.equal(await page.locator('tr[data-key="UF-1"] strong.overdue').count(), 1, "UF-1 is overdue");
+  await page.context().close();
+});
+
+test("a filter narrows the ticket list, and a bad one points at its mistake", async () => {
+  const page = await adminPage();
+  await page.goto(`${server.url}/tickets`);
+  await page.getByLabel("Filter").fill("label = product-maintenance-duty AND priority IN (Highest, High) ORDER BY due ASC");
+  await page.getByRole("button", { name: "Search" }).click();
+  await page.waitForLoadState();
+  const keys = await page.locator("table.tickets tbody tr").evaluateAll((rows) => rows.map((r) => r.dataset.key));
+  assert.deepEqual(keys, ["UF-1", "UF-2", "UF-3"]);
+  await page.getByLabel("Filter").fill("priority IN (High");
+  await page.getByRole("button", { name: "Search" }).click();
+  await page.locator("#filter-error").waitFor();
+  assert.match(await page.locator("#filter-error").innerText(), /column \d+/);
+  await page.context().close();
+});
+
+test("a bulk edit changes every ticket the filter selects", async () => {
+  const page = await adminPage();
+  const filter = "label = product-maintenance-duty AND priority IN (Highest, High)";
+  await page.goto(`${server.url}/tickets?filter=${encodeURIComponent(filter)}`);
+  await page.locator("#bulk summary").click();
+  await page.locator("#bulk").getByLabel("Priority").selectOption("Low");
+  await page.locator("#bulk").getByLabel("Add labels").fill("sprint-42");
+  await page.getByRole("button", { name: "Apply to all" }).click();
+  await page.waitForLoadState();
+  assert.match(await page.locator(".notice").innerText(), /Changed 3 ticket/);
+  for (const key of ["UF-1", "UF-2", "UF-3"]) {
+    const ticket = await api(server, "GET", `/api/v1/tickets/${key}`);
+    assert.equal(ticket.priority, "Low");
+    assert.ok(ticket.labels.includes("sprint-42"));
+  }
+  await page.screenshot({ path: join(artifacts, "tickets.png"), fullPage: true });
+  await page.context().close();
+});

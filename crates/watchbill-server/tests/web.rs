@@ -30,6 +30,7 @@ on_both_backends!(
     policies_are_built_level_by_level_on_their_page,
     integrations_are_added_and_rotated_on_the_service_page,
     admins_add_people_and_managers_change_teams,
+    tickets_are_found_edited_and_bulk_changed_from_their_pages,
 );
 
 const NOW: &str = "2026-11-25T12:00:00Z";
@@ -1157,4 +1158,154 @@ async fn postgres_walls_on_one_server_hear_of_changes_made_on_another() {
     .await
     .expect("the second server's wall heard of the first server's change");
     assert!(heard.contains("event: changed"));
+}
+
+async fn tickets_are_found_edited_and_bulk_changed_from_their_pages(backend: Backend) {
+    let app = TestApp::start(backend, NOW).await;
+    let (ada, email) = person(&app, "Ada", "responder").await;
+    let (team, _, _) = product(&app, &[ada]).await;
+    let (status, body) = app
+        .put(
+            &format!("/api/v1/teams/{team}/ticket-settings"),
+            json!({"prefix": "UF"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    for (title, priority, due) in [
+        ("Upload fails", "Highest", "2026-11-20"),
+        ("Old export", "Low", "2026-12-20"),
+    ] {
+        let (status, body) = app
+            .post("/api/v1/tickets", json!({"team_id": team, "title": title, "priority": priority, "due": due,
+                                            "labels": ["product-maintenance-duty"],
+                                            "description": "**Steps**\n\n[log](javascript:alert(1)) <img src=x onerror=alert(1)>"}))
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+    }
+    let mut browser = Browser::new(&app);
+    browser.sign_in(&email, PASSWORD).await;
+
+    let page = browser
+        .get("/tickets?filter=priority%20%3D%20Highest")
+        .await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(
+        page.body.contains("data-key=\"UF-1\"") && !page.body.contains("data-key=\"UF-2\""),
+        "{}",
+        page.body
+    );
+    assert!(page.body.contains("overdue"), "UF-1 was due on 20 November");
+    let page = browser
+        .get("/tickets?filter=priority%20%3D%3D%20High")
+        .await;
+    assert_eq!(page.status, StatusCode::BAD_REQUEST);
+    assert!(
+        page.body.contains("column"),
+        "the error points at a position: {}",
+        page.body
+    );
+
+    let page = browser.get("/tickets/UF-1").await;
+    assert!(page.body.contains("<strong>Steps</strong>"));
+    assert!(
+        !page.body.contains("javascript:") && !page.body.contains("<img src=x"),
+        "{}",
+        page.body
+    );
+
+    let csrf = browser.csrf("/tickets").await;
+    // An unknown assignee changes nothing at all.
+    let filter = "label = product-maintenance-duty";
+    let page = browser
+        .post(
+            "/tickets/bulk",
+            &[
+                ("csrf", &csrf),
+                ("filter", filter),
+                ("assignee", "nobody@example.test"),
+                ("priority", "High"),
+                ("add_labels", ""),
+                ("remove_labels", ""),
+            ],
+        )
+        .await;
+    assert!(page.status.is_client_error(), "{}", page.status);
+    assert!(page.body.contains("nobody@example.test"), "{}", page.body);
+    let (_, ticket) = app.get("/api/v1/tickets/UF-2").await;
+    assert_eq!(ticket["priority"], "Low");
+    let page = browser
+        .post(
+            "/tickets/bulk",
+            &[
+                ("csrf", &csrf),
+                ("filter", filter),
+                ("assignee", &email),
+                ("priority", "High"),
+                ("add_labels", "q4"),
+                ("remove_labels", ""),
+            ],
+        )
+        .await;
+    assert_eq!(page.status, StatusCode::SEE_OTHER);
+    assert!(page.location.unwrap().contains("Changed+2+ticket"));
+    for key in ["UF-1", "UF-2"] {
+        let (_, ticket) = app.get(&format!("/api/v1/tickets/{key}")).await;
+        assert_eq!(
+            (ticket["priority"].as_str(), ticket["assignee_id"].as_i64()),
+            (Some("High"), Some(ada))
+        );
+        assert!(ticket["labels"].as_array().unwrap().contains(&json!("q4")));
+    }
+
+    let page = browser
+        .post(
+            "/tickets/UF-1",
+            &[
+                ("csrf", &csrf),
+                ("status", "resolved"),
+                ("priority", "High"),
+                ("assignee_id", &ada.to_string()),
+                ("due", "2026-11-20"),
+                ("labels", "product-maintenance-duty q4"),
+            ],
+        )
+        .await;
+    assert_eq!(page.status, StatusCode::SEE_OTHER);
+    let page = browser
+        .post(
+            "/tickets/UF-1/comments",
+            &[("csrf", &csrf), ("body", "Fixed in **v2.3**")],
+        )
+        .await;
+    assert_eq!(page.status, StatusCode::SEE_OTHER);
+    let page = browser.get("/tickets/UF-1").await;
+    assert!(page.body.contains("Fixed in <strong>v2.3</strong>"));
+    assert!(
+        page.body.contains("changed status from open to resolved"),
+        "{}",
+        page.body
+    );
+
+    // The duty queue: Ada holds the duty; the resolved ticket has left the queue.
+    let page = browser.get("/duty").await;
+    assert!(page.body.contains("that is you"), "{}", page.body);
+    assert!(page.body.contains("data-key=\"UF-2\"") && !page.body.contains("data-key=\"UF-1\""));
+
+    let page = browser
+        .post(
+            "/tickets",
+            &[
+                ("csrf", &csrf),
+                ("team_id", &team.to_string()),
+                ("title", "New from the page"),
+                ("description", ""),
+                ("type", "bug"),
+                ("priority", "Medium"),
+                ("labels", ""),
+                ("due", ""),
+            ],
+        )
+        .await;
+    assert_eq!(page.status, StatusCode::SEE_OTHER);
+    assert_eq!(page.location.as_deref(), Some("/tickets/UF-3"));
 }
