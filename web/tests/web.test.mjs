@@ -183,6 +183,9 @@ test("the duty queue shows this week's captain their tickets, most urgent first"
   assert.ok(keys.length >= 6, `${keys}`);
   assert.equal(keys[0], "UF-1", "Highest priority first");
   assert.equal(await page.locator('tr[data-key="UF-1"] strong.overdue').count(), 1, "UF-1 is overdue");
+  await page.getByRole("link", { name: "Balance" }).click();
+  await page.locator("#balance-chart").waitFor();
+  await page.screenshot({ path: join(artifacts, "balance.png"), fullPage: true });
   await page.context().close();
 });
 

@@ -31,6 +31,7 @@ on_both_backends!(
     integrations_are_added_and_rotated_on_the_service_page,
     admins_add_people_and_managers_change_teams,
     tickets_are_found_edited_and_bulk_changed_from_their_pages,
+    planning_balance_and_reports_have_their_pages,
 );
 
 const NOW: &str = "2026-11-25T12:00:00Z";
@@ -1308,4 +1309,68 @@ async fn tickets_are_found_edited_and_bulk_changed_from_their_pages(backend: Bac
         .await;
     assert_eq!(page.status, StatusCode::SEE_OTHER);
     assert_eq!(page.location.as_deref(), Some("/tickets/UF-3"));
+}
+
+async fn planning_balance_and_reports_have_their_pages(backend: Backend) {
+    let app = TestApp::start(backend, NOW).await;
+    let (ada, email) = person(&app, "Ada", "responder").await;
+    let (grace, _) = person(&app, "Grace", "responder").await;
+    let (team, _, _) = product(&app, &[ada, grace]).await;
+    app.put(
+        &format!("/api/v1/teams/{team}/ticket-settings"),
+        json!({"prefix": "UF"}),
+    )
+    .await;
+    let (_, ticket) = app
+        .post(
+            "/api/v1/tickets",
+            json!({"team_id": team, "title": "Fix the export", "type": "bug",
+                                        "labels": ["product-maintenance-duty"]}),
+        )
+        .await;
+    app.request(
+        Method::PATCH,
+        &format!("/api/v1/tickets/{}", ticket["key"].as_str().unwrap()),
+        Some(common::ADMIN_TOKEN),
+        Some(json!({"status": "resolved"})),
+    )
+    .await;
+    let mut browser = Browser::new(&app);
+    browser.sign_in(&email, PASSWORD).await;
+
+    let page = browser.get("/planning").await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(page.body.contains("<th>User-facing</th>"), "{}", page.body);
+    // Handoff to handoff: the week from 18 November is Grace's, the next Ada's, and so on.
+    let rows: Vec<&str> = page.body.split("<tr><td>from ").skip(1).collect();
+    assert_eq!(rows.len(), 8);
+    assert!(rows[0].starts_with("Wed 18 Nov 19:00 CET"), "{}", rows[0]);
+    let first: Vec<bool> = rows.iter().map(|r| r.contains("<td>Ada</td>")).collect();
+    assert_eq!(
+        first,
+        [false, true, false, true, false, true, false, true],
+        "{rows:?}"
+    );
+
+    let page = browser.get(&format!("/teams/{team}/balance")).await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(page.body.contains("<svg class=\"chart\""));
+    assert!(
+        page.body.contains("1 bug(s) closed in the week of 18 Nov"),
+        "{}",
+        page.body
+    );
+
+    let page = browser.get(&format!("/teams/{team}/reports")).await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(
+        page.body
+            .contains("The week to Wed 18 Nov 19:00 CET (as of now)"),
+        "{}",
+        page.body
+    );
+    assert_eq!(
+        browser.get("/teams/999/balance").await.status,
+        StatusCode::NOT_FOUND
+    );
 }

@@ -28,9 +28,9 @@ pub fn routes() -> OpenApiRouter<AppState> {
 #[into_params(parameter_in = Query)]
 pub struct BalanceQuery {
     /// The first week starts here; default four weeks ago.
-    from: Option<String>,
+    pub from: Option<String>,
     /// How many weeks (1 to 26, default 4).
-    weeks: Option<i64>,
+    pub weeks: Option<i64>,
 }
 
 #[derive(Debug, Clone, Default, Serialize, ToSchema)]
@@ -58,7 +58,7 @@ pub struct BalanceWeek {
 /// How the team's weeks balanced maintenance, features and pages.
 #[utoipa::path(get, path = "/api/v1/teams/{id}/balance", tag = "tickets", params(("id" = i64, Path, description = "Team id"), BalanceQuery),
     responses((status = 200, body = [BalanceWeek]), (status = 400, body = ApiError), (status = 404, body = ApiError)), security(("token" = [])))]
-async fn balance(
+pub(crate) async fn balance(
     State(state): State<AppState>,
     _caller: Caller,
     ApiPath(id): ApiPath<i64>,

@@ -81,14 +81,67 @@ async fn duty_weeks(
             ))
         }
     };
+    let rows = weeks_of(&state, from, weeks, query.team.as_deref()).await?;
+    if !csv {
+        return Ok(Json(rows).into_response());
+    }
+    let mut writer = csv::Writer::from_writer(Vec::new());
+    let _ = writer.write_record([
+        "team",
+        "week_start",
+        "week_end",
+        "on_duty",
+        "email",
+        "hours",
+    ]);
+    for row in &rows {
+        let (name, email, hours) = match row.shares.first() {
+            Some(share) => (
+                share.user.name.as_str(),
+                share.user.email.as_str(),
+                share.hours,
+            ),
+            None => ("", "", 0.0),
+        };
+        let _ = writer.write_record([
+            row.team_name.as_str(),
+            &row.start.to_string(),
+            &row.end.to_string(),
+            name,
+            email,
+            &format!("{hours:.1}"),
+        ]);
+    }
+    let out = String::from_utf8(writer.into_inner().unwrap_or_default()).unwrap_or_default();
+    Ok((
+        [
+            (CONTENT_TYPE, "text/csv; charset=utf-8"),
+            (
+                CONTENT_DISPOSITION,
+                "attachment; filename=\"duty-weeks.csv\"",
+            ),
+        ],
+        out,
+    )
+        .into_response())
+}
+
+/// Who is on duty in each team (or the one named, by id or name), for `weeks` weeks from
+/// `from`; the API and the sprint-planning page both come here.
+pub async fn weeks_of(
+    state: &AppState,
+    from: Timestamp,
+    weeks: i64,
+    team: Option<&str>,
+) -> ApiResult<Vec<DutyWeek>> {
     let mut tx = state.store.read().await?;
     let roster = state.roster.get(tx.as_mut(), from).await?;
-    let teams: Vec<_> = match &query.team {
+    let teams: Vec<_> = match team {
         None => roster.teams.iter().collect(),
         Some(wanted) => vec![roster
             .teams
             .iter()
-            .find(|t| t.id.0.to_string() == *wanted || t.name.eq_ignore_ascii_case(wanted))
+            .find(|t| t.id.0.to_string() == wanted || t.name.eq_ignore_ascii_case(wanted))
             .ok_or_else(|| ApiError::not_found(format!("team `{wanted}`")))?],
     };
     let person = |id| {
@@ -135,46 +188,5 @@ async fn duty_weeks(
             });
         }
     }
-    if !csv {
-        return Ok(Json(rows).into_response());
-    }
-    let mut writer = csv::Writer::from_writer(Vec::new());
-    let _ = writer.write_record([
-        "team",
-        "week_start",
-        "week_end",
-        "on_duty",
-        "email",
-        "hours",
-    ]);
-    for row in &rows {
-        let (name, email, hours) = match row.shares.first() {
-            Some(share) => (
-                share.user.name.as_str(),
-                share.user.email.as_str(),
-                share.hours,
-            ),
-            None => ("", "", 0.0),
-        };
-        let _ = writer.write_record([
-            row.team_name.as_str(),
-            &row.start.to_string(),
-            &row.end.to_string(),
-            name,
-            email,
-            &format!("{hours:.1}"),
-        ]);
-    }
-    let out = String::from_utf8(writer.into_inner().unwrap_or_default()).unwrap_or_default();
-    Ok((
-        [
-            (CONTENT_TYPE, "text/csv; charset=utf-8"),
-            (
-                CONTENT_DISPOSITION,
-                "attachment; filename=\"duty-weeks.csv\"",
-            ),
-        ],
-        out,
-    )
-        .into_response())
+    Ok(rows)
 }

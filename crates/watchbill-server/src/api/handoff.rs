@@ -41,10 +41,10 @@ pub const CLOSED_TARGET: (usize, usize) = (5, 20);
 #[into_params(parameter_in = Query)]
 pub struct ReportQuery {
     /// Report on the week that ended at the last handoff at or before this instant; default now.
-    at: Option<String>,
+    pub at: Option<String>,
 }
 
-#[derive(Debug, Clone, Default, Serialize, ToSchema)]
+#[derive(Debug, Clone, Default, Serialize, ToSchema, Deserialize)]
 pub struct PageFigures {
     pub count: usize,
     /// Pages by service name.
@@ -58,7 +58,7 @@ pub struct PageFigures {
 }
 
 /// What the outgoing captain's pushed commits did during the week.
-#[derive(Debug, Clone, Default, Serialize, ToSchema)]
+#[derive(Debug, Clone, Default, Serialize, ToSchema, Deserialize)]
 pub struct CodeFigures {
     pub commits: usize,
     /// The components their commits touched (added or modified), sorted.
@@ -67,7 +67,7 @@ pub struct CodeFigures {
     pub test_files_added: Vec<String>,
 }
 
-#[derive(Debug, Clone, Serialize, ToSchema)]
+#[derive(Debug, Clone, Serialize, ToSchema, Deserialize)]
 pub struct HandoffReport {
     pub team_id: i64,
     pub week_start: Timestamp,
@@ -105,7 +105,7 @@ fn median(mut values: Vec<f64>) -> Option<f64> {
 /// The handoff report of the week that ended at the team's last handoff.
 #[utoipa::path(get, path = "/api/v1/teams/{id}/handoff-report", tag = "tickets", params(("id" = i64, Path, description = "Team id"), ReportQuery),
     responses((status = 200, body = HandoffReport), (status = 404, body = ApiError)), security(("token" = [])))]
-async fn handoff_report(
+pub(crate) async fn handoff_report(
     State(state): State<AppState>,
     _caller: Caller,
     ApiPath(id): ApiPath<i64>,
@@ -130,7 +130,7 @@ pub struct KeptReport {
 /// The reports written at the team's handoffs, newest first (at most 52).
 #[utoipa::path(get, path = "/api/v1/teams/{id}/handoff-reports", tag = "tickets", params(("id" = i64, Path, description = "Team id")),
     responses((status = 200, body = [KeptReport]), (status = 404, body = ApiError)), security(("token" = [])))]
-async fn kept_reports(
+pub(crate) async fn kept_reports(
     State(state): State<AppState>,
     _caller: Caller,
     ApiPath(id): ApiPath<i64>,

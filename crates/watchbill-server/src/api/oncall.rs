@@ -36,7 +36,7 @@ pub struct OnCallQuery {
 }
 
 /// A person, as on-call answers show them.
-#[derive(Debug, Clone, Serialize, ToSchema)]
+#[derive(Debug, Clone, Serialize, ToSchema, Deserialize)]
 pub struct PersonView {
     pub id: i64,
     pub name: String,

@@ -39,7 +39,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
 pub const DEFAULT_DUTY_FILTER: &str =
     "label = product-maintenance-duty AND status IN (open, in_progress) ORDER BY priority DESC, due ASC";
 
-#[derive(Debug, Clone, Serialize, ToSchema)]
+#[derive(Debug, Clone, Serialize, ToSchema, Deserialize)]
 pub struct TicketView {
     /// `UF-123`.
     pub key: String,

@@ -12,6 +12,7 @@ pub mod live;
 mod markdown;
 mod now;
 mod person;
+mod planning;
 mod policies;
 mod schedules;
 pub mod session;
@@ -114,6 +115,9 @@ pub fn routes() -> Router<AppState> {
         .route("/tickets/{key}", get(tickets::show).post(tickets::edit))
         .route("/tickets/{key}/comments", post(tickets::comment))
         .route("/duty", get(tickets::duty))
+        .route("/planning", get(planning::planning))
+        .route("/teams/{id}/balance", get(planning::team_balance))
+        .route("/teams/{id}/reports", get(planning::reports))
         .route("/assets/app.css", get(stylesheet))
         .route("/assets/app.js", get(script))
         .layer(axum::middleware::map_response(page_headers))
