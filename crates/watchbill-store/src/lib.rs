@@ -11,6 +11,8 @@
 mod error;
 mod migrate;
 pub mod model;
+pub mod notices;
+mod notices_sql;
 pub mod paging;
 mod paging_sql;
 pub mod postgres;
@@ -30,6 +32,7 @@ use watchbill_core::{Clock, LayerId, OverrideId, ScheduleId, TeamId, TokenId, Us
 
 pub use error::StoreError;
 use model::*;
+pub use notices::NoticeTx;
 pub use paging::PagingTx;
 /// The database driver's error, for callers that classify [`StoreError::Database`].
 pub use sqlx::Error as DatabaseError;
@@ -81,7 +84,7 @@ pub struct MigrationReport {
 /// Its operations come in two groups: [`RosterTx`] (people, teams, schedules, tokens) and
 /// [`PagingTx`] (services, incidents, escalation and notifications).
 #[async_trait]
-pub trait Tx: RosterTx + PagingTx + TicketTx + WebTx + Send {
+pub trait Tx: RosterTx + PagingTx + TicketTx + WebTx + NoticeTx + Send {
     async fn commit(self: Box<Self>) -> Result<()>;
 
     /// The instant this transaction began, from the store's clock; used for every timestamp

@@ -31,6 +31,7 @@ pub(crate) const SQLITE: &[Migration] = migrations!("sqlite":
     (10, "0010", "handoff_reports"),
     (11, "0011", "ticket_attachments"),
     (12, "0012", "web"),
+    (13, "0013", "notices"),
 );
 
 pub(crate) const POSTGRES: &[Migration] = migrations!("postgres":
@@ -46,6 +47,7 @@ pub(crate) const POSTGRES: &[Migration] = migrations!("postgres":
     (10, "0010", "handoff_reports"),
     (11, "0011", "ticket_attachments"),
     (12, "0012", "web"),
+    (13, "0013", "notices"),
 );
 
 /// The table recording which migrations a database has, in the syntax both backends accept.

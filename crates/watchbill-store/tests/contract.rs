@@ -108,7 +108,7 @@ async fn migrations_apply_once(backend: Backend) {
     let (_db, store) = open(backend).await;
     let again = store.migrate().await.unwrap();
     assert!(again.applied.is_empty());
-    assert_eq!(again.already_applied, 12);
+    assert_eq!(again.already_applied, 13);
 }
 
 async fn users_round_trip_and_conflict(backend: Backend) {
@@ -987,6 +987,103 @@ mod web {
             None,
             "the old URL stops working"
         );
+        tx.commit().await.unwrap();
+    }
+}
+
+mod notices {
+    //! The notice outbox: idempotent inserts, leased claims, retries and give-ups.
+
+    use jiff::{SignedDuration, Timestamp};
+    use watchbill_store::notices::NoticeInput;
+    use watchbill_store::Backend;
+
+    use super::{open, seed_team};
+
+    contract!(notices_are_queued_once_claimed_and_settled);
+
+    fn notice(key: &str, user: watchbill_core::UserId, due_at: Timestamp) -> NoticeInput {
+        NoticeInput {
+            idempotency_key: key.to_owned(),
+            user_id: Some(user),
+            kind: "email".to_owned(),
+            address: "ada@example.test".to_owned(),
+            subject: "UF-1 is due tomorrow".to_owned(),
+            body: "Upload fails".to_owned(),
+            link: "http://localhost/tickets/UF-1".to_owned(),
+            due_at,
+        }
+    }
+
+    async fn notices_are_queued_once_claimed_and_settled(backend: Backend) {
+        let (_db, store) = open(backend).await;
+        let (users, _) = seed_team(&store).await;
+        let now = Timestamp::now();
+        let later = now + SignedDuration::from_hours(8);
+        let mut tx = store.write().await.unwrap();
+        assert!(tx
+            .insert_notice(&notice("reminder:1:a_b", users[0].id, now))
+            .await
+            .unwrap());
+        assert!(
+            !tx.insert_notice(&notice("reminder:1:a_b", users[0].id, now))
+                .await
+                .unwrap(),
+            "once per key"
+        );
+        assert!(tx
+            .insert_notice(&notice("reminder:2", users[0].id, later))
+            .await
+            .unwrap());
+        assert!(tx
+            .insert_notice(&notice("handoff:1", users[1].id, now))
+            .await
+            .unwrap());
+        tx.commit().await.unwrap();
+
+        let mut tx = store.write().await.unwrap();
+        let lease = now + SignedDuration::from_mins(5);
+        let claimed = tx.claim_due_notices(now, lease, 10).await.unwrap();
+        let keys: Vec<&str> = claimed
+            .iter()
+            .map(|n| n.input.idempotency_key.as_str())
+            .collect();
+        assert_eq!(
+            keys,
+            ["reminder:1:a_b", "handoff:1"],
+            "the morning one waits"
+        );
+        assert_eq!(claimed[0].attempts, 1);
+        assert!(
+            tx.claim_due_notices(now, lease, 10)
+                .await
+                .unwrap()
+                .is_empty(),
+            "leased"
+        );
+        tx.mark_notice_sent(claimed[0].id).await.unwrap();
+        tx.mark_notice_failed(claimed[1].id, "relay down", Some(now))
+            .await
+            .unwrap();
+        tx.commit().await.unwrap();
+
+        let mut tx = store.write().await.unwrap();
+        let again = tx.claim_due_notices(now, lease, 10).await.unwrap();
+        assert_eq!(again.len(), 1);
+        assert_eq!(
+            (again[0].attempts, again[0].last_error.as_str()),
+            (2, "relay down")
+        );
+        tx.mark_notice_failed(again[0].id, "relay down", None)
+            .await
+            .unwrap();
+        let reminders = tx.notices("reminder:1:a_", 10).await.unwrap();
+        assert_eq!(reminders.len(), 1, "a prefix is text, not a pattern");
+        assert_eq!(reminders[0].status, "sent");
+        assert!(reminders[0].sent_at.is_some());
+        let handoff = tx.notices("handoff:", 10).await.unwrap();
+        assert_eq!(handoff[0].status, "failed");
+        assert_eq!(tx.notices("reminder:", 10).await.unwrap().len(), 2);
         tx.commit().await.unwrap();
     }
 }
