@@ -87,7 +87,6 @@ pub async fn demo(store: &dyn Store) -> Result<SetupReport, SetupError> {
     let mut tx = store.write().await?;
     if tx.users().await?.is_empty() {
         apply(tx.as_mut(), &demo_document()).await?;
-        demo_tickets(tx.as_mut()).await?;
         report.demo_created = true;
     }
     let admin = tx
@@ -294,9 +293,17 @@ fn ticket_prefix(team: &str) -> String {
     .to_owned()
 }
 
-/// A week's worth of product-maintenance duty for User-facing, due around today, so the duty
-/// queue and the ticket pages have something to show.
-async fn demo_tickets(tx: &mut dyn Tx) -> Result<(), SetupError> {
+/// Files a week's worth of product-maintenance duty for the demo's User-facing team, due
+/// around today, so the duty queue and the ticket pages have something to show. `serve --demo`
+/// calls it once, when it creates the demo organisation.
+pub async fn demo_tickets(store: &dyn Store) -> Result<(), SetupError> {
+    let mut tx = store.write().await?;
+    file_demo_tickets(tx.as_mut()).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+async fn file_demo_tickets(tx: &mut dyn Tx) -> Result<(), SetupError> {
     let Some(team) = tx
         .teams()
         .await?

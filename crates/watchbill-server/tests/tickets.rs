@@ -4,6 +4,7 @@
 
 mod common;
 
+use common::peers::SmtpSink;
 use common::TestApp;
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
@@ -20,6 +21,7 @@ on_both_backends!(
     forge_pushes_link_commits_and_count_in_the_handoff_report,
     generated_weeks_report_what_happened_in_them,
     files_are_attached_listed_and_downloaded_safely,
+    deadlines_remind_by_day_and_handoffs_mail_the_team,
 );
 
 fn keys(list: &Value) -> Vec<String> {
@@ -1271,4 +1273,119 @@ async fn files_are_attached_listed_and_downloaded_safely(backend: Backend) {
         .starts_with("attachment"));
     let (status, _) = app.get("/api/v1/tickets/UF-1/attachments/999").await;
     assert_eq!(status, StatusCode::NOT_FOUND);
+}
+
+/// A user's id by name, through the API.
+async fn user_id(app: &TestApp, name: &str) -> i64 {
+    let (_, users) = app.get("/api/v1/users").await;
+    users
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|u| u["name"] == name)
+        .unwrap()["id"]
+        .as_i64()
+        .unwrap()
+}
+
+async fn deadlines_remind_by_day_and_handoffs_mail_the_team(backend: Backend) {
+    use watchbill_server::paging::channels::SmtpSettings;
+    use watchbill_server::PagingConfig;
+    let sink = SmtpSink::start();
+    let paging = PagingConfig {
+        smtp: Some(SmtpSettings::parse(&sink.url(), "watchbill@example.test").unwrap()),
+        sms: None,
+    };
+    // Tuesday 24 November, noon in Los Angeles. Grace Hopper holds the User-facing duty until
+    // Wednesday 10:00; every demo person is reached by email.
+    let app = TestApp::start_with(backend, "2026-11-24T20:00:00Z", paging).await;
+    watchbill_server::setup::demo(app.store.as_ref())
+        .await
+        .unwrap();
+    let alan = user_id(&app, "Alan Turing").await;
+    for (title, due, assignee) in [
+        ("Upload fails", "2026-11-25", Some(alan)),
+        ("Old export", "2026-11-25", None),
+        ("Later work", "2026-12-20", Some(alan)),
+    ] {
+        let (status, body) = app
+            .post(
+                "/api/v1/tickets",
+                json!({"team_id": 1, "title": title, "due": due, "assignee_id": assignee,
+                                            "labels": ["product-maintenance-duty"]}),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+    }
+    app.settle().await;
+    sink.wait_for("Subject: UF-1 is due tomorrow: Upload fails")
+        .await;
+    // Quoted-printable bodies break long lines with `=` at the end.
+    let mail = sink
+        .wait_for("Subject: UF-2 is due tomorrow: Old export")
+        .await
+        .replace("=\n", "");
+    assert!(
+        mail.contains("To: alan@demo.watchbill.test\nSubject: UF-1"),
+        "{mail}"
+    );
+    assert!(
+        mail.contains("To: grace@demo.watchbill.test\nSubject: UF-2"),
+        "the captain hears of unassigned work"
+    );
+    assert!(
+        mail.contains("you hold the team's maintenance duty"),
+        "{mail}"
+    );
+    assert!(
+        !mail.contains("Subject: UF-3"),
+        "nothing due for weeks earns a reminder"
+    );
+
+    // Checking again finds nothing new.
+    app.advance(3600);
+    app.settle().await;
+    assert_eq!(
+        sink.output()
+            .matches("Subject: UF-1 is due tomorrow")
+            .count(),
+        1
+    );
+
+    // Thursday 01:00 in Los Angeles: UF-1 is overdue, but nobody is woken; the reminder waits
+    // for 08:00.
+    app.set_now("2026-11-26T09:00:00Z");
+    app.settle().await;
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    assert!(
+        !sink.output().contains("is overdue"),
+        "no reminder at night"
+    );
+    let mut tx = app.store.read().await.unwrap();
+    let waiting = tx.notices("reminder:UF-1:overdue:", 10).await.unwrap();
+    assert_eq!(waiting.len(), 1);
+    assert_eq!(waiting[0].input.due_at.to_string(), "2026-11-26T16:00:00Z");
+    drop(tx);
+    app.set_now("2026-11-26T16:30:00Z");
+    app.settle().await;
+    sink.wait_for("Subject: UF-1 is overdue (it was due 2026-11-25): Upload fails")
+        .await;
+
+    // Wednesday's handoff went to the team by email.
+    let mail = sink
+        .wait_for("Subject: Handoff report: User-facing")
+        .await
+        .replace("=\n", "");
+    assert!(
+        mail.contains("Outgoing captain: Grace Hopper. Incoming captain: Alan Turing."),
+        "{mail}"
+    );
+    let mut tx = app.store.read().await.unwrap();
+    let handoff = tx.notices("handoff:1:1795629600:", 20).await.unwrap();
+    assert_eq!(
+        handoff.len(),
+        4,
+        "each of the four User-facing members, once"
+    );
+    assert!(handoff.iter().all(|n| n.status == "sent"));
 }

@@ -6,7 +6,7 @@ use std::time::Duration;
 use tokio::net::TcpListener;
 use watchbill_core::{Clock, SystemClock};
 use watchbill_server::paging::channels::{SmsSettings, SmtpSettings};
-use watchbill_server::setup::{bootstrap, demo, DEMO_ADMIN_EMAIL};
+use watchbill_server::setup::{bootstrap, demo, demo_tickets, DEMO_ADMIN_EMAIL};
 use watchbill_server::{AppState, PagingConfig};
 use watchbill_store::{redact, Store};
 
@@ -108,7 +108,11 @@ pub async fn serve(config: ServeConfig) -> Result<(), ServeError> {
     let bootstrap_secret = std::env::var("WATCHBILL_BOOTSTRAP_TOKEN").ok();
     let setup = bootstrap(store.as_ref(), bootstrap_secret.as_deref()).await?;
     let demo_setup = if config.demo {
-        Some(demo(store.as_ref()).await?)
+        let setup = demo(store.as_ref()).await?;
+        if setup.demo_created {
+            demo_tickets(store.as_ref()).await?;
+        }
+        Some(setup)
     } else {
         None
     };

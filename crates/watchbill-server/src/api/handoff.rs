@@ -102,6 +102,54 @@ fn median(mut values: Vec<f64>) -> Option<f64> {
     })
 }
 
+impl HandoffReport {
+    /// The report as plain text, for email.
+    pub fn summary(&self, team: &str) -> String {
+        let name = |p: &Option<PersonView>| {
+            p.as_ref()
+                .map_or_else(|| "nobody".to_owned(), |p| p.name.clone())
+        };
+        let minutes = |m: Option<f64>| m.map_or_else(|| "-".to_owned(), |m| format!("{m:.0} min"));
+        let carried: Vec<&str> = self.carried_over.iter().map(|t| t.key.as_str()).collect();
+        format!(
+            "Handoff report for {team}, the week {} to {}.\n\n\
+             Outgoing captain: {}. Incoming captain: {}.\n\
+             Pages: {} ({} out of hours); median {} to acknowledge, {} to resolve.\n\
+             Duty tickets closed: {} ({} the 5-20 target).\n\
+             Tickets opened: {}; overdue: {}; carried over: {}.\n\
+             Code: {} commit(s); components touched: {}; test files added: {}.",
+            self.week_start,
+            self.week_end,
+            name(&self.outgoing),
+            name(&self.incoming),
+            self.pages.count,
+            self.pages.out_of_hours,
+            minutes(self.pages.median_minutes_to_acknowledge),
+            minutes(self.pages.median_minutes_to_resolve),
+            self.duty_closed,
+            if self.duty_within_target {
+                "within"
+            } else {
+                "outside"
+            },
+            self.opened,
+            self.overdue,
+            if carried.is_empty() {
+                "none".to_owned()
+            } else {
+                carried.join(", ")
+            },
+            self.code.commits,
+            if self.code.components_touched.is_empty() {
+                "none".to_owned()
+            } else {
+                self.code.components_touched.join(", ")
+            },
+            self.code.test_files_added.len(),
+        )
+    }
+}
+
 /// The handoff report of the week that ended at the team's last handoff.
 #[utoipa::path(get, path = "/api/v1/teams/{id}/handoff-report", tag = "tickets", params(("id" = i64, Path, description = "Team id"), ReportQuery),
     responses((status = 200, body = HandoffReport), (status = 404, body = ApiError)), security(("token" = [])))]

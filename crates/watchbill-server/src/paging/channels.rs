@@ -7,6 +7,7 @@ use lettre::message::header::ContentType;
 use lettre::message::Mailbox;
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 use serde_json::json;
+use watchbill_store::notices::NoticeInput;
 
 use super::links::LinkSigner;
 
@@ -143,6 +144,19 @@ impl Channels {
     }
 
     async fn email(&self, address: &str, page: &Page) -> Result<String, String> {
+        self.mail(address, &page.subject(), page.text(), &page.idempotency_key)
+            .await
+    }
+
+    /// Mails `body` to `address`; the Message-ID comes from the idempotency key, so a message
+    /// sent twice after a crash is recognisably the same message.
+    async fn mail(
+        &self,
+        address: &str,
+        subject: &str,
+        body: String,
+        idempotency_key: &str,
+    ) -> Result<String, String> {
         let smtp = self
             .smtp
             .as_ref()
@@ -157,13 +171,13 @@ impl Channels {
         let message = Message::builder()
             .from(from)
             .to(to)
-            .subject(page.subject())
+            .subject(subject)
             .message_id(Some(format!(
                 "<{}@watchbill>",
-                page.idempotency_key.replace(':', ".")
+                idempotency_key.replace([':', ' '], ".")
             )))
             .header(ContentType::TEXT_PLAIN)
-            .body(page.text())
+            .body(body)
             .map_err(|e| format!("cannot build the message: {e}"))?;
         let transport = AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(&smtp.host)
             .port(smtp.port)
@@ -174,6 +188,53 @@ impl Channels {
             .await
             .map(|_| format!("email to {address}"))
             .map_err(|e| format!("SMTP to {}:{} failed: {e}", smtp.host, smtp.port))
+    }
+
+    /// Sends a notice (a reminder or a report, never a page) by email, webhook or Slack.
+    pub async fn send_notice(&self, notice: &NoticeInput) -> Result<String, String> {
+        match notice.kind.as_str() {
+            "email" => {
+                let body = format!("{}\n\n{}\n", notice.body, notice.link);
+                self.mail(
+                    &notice.address,
+                    &notice.subject,
+                    body,
+                    &notice.idempotency_key,
+                )
+                .await
+            }
+            "webhook" => {
+                let body = json!({
+                    "event": "notice",
+                    "idempotency_key": notice.idempotency_key,
+                    "subject": notice.subject,
+                    "body": notice.body,
+                    "url": notice.link,
+                })
+                .to_string();
+                self.post_signed(&notice.address, &notice.idempotency_key, body)
+                    .await
+            }
+            "slack" => {
+                let text = format!(
+                    "*{}*\n{}\n<{}|Open in watchbill>",
+                    notice.subject, notice.body, notice.link
+                );
+                let response = self
+                    .http
+                    .post(&notice.address)
+                    .json(&json!({ "text": text }))
+                    .send()
+                    .await
+                    .map_err(|e| format!("Slack webhook failed: {e}"))?;
+                if response.status().is_success() {
+                    Ok("Slack".to_owned())
+                } else {
+                    Err(format!("Slack webhook answered {}", response.status()))
+                }
+            }
+            other => Err(format!("notices do not go by {other}")),
+        }
     }
 
     async fn webhook(&self, url: &str, page: &Page) -> Result<String, String> {
@@ -193,13 +254,23 @@ impl Channels {
             "resolve_url": page.resolve_url,
         })
         .to_string();
+        self.post_signed(url, &page.idempotency_key, body).await
+    }
+
+    /// Posts a JSON body signed with the server's signing key.
+    async fn post_signed(
+        &self,
+        url: &str,
+        idempotency_key: &str,
+        body: String,
+    ) -> Result<String, String> {
         let signature = format!("sha256={}", self.signer.sign_hex(body.as_bytes()));
         let response = self
             .http
             .post(url)
             .header("content-type", "application/json")
             .header("x-watchbill-signature", signature)
-            .header("idempotency-key", &page.idempotency_key)
+            .header("idempotency-key", idempotency_key)
             .body(body)
             .send()
             .await

@@ -53,6 +53,8 @@ pub struct Engine {
     wake: Arc<Notify>,
     /// When handoffs were last looked for; a throttle only, the kept reports are the record.
     handoffs_checked: Arc<std::sync::Mutex<Option<jiff::Timestamp>>>,
+    /// When deadlines were last looked at; a throttle only, the notices are the record.
+    reminders_checked: Arc<std::sync::Mutex<Option<jiff::Timestamp>>>,
 }
 
 /// How often the engine looks for a handoff that has no report yet.
@@ -75,6 +77,7 @@ impl Engine {
             public_url,
             wake,
             handoffs_checked: Arc::default(),
+            reminders_checked: Arc::default(),
         }
     }
 
@@ -105,13 +108,97 @@ impl Engine {
         let heartbeats = self.check_heartbeats().await?;
         let escalations = self.escalate_due().await?;
         self.write_handoff_reports().await;
+        self.queue_reminders().await;
         let (sent, failed) = self.deliver_due().await?;
         let (hooks_sent, hooks_failed) = self.deliver_webhooks().await?;
+        let (notices_sent, notices_failed) = self.deliver_notices().await?;
         Ok(StepReport {
             escalations: escalations + heartbeats,
-            sent: sent + hooks_sent,
-            failed: failed + hooks_failed,
+            sent: sent + hooks_sent + notices_sent,
+            failed: failed + hooks_failed + notices_failed,
         })
+    }
+
+    /// Whether a throttled check is due: at most once a minute of the store's clock.
+    fn check_due(
+        checked: &std::sync::Mutex<Option<jiff::Timestamp>>,
+        now: jiff::Timestamp,
+    ) -> bool {
+        let Ok(mut checked) = checked.lock() else {
+            return false;
+        };
+        let due = match *checked {
+            Some(last) => now < last || now.duration_since(last) >= HANDOFF_CHECK_EVERY,
+            None => true,
+        };
+        if due {
+            *checked = Some(now);
+        }
+        due
+    }
+
+    /// Queues the deadline reminders due now (see `reminders.rs`). Failures are logged and
+    /// retried at the next check.
+    async fn queue_reminders(&self) {
+        let now = self.store.now();
+        if !Self::check_due(&self.reminders_checked, now) {
+            return;
+        }
+        let result = async {
+            let mut tx = self.store.write().await?;
+            let queued =
+                super::reminders::queue(tx.as_mut(), &self.roster, &self.public_url, now).await?;
+            tx.commit().await?;
+            Ok::<usize, crate::error::ApiError>(queued)
+        };
+        match result.await {
+            Ok(0) => {}
+            Ok(queued) => tracing::debug!(queued, "deadline reminders queued"),
+            Err(error) => {
+                tracing::warn!(error = %error.message, "queueing reminders failed; retrying at the next check")
+            }
+        }
+    }
+
+    /// Sends due notices (reminders, reports by email) and records each outcome; a failure is
+    /// retried with the same back-off as pages.
+    async fn deliver_notices(&self) -> Result<(usize, usize), StoreError> {
+        let claimed = {
+            let mut tx = self.store.write().await?;
+            let now = tx.now();
+            let lease = now + SignedDuration::from_secs(120);
+            let claimed = tx.claim_due_notices(now, lease, 32).await?;
+            tx.commit().await?;
+            claimed
+        };
+        if claimed.is_empty() {
+            return Ok((0, 0));
+        }
+        let mut outcomes = Vec::with_capacity(claimed.len());
+        for notice in claimed {
+            let outcome = self.channels.send_notice(&notice.input).await;
+            outcomes.push((notice, outcome));
+        }
+        let mut tx = self.store.write().await?;
+        let now = tx.now();
+        let (mut sent, mut failed) = (0, 0);
+        for (notice, outcome) in outcomes {
+            match outcome {
+                Ok(_) => {
+                    tx.mark_notice_sent(notice.id).await?;
+                    sent += 1;
+                }
+                Err(error) => {
+                    let retry = (notice.attempts < MAX_ATTEMPTS)
+                        .then(|| now + retry_delay(notice.attempts));
+                    tracing::warn!(%error, key = %notice.input.idempotency_key, "a notice failed");
+                    tx.mark_notice_failed(notice.id, &error, retry).await?;
+                    failed += 1;
+                }
+            }
+        }
+        tx.commit().await?;
+        Ok((sent, failed))
     }
 
     /// Writes the handoff report of every team whose duty schedule has handed off since its
@@ -119,18 +206,8 @@ impl Engine {
     /// logged and retried at the next check; they never stop paging.
     async fn write_handoff_reports(&self) {
         let now = self.store.now();
-        {
-            let Ok(mut checked) = self.handoffs_checked.lock() else {
-                return;
-            };
-            let due = match *checked {
-                Some(last) => now < last || now.duration_since(last) >= HANDOFF_CHECK_EVERY,
-                None => true,
-            };
-            if !due {
-                return;
-            }
-            *checked = Some(now);
+        if !Self::check_due(&self.handoffs_checked, now) {
+            return;
         }
         if let Err(error) = self.write_handoff_reports_at(now).await {
             tracing::warn!(error = %error.message, "writing handoff reports failed; retrying at the next check");
@@ -162,6 +239,32 @@ impl Engine {
                 .record_handoff_report(team, report.week_end, &body)
                 .await?
             {
+                // The team hears of it by email: every member's email contact methods.
+                let record = tx.team(team).await?;
+                let text = report.summary(&record.name);
+                for member in &record.members {
+                    for method in tx.contact_methods(*member).await? {
+                        if method.kind != "email" {
+                            continue;
+                        }
+                        tx.insert_notice(&watchbill_store::notices::NoticeInput {
+                            idempotency_key: format!(
+                                "handoff:{}:{}:{}",
+                                team,
+                                report.week_end.as_second(),
+                                method.id
+                            ),
+                            user_id: Some(*member),
+                            kind: method.kind.clone(),
+                            address: method.address.clone(),
+                            subject: format!("Handoff report: {}", record.name),
+                            body: text.clone(),
+                            link: format!("{}/teams/{}/reports", self.public_url, team),
+                            due_at: now,
+                        })
+                        .await?;
+                    }
+                }
                 let payload = format!(
                     r#"{{"event":"handoff.report","occurred_at":"{now}","team_id":{},"report":{body}}}"#,
                     team.0
@@ -556,7 +659,7 @@ impl Engine {
             person: person.name,
             ack_url: link(LinkAction::Acknowledge),
             resolve_url: link(LinkAction::Resolve),
-            incident_url: format!("{}/api/v1/incidents/{}", self.public_url, incident.id),
+            incident_url: format!("{}/incidents/{}", self.public_url, incident.id),
         }))
     }
 }

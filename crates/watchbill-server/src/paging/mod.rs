@@ -8,4 +8,5 @@ pub mod engine;
 pub mod events;
 pub mod intake;
 pub mod links;
+pub mod reminders;
 pub mod webhooks;

@@ -124,7 +124,19 @@ struct BalancePage {
     page_width: u32,
     label_y: u32,
     bars: Vec<Bar>,
-    rows: Vec<(String, String, usize, usize, usize, usize, usize, String)>,
+    rows: Vec<BalanceRow>,
+}
+
+/// One week of the balance table.
+struct BalanceRow {
+    week: String,
+    captain: String,
+    bugs: usize,
+    features: usize,
+    maintenance: usize,
+    tasks: usize,
+    pages: usize,
+    page_hours: String,
 }
 
 /// The chart's geometry: a plot 180 units high above a line of week labels.
@@ -203,18 +215,19 @@ pub async fn team_balance(
             label: label.clone(),
             segments,
         });
-        rows.push((
-            label,
-            week.captain
+        rows.push(BalanceRow {
+            week: label,
+            captain: week
+                .captain
                 .as_ref()
                 .map_or_else(|| "nobody".to_owned(), |c| c.name.clone()),
-            week.closed.bug,
-            week.closed.feature,
-            week.closed.maintenance,
-            week.closed.task,
-            week.pages,
-            format!("{:.1}", week.page_hours),
-        ));
+            bugs: week.closed.bug,
+            features: week.closed.feature,
+            maintenance: week.closed.maintenance,
+            tasks: week.closed.task,
+            pages: week.pages,
+            page_hours: format!("{:.1}", week.page_hours),
+        });
     }
     Ok(render(&BalancePage {
         shell: Shell::new(&viewer, "duty"),
