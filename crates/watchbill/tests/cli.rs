@@ -158,16 +158,17 @@ fn tickets_are_listed_and_shown_from_the_cli(backend: Backend) {
             assert!(created.status().is_success());
         }
     });
-    let output = server.run(&token, &["tickets", "label = product-maintenance-duty"]);
+    // The demo files UF-1 to UF-6 for the duty week; these are UF-7 and UF-8.
+    let output = server.run(&token, &["tickets", "label = product-maintenance-duty AND title ~ \"Quiz timer drifts\" AND due > 2026-12-01"]);
     assert!(output.status.success(), "{}", stderr(&output));
     assert_eq!(
         stdout(&output),
-        "UF-1     Medium   open        Quiz timer drifts  due 2026-12-04\n"
+        "UF-7     Medium   open        Quiz timer drifts  due 2026-12-04\n"
     );
-    let output = server.run(&token, &["tickets", "--show", "UF-1"]);
+    let output = server.run(&token, &["tickets", "--show", "UF-7"]);
     let text = stdout(&output);
     assert!(
-        text.starts_with("UF-1  Quiz timer drifts\n  task · Medium · open · due 2026-12-04\n"),
+        text.starts_with("UF-7  Quiz timer drifts\n  task · Medium · open · due 2026-12-04\n"),
         "{text}"
     );
     assert!(text.contains(": created → Quiz timer drifts"), "{text}");
@@ -197,28 +198,28 @@ fn tickets_are_listed_and_shown_from_the_cli(backend: Backend) {
         ],
     );
     assert!(output.status.success(), "{}", stderr(&output));
-    assert_eq!(stdout(&output), "Filed UF-3: Broken quiz link\n");
+    assert_eq!(stdout(&output), "Filed UF-9: Broken quiz link\n");
     let output = server.run(
         &token,
         &[
-            "ticket", "set", "UF-3", "--status", "closed", "--due", "none",
+            "ticket", "set", "UF-9", "--status", "closed", "--due", "none",
         ],
     );
     assert!(output.status.success(), "{}", stderr(&output));
-    assert_eq!(stdout(&output), "UF-3  Broken quiz link · High · closed\n");
-    let output = server.run(&token, &["ticket", "comment", "UF-3", "Fixed the link."]);
+    assert_eq!(stdout(&output), "UF-9  Broken quiz link · High · closed\n");
+    let output = server.run(&token, &["ticket", "comment", "UF-9", "Fixed the link."]);
     assert!(output.status.success(), "{}", stderr(&output));
-    let output = server.run(&token, &["tickets", "--show", "UF-3"]);
+    let output = server.run(&token, &["tickets", "--show", "UF-9"]);
     let text = stdout(&output);
     assert!(text.contains("commented: Fixed the link."), "{text}");
     assert!(
         !text.contains("due 2026-12-02"),
         "the due date was cleared: {text}"
     );
-    let output = server.run(&token, &["ticket", "set", "UF-3", "--status", "done"]);
+    let output = server.run(&token, &["ticket", "set", "UF-9", "--status", "done"]);
     assert_eq!(output.status.code(), Some(1));
     assert!(stderr(&output).contains("status"), "{}", stderr(&output));
-    let output = server.run(&token, &["ticket", "set", "UF-3"]);
+    let output = server.run(&token, &["ticket", "set", "UF-9"]);
     assert_eq!(output.status.code(), Some(1));
     assert!(
         stderr(&output).contains("say what to change"),
