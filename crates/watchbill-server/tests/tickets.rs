@@ -22,6 +22,7 @@ on_both_backends!(
     generated_weeks_report_what_happened_in_them,
     files_are_attached_listed_and_downloaded_safely,
     deadlines_remind_by_day_and_handoffs_mail_the_team,
+    requesters_hear_when_their_ticket_is_taken_finished_or_commented,
 );
 
 fn keys(list: &Value) -> Vec<String> {
@@ -1388,4 +1389,90 @@ async fn deadlines_remind_by_day_and_handoffs_mail_the_team(backend: Backend) {
         "each of the four User-facing members, once"
     );
     assert!(handoff.iter().all(|n| n.status == "sent"));
+}
+
+async fn requesters_hear_when_their_ticket_is_taken_finished_or_commented(backend: Backend) {
+    use watchbill_server::paging::channels::SmtpSettings;
+    use watchbill_server::PagingConfig;
+    let sink = SmtpSink::start();
+    let paging = PagingConfig {
+        smtp: Some(SmtpSettings::parse(&sink.url(), "watchbill@example.test").unwrap()),
+        sms: None,
+    };
+    let app = TestApp::start_with(backend, "2026-11-24T20:00:00Z", paging).await;
+    let rita = app.user("Rita").await;
+    let ada = app.user("Ada").await;
+    let team = app.team("User-facing", &[ada]).await;
+    app.put(
+        &format!("/api/v1/teams/{team}/ticket-settings"),
+        json!({"prefix": "UF"}),
+    )
+    .await;
+    let (status, token) = app
+        .post(
+            "/api/v1/tokens",
+            json!({"name": "rita", "role": "responder", "user_id": rita}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{token}");
+    let rita_token = token["secret"].as_str().unwrap().to_owned();
+    let (status, ticket) = app
+        .request(
+            Method::POST,
+            "/api/v1/tickets",
+            Some(&rita_token),
+            Some(json!({"team_id": team, "title": "Certificates show the wrong date"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{ticket}");
+    assert_eq!(ticket["reporter_id"], rita);
+
+    let patch = |body: Value| {
+        app.request(
+            Method::PATCH,
+            "/api/v1/tickets/UF-1",
+            Some(common::ADMIN_TOKEN),
+            Some(body),
+        )
+    };
+    patch(json!({"assignee_id": ada, "status": "in_progress"})).await;
+    app.settle().await;
+    let mail = sink.wait_for("Ada is now working on UF-1.").await;
+    assert!(
+        mail.contains("To: rita@example.test\nSubject: [UF-1] Certificates show the wrong date"),
+        "{mail}"
+    );
+    assert!(
+        mail.contains("In-Reply-To: <ticket.UF-1@watchbill>"),
+        "{mail}"
+    );
+    assert!(
+        mail.contains("References: <ticket.UF-1@watchbill>"),
+        "{mail}"
+    );
+
+    app.post(
+        "/api/v1/tickets/UF-1/comments",
+        json!({"body": "Found it: the time zone."}),
+    )
+    .await;
+    // Her own comment is not mailed back to her.
+    app.request(
+        Method::POST,
+        "/api/v1/tickets/UF-1/comments",
+        Some(&rita_token),
+        Some(json!({"body": "Thanks!"})),
+    )
+    .await;
+    patch(json!({"status": "resolved"})).await;
+    app.settle().await;
+    sink.wait_for("commented on UF-1:").await;
+    let mail = sink.wait_for("UF-1 is resolved.").await;
+    assert!(!mail.contains("Thanks!"), "{mail}");
+    assert_eq!(mail.matches("Subject: [UF-1]").count(), 3, "{mail}");
+    // Reassigning to the same person, or editing the priority, says nothing new.
+    patch(json!({"priority": "High"})).await;
+    app.settle().await;
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    assert_eq!(sink.output().matches("Subject: [UF-1]").count(), 3);
 }

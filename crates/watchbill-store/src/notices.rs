@@ -21,6 +21,9 @@ pub struct NoticeInput {
     pub body: String,
     /// Where the reader acts: the ticket's or report's page.
     pub link: String,
+    /// The Message-ID of the conversation an email continues (`<ticket.UF-3@watchbill>`), so
+    /// that mail programs keep a ticket's messages together.
+    pub thread: Option<String>,
     /// Not before this instant (a reminder waits for the morning).
     pub due_at: Timestamp,
 }

@@ -6,7 +6,7 @@ macro_rules! notices_tx_impl {
     ($tx:ident, $row:ty, $lock:literal) => {
         use crate::notices::*;
 
-        const NOTICE_COLUMNS: &str = "id, idempotency_key, user_id, kind, address, subject, body, link, due_at, \
+        const NOTICE_COLUMNS: &str = "id, idempotency_key, user_id, kind, address, subject, body, link, thread, due_at, \
             status, attempts, last_error, sent_at";
 
         fn notice_from(row: &$row) -> Result<Notice> {
@@ -22,6 +22,7 @@ macro_rules! notices_tx_impl {
                     subject: row.try_get("subject")?,
                     body: row.try_get("body")?,
                     link: row.try_get("link")?,
+                    thread: row.try_get("thread")?,
                     due_at: timestamp(row.try_get("due_at")?)?,
                 },
                 status: row.try_get("status")?,
@@ -35,8 +36,8 @@ macro_rules! notices_tx_impl {
         impl crate::notices::NoticeTx for $tx {
             async fn insert_notice(&mut self, input: &NoticeInput) -> Result<bool> {
                 let done = sqlx::query(
-                    "INSERT INTO notices (idempotency_key, user_id, kind, address, subject, body, link, due_at, created_at) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (idempotency_key) DO NOTHING",
+                    "INSERT INTO notices (idempotency_key, user_id, kind, address, subject, body, link, thread, due_at, created_at) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT (idempotency_key) DO NOTHING",
                 )
                 .bind(&input.idempotency_key)
                 .bind(input.user_id.map(|u| u.0))
@@ -45,6 +46,7 @@ macro_rules! notices_tx_impl {
                 .bind(&input.subject)
                 .bind(&input.body)
                 .bind(&input.link)
+                .bind(&input.thread)
                 .bind(input.due_at.as_second())
                 .bind(self.now.as_second())
                 .execute(&mut *self.tx)

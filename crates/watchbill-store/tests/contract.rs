@@ -1011,6 +1011,7 @@ mod notices {
             subject: "UF-1 is due tomorrow".to_owned(),
             body: "Upload fails".to_owned(),
             link: "http://localhost/tickets/UF-1".to_owned(),
+            thread: None,
             due_at,
         }
     }

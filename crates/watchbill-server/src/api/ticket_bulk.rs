@@ -19,6 +19,7 @@ use watchbill_store::Tx;
 use crate::auth::Caller;
 use crate::error::{ApiError, ApiResult, ErrorCode};
 use crate::extract::{ApiBytes, ApiJson, ApiPath};
+use crate::paging::requesters::{self, Happening};
 use crate::state::AppState;
 
 pub fn routes() -> OpenApiRouter<AppState> {
@@ -359,7 +360,21 @@ pub(crate) async fn bulk_edit(
             labels.dedup();
             changes.push(TicketChange::Labels(labels));
         }
-        tx.update_ticket(stored.id, &changes, &caller.label).await?;
+        let updated = tx.update_ticket(stored.id, &changes, &caller.label).await?;
+        if requesters::happenings(&stored, &updated).0 {
+            let by = match updated.ticket.assignee {
+                Some(user) => tx.user(user).await?.name,
+                None => String::new(),
+            };
+            requesters::tell(
+                tx.as_mut(),
+                &state.public_url,
+                &updated,
+                Happening::Taken { by: &by },
+                caller.user,
+            )
+            .await?;
+        }
         keys.push(stored.ticket.key.to_string());
     }
     tx.record_audit(
@@ -369,6 +384,7 @@ pub(crate) async fn bulk_edit(
     )
     .await?;
     tx.commit().await?;
+    state.wake.notify_one();
     Ok(Json(BulkReport {
         changed: keys.len(),
         keys,

@@ -22,6 +22,7 @@ use super::oncall::PersonView;
 use crate::auth::Caller;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{ApiJson, ApiPath, ApiQuery};
+use crate::paging::requesters::{self, Happening};
 use crate::state::AppState;
 
 pub fn routes() -> OpenApiRouter<AppState> {
@@ -644,7 +645,33 @@ pub(crate) async fn update_ticket(
         }
     }
     let updated = tx.update_ticket(ticket.id, &changes, &caller.label).await?;
+    let (taken, finished) = requesters::happenings(&ticket, &updated);
+    if taken {
+        let by = match updated.ticket.assignee {
+            Some(user) => tx.user(user).await?.name,
+            None => String::new(),
+        };
+        requesters::tell(
+            tx.as_mut(),
+            &state.public_url,
+            &updated,
+            Happening::Taken { by: &by },
+            caller.user,
+        )
+        .await?;
+    }
+    if finished {
+        requesters::tell(
+            tx.as_mut(),
+            &state.public_url,
+            &updated,
+            Happening::Finished,
+            caller.user,
+        )
+        .await?;
+    }
     tx.commit().await?;
+    state.wake.notify_one();
     Ok(Json(updated.into()))
 }
 
@@ -854,7 +881,20 @@ pub(crate) async fn add_comment(
         None => caller.label.clone(),
     };
     let comment = tx.add_ticket_comment(ticket.id, &author, text).await?;
+    requesters::tell(
+        tx.as_mut(),
+        &state.public_url,
+        &ticket,
+        Happening::Comment {
+            id: comment.id,
+            author: &author,
+            body: text,
+        },
+        caller.user,
+    )
+    .await?;
     tx.commit().await?;
+    state.wake.notify_one();
     Ok((
         StatusCode::CREATED,
         Json(CommentView {

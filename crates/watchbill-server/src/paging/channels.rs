@@ -144,8 +144,14 @@ impl Channels {
     }
 
     async fn email(&self, address: &str, page: &Page) -> Result<String, String> {
-        self.mail(address, &page.subject(), page.text(), &page.idempotency_key)
-            .await
+        self.mail(
+            address,
+            &page.subject(),
+            page.text(),
+            &page.idempotency_key,
+            None,
+        )
+        .await
     }
 
     /// Mails `body` to `address`; the Message-ID comes from the idempotency key, so a message
@@ -156,6 +162,7 @@ impl Channels {
         subject: &str,
         body: String,
         idempotency_key: &str,
+        thread: Option<&str>,
     ) -> Result<String, String> {
         let smtp = self
             .smtp
@@ -168,7 +175,13 @@ impl Channels {
         let to: Mailbox = address
             .parse()
             .map_err(|e| format!("`{address}` is not an email address: {e}"))?;
-        let message = Message::builder()
+        let mut builder = Message::builder();
+        if let Some(thread) = thread {
+            builder = builder
+                .in_reply_to(thread.to_owned())
+                .references(thread.to_owned());
+        }
+        let message = builder
             .from(from)
             .to(to)
             .subject(subject)
@@ -200,6 +213,7 @@ impl Channels {
                     &notice.subject,
                     body,
                     &notice.idempotency_key,
+                    notice.thread.as_deref(),
                 )
                 .await
             }

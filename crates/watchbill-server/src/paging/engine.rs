@@ -260,6 +260,7 @@ impl Engine {
                             subject: format!("Handoff report: {}", record.name),
                             body: text.clone(),
                             link: format!("{}/teams/{}/reports", self.public_url, team),
+                            thread: None,
                             due_at: now,
                         })
                         .await?;

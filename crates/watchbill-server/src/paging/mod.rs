@@ -9,4 +9,5 @@ pub mod events;
 pub mod intake;
 pub mod links;
 pub mod reminders;
+pub mod requesters;
 pub mod webhooks;

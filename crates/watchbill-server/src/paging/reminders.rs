@@ -83,6 +83,7 @@ pub async fn queue(
                     ticket.priority.as_str()
                 ),
                 link: format!("{public_url}/tickets/{}", ticket.key),
+                thread: None,
                 due_at,
             };
             if tx.insert_notice(&input).await? {

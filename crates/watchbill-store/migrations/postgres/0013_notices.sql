@@ -9,6 +9,8 @@ CREATE TABLE notices (
     subject TEXT NOT NULL,
     body TEXT NOT NULL,
     link TEXT NOT NULL,
+    -- The conversation an email belongs to (its In-Reply-To and References), if any.
+    thread TEXT,
     due_at BIGINT NOT NULL,
     status TEXT NOT NULL DEFAULT 'pending',
     attempts BIGINT NOT NULL DEFAULT 0,
