@@ -32,6 +32,7 @@ on_both_backends!(
     admins_add_people_and_managers_change_teams,
     tickets_are_found_edited_and_bulk_changed_from_their_pages,
     planning_balance_and_reports_have_their_pages,
+    follow_ups_saved_filters_csv_attachments_and_settings_have_forms,
 );
 
 const NOW: &str = "2026-11-25T12:00:00Z";
@@ -762,13 +763,24 @@ async fn contact_methods_are_tested_from_the_person_page(backend: Backend) {
 
 /// A multipart body with the CSRF token and one file.
 fn upload(csrf: &str, file: &[u8]) -> (String, Vec<u8>) {
+    upload_as(csrf, "photo", "me.png", "image/png", file)
+}
+
+/// A multipart body with the CSRF token and one file in `field`.
+fn upload_as(
+    csrf: &str,
+    field: &str,
+    name: &str,
+    content_type: &str,
+    file: &[u8],
+) -> (String, Vec<u8>) {
     let boundary = "watchbill-test-boundary";
     let mut body = Vec::new();
     body.extend_from_slice(
         format!("--{boundary}\r\nContent-Disposition: form-data; name=\"csrf\"\r\n\r\n{csrf}\r\n")
             .as_bytes(),
     );
-    body.extend_from_slice(format!("--{boundary}\r\nContent-Disposition: form-data; name=\"photo\"; filename=\"me.png\"\r\nContent-Type: image/png\r\n\r\n").as_bytes());
+    body.extend_from_slice(format!("--{boundary}\r\nContent-Disposition: form-data; name=\"{field}\"; filename=\"{name}\"\r\nContent-Type: {content_type}\r\n\r\n").as_bytes());
     body.extend_from_slice(file);
     body.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
     (format!("multipart/form-data; boundary={boundary}"), body)
@@ -1372,5 +1384,153 @@ async fn planning_balance_and_reports_have_their_pages(backend: Backend) {
     assert_eq!(
         browser.get("/teams/999/balance").await.status,
         StatusCode::NOT_FOUND
+    );
+}
+
+async fn follow_ups_saved_filters_csv_attachments_and_settings_have_forms(backend: Backend) {
+    let app = TestApp::start(backend, NOW).await;
+    let (ada, email) = person(&app, "Mia", "manager").await;
+    let (team, _, key) = product(&app, &[ada]).await;
+    app.put(
+        &format!("/api/v1/teams/{team}/ticket-settings"),
+        json!({"prefix": "UF"}),
+    )
+    .await;
+    let number = incident(&app, &key, "Checkout is down").await;
+    let mut browser = Browser::new(&app);
+    browser.sign_in(&email, PASSWORD).await;
+    let csrf = browser.csrf("/tickets").await;
+    let send = |path: String, (content_type, body): (String, Vec<u8>)| {
+        browser
+            .http
+            .post(format!("{}{path}", app.url))
+            .header(COOKIE, browser.cookie.clone().unwrap())
+            .header("content-type", content_type)
+            .body(body)
+            .send()
+    };
+
+    // A follow-up ticket from the incident's page, linked both ways.
+    let page = browser
+        .post(
+            &format!("/incidents/{number}/follow-up"),
+            &[("csrf", &csrf)],
+        )
+        .await;
+    assert_eq!(page.status, StatusCode::SEE_OTHER);
+    assert_eq!(page.location.as_deref(), Some("/tickets/UF-1"));
+    let page = browser.get("/tickets/UF-1").await;
+    assert!(
+        page.body.contains(&format!("href=\"/incidents/{number}\"")),
+        "{}",
+        page.body
+    );
+    assert!(browser
+        .get(&format!("/incidents/{number}"))
+        .await
+        .body
+        .contains("href=\"/tickets/UF-1\""));
+
+    // A Jira CSV imported from a file; a bad row changes nothing.
+    let csv = "Issue key,Summary,Labels,Priority,Due date,Status\nOLD-1,Renew the certificate,product-maintenance-duty,High,2026-12-01,Open\n";
+    let done = send(
+        format!("/teams/{team}/tickets/import"),
+        upload_as(&csrf, "file", "jira.csv", "text/csv", csv.as_bytes()),
+    )
+    .await
+    .unwrap();
+    assert_eq!(done.status(), StatusCode::SEE_OTHER);
+    assert!(done.headers()["location"]
+        .to_str()
+        .unwrap()
+        .contains("Imported+1+ticket"));
+    let bad = "Issue key,Summary,Priority\nOLD-2,Fine,High\nOLD-3,Broken,Urgentest\n";
+    let refused = send(
+        format!("/teams/{team}/tickets/import"),
+        upload_as(&csrf, "file", "jira.csv", "text/csv", bad.as_bytes()),
+    )
+    .await
+    .unwrap();
+    assert!(refused.status().is_client_error());
+    assert!(
+        refused.text().await.unwrap().contains("row"),
+        "the refusal names the row"
+    );
+    let (_, all) = app.get("/api/v1/tickets").await;
+    assert_eq!(all.as_array().unwrap().len(), 2, "nothing half-imported");
+
+    // The list's filter saved, and downloaded as CSV.
+    let filter = "label = product-maintenance-duty";
+    let page = browser
+        .post(
+            "/tickets/filters",
+            &[
+                ("csrf", &csrf),
+                ("name", "Duty"),
+                ("query", filter),
+                ("team_id", ""),
+            ],
+        )
+        .await;
+    assert_eq!(page.status, StatusCode::SEE_OTHER);
+    assert!(browser.get("/tickets").await.body.contains(">Duty</a>"));
+    let csv = browser
+        .get("/tickets.csv?filter=label%20%3D%20product-maintenance-duty")
+        .await;
+    assert_eq!(csv.status, StatusCode::OK);
+    assert!(csv.body.starts_with("Issue key,Summary"), "{}", csv.body);
+    assert!(
+        csv.body.contains("Renew the certificate") && csv.body.contains("Follow up INC-1"),
+        "{}",
+        csv.body
+    );
+
+    // A file attached from the ticket's page and downloaded back, never shown inline.
+    let done = send(
+        "/tickets/UF-2/attachments".to_owned(),
+        upload_as(&csrf, "file", "trace.txt", "text/plain", b"stack trace"),
+    )
+    .await
+    .unwrap();
+    assert_eq!(done.status(), StatusCode::SEE_OTHER);
+    let page = browser.get("/tickets/UF-2").await;
+    let at = page.body.find("/tickets/UF-2/attachments/").unwrap();
+    let link = &page.body[at..at + page.body[at..].find('"').unwrap()];
+    let file = browser
+        .http
+        .get(format!("{}{link}", app.url))
+        .header(COOKIE, browser.cookie.clone().unwrap())
+        .send()
+        .await
+        .unwrap();
+    assert!(file.headers()["content-disposition"]
+        .to_str()
+        .unwrap()
+        .starts_with("attachment"));
+    assert_eq!(file.text().await.unwrap(), "stack trace");
+
+    // The team's ticket settings from the duty page.
+    let page = browser
+        .post(
+            &format!("/teams/{team}/ticket-settings"),
+            &[
+                ("csrf", &csrf),
+                ("prefix", "UF"),
+                (
+                    "duty_filter",
+                    "label = product-maintenance-duty ORDER BY due ASC",
+                ),
+                ("assign_to_captain", "on"),
+            ],
+        )
+        .await;
+    assert_eq!(page.status, StatusCode::SEE_OTHER);
+    let (_, settings) = app
+        .get(&format!("/api/v1/teams/{team}/ticket-settings"))
+        .await;
+    assert_eq!(settings["assign_to_captain"], true);
+    assert_eq!(
+        settings["duty_filter"],
+        "label = product-maintenance-duty ORDER BY due ASC"
     );
 }

@@ -58,7 +58,7 @@ impl From<Attachment> for AttachmentView {
 #[into_params(parameter_in = Query)]
 pub struct UploadQuery {
     /// The file's name, without directories.
-    filename: String,
+    pub filename: String,
 }
 
 fn key(text: &str) -> ApiResult<TicketKey> {
@@ -93,7 +93,7 @@ fn filename(text: &str) -> ApiResult<String> {
     request_body(content = Vec<u8>, description = "The file's bytes", content_type = "application/octet-stream"),
     responses((status = 201, body = AttachmentView), (status = 400, body = ApiError), (status = 404, body = ApiError), (status = 413, body = ApiError)),
     security(("token" = [])))]
-async fn upload(
+pub(crate) async fn upload(
     State(state): State<AppState>,
     caller: Caller,
     ApiPath(text): ApiPath<String>,
@@ -142,7 +142,7 @@ async fn list(
     params(("key" = String, Path, description = "`UF-123`"), ("id" = i64, Path, description = "Attachment id")),
     responses((status = 200, description = "The file", content_type = "application/octet-stream"), (status = 404, body = ApiError)),
     security(("token" = [])))]
-async fn download(
+pub(crate) async fn download(
     State(state): State<AppState>,
     _caller: Caller,
     ApiPath((text, id)): ApiPath<(String, i64)>,

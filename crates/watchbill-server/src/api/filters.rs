@@ -82,7 +82,7 @@ pub struct FilterBody {
 /// Saves a filter for a team or for oneself (responder).
 #[utoipa::path(post, path = "/api/v1/filters", tag = "tickets", request_body = FilterBody,
     responses((status = 201, body = FilterView), (status = 400, body = ApiError), (status = 409, body = ApiError)), security(("token" = [])))]
-async fn create_filter(
+pub(crate) async fn create_filter(
     State(state): State<AppState>,
     caller: Caller,
     ApiJson(body): ApiJson<FilterBody>,

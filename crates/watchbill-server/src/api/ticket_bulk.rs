@@ -117,7 +117,7 @@ fn row_error(line: u64, message: String) -> ApiError {
     request_body(content = String, description = "A Jira CSV export", content_type = "text/csv"),
     responses((status = 201, body = ImportReport), (status = 400, body = ApiError), (status = 422, body = ApiError)),
     security(("token" = [])))]
-async fn import_csv(
+pub(crate) async fn import_csv(
     State(state): State<AppState>,
     caller: Caller,
     ApiPath(id): ApiPath<i64>,

@@ -147,19 +147,19 @@ async fn captain(state: &AppState, tx: &mut dyn Tx, team: TeamId) -> ApiResult<O
 #[into_params(parameter_in = Query)]
 pub struct TicketQuery {
     /// A filter, e.g. `label = product-maintenance-duty AND status != closed ORDER BY priority DESC`.
-    filter: Option<String>,
+    pub filter: Option<String>,
     /// A team (id) whose Captain On-Call `currentDuty()` names.
-    team: Option<i64>,
+    pub team: Option<i64>,
     /// At most this many (default 100, at most 10,000).
-    limit: Option<i64>,
+    pub limit: Option<i64>,
     /// `json` (default) or `csv`, in the column names of a Jira export.
-    format: Option<String>,
+    pub format: Option<String>,
 }
 
 /// Lists tickets a filter selects, in its order.
 #[utoipa::path(get, path = "/api/v1/tickets", tag = "tickets", params(TicketQuery),
     responses((status = 200, body = [TicketView], description = "JSON, or CSV with `format=csv`"), (status = 400, body = ApiError)), security(("token" = [])))]
-async fn list_tickets(
+pub(crate) async fn list_tickets(
     State(state): State<AppState>,
     caller: Caller,
     ApiQuery(query): ApiQuery<TicketQuery>,
@@ -757,7 +757,7 @@ async fn get_settings(
 #[utoipa::path(put, path = "/api/v1/teams/{id}/ticket-settings", tag = "tickets", request_body = SettingsBody,
     params(("id" = i64, Path, description = "Team id")),
     responses((status = 200, body = SettingsView), (status = 400, body = ApiError), (status = 409, body = ApiError)), security(("token" = [])))]
-async fn put_settings(
+pub(crate) async fn put_settings(
     State(state): State<AppState>,
     caller: Caller,
     ApiPath(id): ApiPath<i64>,
@@ -1001,7 +1001,7 @@ pub struct FollowUpBody {
 #[utoipa::path(post, path = "/api/v1/incidents/{id}/follow-up", tag = "tickets", request_body = FollowUpBody,
     params(("id" = String, Path, description = "`INC-42` or `42`")),
     responses((status = 201, body = TicketView), (status = 404, body = ApiError), (status = 422, body = ApiError)), security(("token" = [])))]
-async fn follow_up(
+pub(crate) async fn follow_up(
     State(state): State<AppState>,
     caller: Caller,
     ApiPath(text): ApiPath<String>,

@@ -4,9 +4,9 @@
 use std::io::Cursor;
 
 use askama::Template;
-use axum::extract::{Multipart, Path, State};
+use axum::extract::{Path, Request, State};
 use axum::http::header::{CACHE_CONTROL, CONTENT_TYPE};
-use axum::http::{HeaderMap, HeaderValue};
+use axum::http::HeaderValue;
 use axum::response::{IntoResponse, Response};
 use image::{ImageReader, Limits};
 use serde::Deserialize;
@@ -15,7 +15,7 @@ use watchbill_store::model::UserInput;
 use watchbill_store::new_secret;
 
 use super::format::initials;
-use super::session::same_origin;
+use super::session::{read_upload, Uploaded};
 use super::{render, see_other, Posted, Shell, Viewer, WebResult};
 use crate::api::contacts::{
     add_method, add_rule, remove_method, remove_rule, send_test, ContactMethodBody, RuleBody, KINDS,
@@ -244,39 +244,18 @@ fn shrink(bytes: Vec<u8>) -> ApiResult<Vec<u8>> {
 pub async fn upload_photo(
     State(state): State<AppState>,
     Path(id): Path<i64>,
-    viewer: Viewer,
-    headers: HeaderMap,
-    mut multipart: Multipart,
+    request: Request,
 ) -> WebResult<Response> {
-    same_origin(&headers)?;
-    let (mut csrf, mut photo) = (String::new(), None);
-    let bad = |_| ApiError::invalid("photo", "the upload could not be read");
-    while let Some(field) = multipart.next_field().await.map_err(bad)? {
-        match field.name() {
-            Some("csrf") => csrf = field.text().await.map_err(bad)?,
-            Some("photo") => {
-                photo = Some(field.bytes().await.map_err(|_| {
-                    ApiError::new(ErrorCode::PayloadTooLarge, "a photo may be at most 8 MiB")
-                })?)
-            }
-            _ => {}
-        }
-    }
-    if csrf != viewer.csrf {
-        return Err(ApiError::new(
-            ErrorCode::Forbidden,
-            "this form has expired or did not come from watchbill; reload the page and try again",
-        )
-        .into());
-    }
+    let Uploaded {
+        viewer,
+        bytes: photo,
+        ..
+    } = read_upload(&state, request, "photo", "8 MiB").await?;
     if !may_edit(&viewer, id) {
         return Err(
             ApiError::new(ErrorCode::Forbidden, "you may change only your own photo").into(),
         );
     }
-    let photo = photo
-        .filter(|p| !p.is_empty())
-        .ok_or_else(|| ApiError::invalid("photo", "choose a photo to upload"))?;
     let jpeg = tokio::task::spawn_blocking(move || shrink(photo.to_vec()))
         .await
         .map_err(|_| ApiError::new(ErrorCode::Internal, "internal error"))??;

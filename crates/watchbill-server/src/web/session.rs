@@ -326,3 +326,65 @@ pub fn safe_next(next: Option<&str>) -> String {
 
 /// A pause before answering a refused sign-in, so guessing is slow even below the limit.
 pub const REFUSAL_DELAY: Duration = Duration::from_millis(300);
+
+/// A file posted from a page's form (multipart), with the form's CSRF token checked.
+pub struct Uploaded {
+    pub viewer: Viewer,
+    pub bytes: axum::body::Bytes,
+    /// The name the browser gave the file, if any.
+    pub filename: Option<String>,
+    /// The type the browser gave the file, if any.
+    pub content_type: Option<String>,
+}
+
+/// Reads the multipart form of a signed-in person: the CSRF token and the one file field
+/// `field` (an empty file counts as none). `limit` names the size in refusals.
+pub async fn read_upload(
+    state: &AppState,
+    request: Request,
+    field: &'static str,
+    limit: &str,
+) -> Result<Uploaded, WebError> {
+    let (mut parts, body) = request.into_parts();
+    same_origin(&parts.headers)?;
+    let viewer = Viewer::from_request_parts(&mut parts, state).await?;
+    let request = Request::from_parts(parts, body);
+    let mut multipart = axum::extract::Multipart::from_request(request, state)
+        .await
+        .map_err(|_| ApiError::invalid(field, "send the form as multipart/form-data"))?;
+    let bad = |_| ApiError::invalid(field, "the upload could not be read");
+    let (mut csrf, mut file) = (String::new(), None);
+    while let Some(part) = multipart.next_field().await.map_err(bad)? {
+        match part.name() {
+            Some("csrf") => csrf = part.text().await.map_err(bad)?,
+            Some(name) if name == field => {
+                let filename = part.file_name().map(str::to_owned);
+                let content_type = part.content_type().map(str::to_owned);
+                let bytes = part.bytes().await.map_err(|_| {
+                    ApiError::new(
+                        ErrorCode::PayloadTooLarge,
+                        format!("a file may be at most {limit}"),
+                    )
+                })?;
+                file = Some((bytes, filename, content_type));
+            }
+            _ => {}
+        }
+    }
+    if !constant_time_eq(csrf.as_bytes(), viewer.csrf.as_bytes()) {
+        return Err(ApiError::new(
+            ErrorCode::Forbidden,
+            "this form has expired or did not come from watchbill; reload the page and try again",
+        )
+        .into());
+    }
+    let (bytes, filename, content_type) = file
+        .filter(|(bytes, _, _)| !bytes.is_empty())
+        .ok_or_else(|| ApiError::invalid(field, "choose a file to upload"))?;
+    Ok(Uploaded {
+        viewer,
+        bytes,
+        filename,
+        content_type,
+    })
+}

@@ -5,8 +5,9 @@
 use std::collections::HashMap;
 
 use askama::Template;
-use axum::extract::{Path, Query, State};
-use axum::http::StatusCode;
+use axum::extract::{Path, Query, Request, State};
+use axum::http::header::CONTENT_TYPE;
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use jiff::civil::Date;
 use serde::Deserialize;
@@ -17,14 +18,18 @@ use watchbill_store::tickets::StoredTicket;
 
 use super::format::{when, zone};
 use super::markdown;
+use super::session::read_upload;
 use super::{render, see_other, Posted, Shell, Viewer, WebResult};
-use crate::api::ticket_bulk::{bulk_edit, BulkBody, BulkSet};
+use crate::api::attachments::{download, upload as upload_attachment, UploadQuery};
+use crate::api::filters::{create_filter, FilterBody};
+use crate::api::ticket_bulk::{bulk_edit, import_csv, BulkBody, BulkSet};
 use crate::api::tickets::{
-    add_comment, create_ticket, duty_queue, get_ticket, parse_filter, select, update_ticket,
-    CommentBody, NewTicketBody, TicketPatch, TicketView,
+    add_comment, create_ticket, duty_queue, follow_up, get_ticket, list_tickets, parse_filter,
+    put_settings, select, update_ticket, CommentBody, FollowUpBody, NewTicketBody, SettingsBody,
+    TicketPatch, TicketQuery, TicketView,
 };
-use crate::error::ApiError;
-use crate::extract::{ApiJson, ApiPath};
+use crate::error::{ApiError, ErrorCode};
+use crate::extract::{ApiBytes, ApiJson, ApiPath, ApiQuery};
 use crate::state::AppState;
 
 /// How many tickets a list shows.
@@ -107,6 +112,7 @@ struct ListPage {
     tickets: Vec<TicketRow>,
     limit: usize,
     can_act: bool,
+    can_manage: bool,
     priorities: Vec<&'static str>,
     kinds: Vec<&'static str>,
 }
@@ -172,6 +178,7 @@ pub async fn list(
         tickets: rows(tickets, &names, today),
         limit: LIMIT,
         can_act: viewer.can(Role::Responder),
+        can_manage: viewer.can(Role::Manager),
         priorities: Priority::ALL.iter().map(|p| p.as_str()).collect(),
         kinds: TicketKind::ALL.iter().map(|k| k.as_str()).collect(),
     };
@@ -299,7 +306,8 @@ struct TicketPage {
     incidents: Vec<(String, String)>,
     linked: Vec<String>,
     commits: Vec<String>,
-    attachments: Vec<String>,
+    /// (id, name, size and uploader).
+    attachments: Vec<(i64, String, String)>,
     comments: Vec<CommentRow>,
     history: Vec<HistoryRow>,
 }
@@ -355,7 +363,13 @@ pub async fn show(
         attachments: detail
             .attachments
             .into_iter()
-            .map(|a| format!("{} ({} bytes, {})", a.filename, a.size, a.uploaded_by))
+            .map(|a| {
+                (
+                    a.id,
+                    a.filename,
+                    format!("{} bytes, from {}", a.size, a.uploaded_by),
+                )
+            })
             .collect(),
         comments: detail
             .comments
@@ -468,6 +482,9 @@ struct DutyPage {
     mine: bool,
     filter: String,
     tickets: Vec<TicketRow>,
+    can_manage: bool,
+    prefix: String,
+    assign_to_captain: bool,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -502,6 +519,10 @@ pub async fn duty(
     };
     let axum::Json(queue) =
         duty_queue(State(state.clone()), viewer.caller(), ApiPath(team)).await?;
+    let settings = {
+        let mut tx = state.store.read().await?;
+        tx.ticket_settings(TeamId(team)).await?
+    };
     let names = names(&state).await?;
     let today = today(&state, &viewer);
     Ok(render(&DutyPage {
@@ -520,5 +541,153 @@ pub async fn duty(
             .into_iter()
             .map(|t| row(t, &names, today))
             .collect(),
+        can_manage: viewer.can(Role::Manager),
+        prefix: settings
+            .as_ref()
+            .map(|s| s.prefix.clone())
+            .unwrap_or_default(),
+        assign_to_captain: settings.is_some_and(|s| s.assign_to_captain),
     }))
+}
+
+/// Opens a follow-up ticket for an incident, linked both ways, and shows it.
+pub async fn follow_up_form(
+    State(state): State<AppState>,
+    Path(id): Path<i64>,
+    Posted { viewer, .. }: Posted<super::account::Empty>,
+) -> WebResult<Response> {
+    let body: FollowUpBody = serde_json::from_str("{}")
+        .map_err(|_| ApiError::new(ErrorCode::Internal, "internal error"))?;
+    let (_, axum::Json(ticket)) = follow_up(
+        State(state),
+        viewer.caller(),
+        ApiPath(id.to_string()),
+        ApiJson(body),
+    )
+    .await?;
+    Ok(see_other(&format!("/tickets/{}", ticket.key)))
+}
+
+#[derive(Debug, Deserialize)]
+pub struct SaveFilterForm {
+    name: String,
+    query: String,
+    #[serde(default)]
+    team_id: String,
+}
+
+/// Saves the list's filter as the person's own, or (with a team) as the team's.
+pub async fn save_filter(
+    State(state): State<AppState>,
+    Posted { viewer, form }: Posted<SaveFilterForm>,
+) -> WebResult<Response> {
+    let body = FilterBody {
+        name: form.name,
+        query: form.query.clone(),
+        team_id: form.team_id.trim().parse().ok(),
+    };
+    let _saved = create_filter(State(state), viewer.caller(), ApiJson(body)).await?;
+    let filter: String = form_urlencoded::byte_serialize(form.query.as_bytes()).collect();
+    Ok(see_other(&format!(
+        "/tickets?filter={filter}&notice=Filter+saved."
+    )))
+}
+
+/// The list as CSV in the columns of a Jira export, to download.
+pub async fn export_csv(
+    State(state): State<AppState>,
+    viewer: Viewer,
+    Query(query): Query<ListQuery>,
+) -> WebResult<Response> {
+    let query = TicketQuery {
+        filter: Some(query.filter).filter(|f| !f.trim().is_empty()),
+        team: query.team.trim().parse().ok(),
+        limit: Some(10_000),
+        format: Some("csv".to_owned()),
+    };
+    Ok(list_tickets(State(state), viewer.caller(), ApiQuery(query)).await?)
+}
+
+/// Imports a Jira CSV export into a team (manager), all or nothing.
+pub async fn import(
+    State(state): State<AppState>,
+    Path(team): Path<i64>,
+    request: Request,
+) -> WebResult<Response> {
+    let upload = read_upload(&state, request, "file", "2 MiB").await?;
+    let (_, axum::Json(report)) = import_csv(
+        State(state),
+        upload.viewer.caller(),
+        ApiPath(team),
+        ApiBytes(upload.bytes),
+    )
+    .await?;
+    let notice: String = form_urlencoded::byte_serialize(
+        format!("Imported {} ticket(s).", report.imported).as_bytes(),
+    )
+    .collect();
+    Ok(see_other(&format!("/tickets?notice={notice}")))
+}
+
+/// Attaches an uploaded file to a ticket.
+pub async fn attach(
+    State(state): State<AppState>,
+    Path(key): Path<String>,
+    request: Request,
+) -> WebResult<Response> {
+    let upload = read_upload(&state, request, "file", "2 MiB").await?;
+    let mut headers = HeaderMap::new();
+    if let Some(value) = upload
+        .content_type
+        .as_deref()
+        .and_then(|t| HeaderValue::from_str(t).ok())
+    {
+        headers.insert(CONTENT_TYPE, value);
+    }
+    let query = UploadQuery {
+        filename: upload.filename.unwrap_or_else(|| "file".to_owned()),
+    };
+    let _attached = upload_attachment(
+        State(state),
+        upload.viewer.caller(),
+        ApiPath(key.clone()),
+        ApiQuery(query),
+        headers,
+        ApiBytes(upload.bytes),
+    )
+    .await?;
+    Ok(see_other(&format!("/tickets/{key}")))
+}
+
+/// Downloads an attachment (always as a download, never shown inline).
+pub async fn attachment(
+    State(state): State<AppState>,
+    viewer: Viewer,
+    Path((key, id)): Path<(String, i64)>,
+) -> WebResult<Response> {
+    Ok(download(State(state), viewer.caller(), ApiPath((key, id))).await?)
+}
+
+#[derive(Debug, Deserialize)]
+pub struct SettingsForm {
+    prefix: String,
+    duty_filter: String,
+    #[serde(default)]
+    assign_to_captain: Option<String>,
+}
+
+/// Saves a team's ticket prefix, duty filter and whether new duty tickets go to the captain
+/// (manager).
+pub async fn save_settings(
+    State(state): State<AppState>,
+    Path(team): Path<i64>,
+    Posted { viewer, form }: Posted<SettingsForm>,
+) -> WebResult<Response> {
+    let body = SettingsBody {
+        prefix: form.prefix,
+        duty_filter: Some(form.duty_filter).filter(|f| !f.trim().is_empty()),
+        assign_to_captain: form.assign_to_captain.is_some(),
+    };
+    let _saved = put_settings(State(state), viewer.caller(), ApiPath(team), ApiJson(body)).await?;
+    Ok(see_other(&format!("/duty?team={team}")))
 }
