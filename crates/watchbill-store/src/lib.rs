@@ -9,6 +9,8 @@
 //! against both.
 
 mod error;
+pub mod mail;
+mod mail_sql;
 mod migrate;
 pub mod model;
 pub mod notices;
@@ -31,6 +33,7 @@ use jiff::Timestamp;
 use watchbill_core::{Clock, LayerId, OverrideId, ScheduleId, TeamId, TokenId, UserId};
 
 pub use error::StoreError;
+pub use mail::MailTx;
 use model::*;
 pub use notices::NoticeTx;
 pub use paging::PagingTx;
@@ -84,7 +87,7 @@ pub struct MigrationReport {
 /// Its operations come in two groups: [`RosterTx`] (people, teams, schedules, tokens) and
 /// [`PagingTx`] (services, incidents, escalation and notifications).
 #[async_trait]
-pub trait Tx: RosterTx + PagingTx + TicketTx + WebTx + NoticeTx + Send {
+pub trait Tx: RosterTx + PagingTx + TicketTx + WebTx + NoticeTx + MailTx + Send {
     async fn commit(self: Box<Self>) -> Result<()>;
 
     /// The instant this transaction began, from the store's clock; used for every timestamp

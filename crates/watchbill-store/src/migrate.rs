@@ -32,6 +32,7 @@ pub(crate) const SQLITE: &[Migration] = migrations!("sqlite":
     (11, "0011", "ticket_attachments"),
     (12, "0012", "web"),
     (13, "0013", "notices"),
+    (14, "0014", "mail"),
 );
 
 pub(crate) const POSTGRES: &[Migration] = migrations!("postgres":
@@ -48,6 +49,7 @@ pub(crate) const POSTGRES: &[Migration] = migrations!("postgres":
     (11, "0011", "ticket_attachments"),
     (12, "0012", "web"),
     (13, "0013", "notices"),
+    (14, "0014", "mail"),
 );
 
 /// The table recording which migrations a database has, in the syntax both backends accept.

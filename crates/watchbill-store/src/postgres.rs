@@ -146,6 +146,7 @@ mod tx {
     crate::paging_sql::paging_tx_impl!(PostgresTx, sqlx::postgres::PgRow, "FOR UPDATE SKIP LOCKED");
     crate::tickets_sql::tickets_tx_impl!(PostgresTx, sqlx::postgres::PgRow);
     crate::web_sql::web_tx_impl!(PostgresTx, sqlx::postgres::PgRow);
+    crate::mail_sql::mail_tx_impl!(PostgresTx, sqlx::postgres::PgRow);
     crate::notices_sql::notices_tx_impl!(
         PostgresTx,
         sqlx::postgres::PgRow,

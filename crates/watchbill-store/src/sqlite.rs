@@ -157,5 +157,6 @@ mod tx {
     crate::paging_sql::paging_tx_impl!(SqliteTx, sqlx::sqlite::SqliteRow, "");
     crate::tickets_sql::tickets_tx_impl!(SqliteTx, sqlx::sqlite::SqliteRow);
     crate::web_sql::web_tx_impl!(SqliteTx, sqlx::sqlite::SqliteRow);
+    crate::mail_sql::mail_tx_impl!(SqliteTx, sqlx::sqlite::SqliteRow);
     crate::notices_sql::notices_tx_impl!(SqliteTx, sqlx::sqlite::SqliteRow, "");
 }

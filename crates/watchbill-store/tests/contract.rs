@@ -108,7 +108,7 @@ async fn migrations_apply_once(backend: Backend) {
     let (_db, store) = open(backend).await;
     let again = store.migrate().await.unwrap();
     assert!(again.applied.is_empty());
-    assert_eq!(again.already_applied, 13);
+    assert_eq!(again.already_applied, 14);
 }
 
 async fn users_round_trip_and_conflict(backend: Backend) {
@@ -1085,6 +1085,92 @@ mod notices {
         let handoff = tx.notices("handoff:", 10).await.unwrap();
         assert_eq!(handoff[0].status, "failed");
         assert_eq!(tx.notices("reminder:", 10).await.unwrap().len(), 2);
+        tx.commit().await.unwrap();
+    }
+}
+
+mod mail {
+    //! Designated addresses and the kept messages that thread replies.
+
+    use jiff::{SignedDuration, Timestamp};
+    use watchbill_core::IncidentId;
+    use watchbill_store::mail::{MailAddressInput, MailMode, MailRecord};
+    use watchbill_store::{Backend, StoreError};
+
+    use super::{open, seed_team};
+
+    contract!(addresses_are_unique_and_messages_thread);
+
+    async fn addresses_are_unique_and_messages_thread(backend: Backend) {
+        let (_db, store) = open(backend).await;
+        let (_, team) = seed_team(&store).await;
+        let mut tx = store.write().await.unwrap();
+        let input = MailAddressInput {
+            address: "Urgent@Example.test".to_owned(),
+            team_id: team.id,
+            service_id: None,
+            mode: MailMode::Urgent,
+            priority: Some("High".to_owned()),
+            labels: vec!["from-mail".to_owned(), "urgent".to_owned()],
+            due_days: Some(2),
+            allow: vec!["example.com".to_owned(), "Ops@Partner.test".to_owned()],
+        };
+        let address = tx.insert_mail_address(&input).await.unwrap();
+        assert_eq!(address.input.address, "urgent@example.test");
+        assert_eq!(address.input.allow, ["example.com", "ops@partner.test"]);
+        assert_eq!(address.input.labels, ["from-mail", "urgent"]);
+        tx.commit().await.unwrap();
+        // A failed statement spends its transaction (PostgreSQL aborts it), so on its own.
+        let mut tx = store.write().await.unwrap();
+        assert!(matches!(
+            tx.insert_mail_address(&input).await,
+            Err(StoreError::Conflict { .. })
+        ));
+        drop(tx);
+
+        let mut tx = store.write().await.unwrap();
+        let found = tx
+            .find_mail_address("URGENT@example.test")
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(found, address);
+        assert_eq!(
+            tx.find_mail_address("other@example.test").await.unwrap(),
+            None
+        );
+        let record = |id: &str, incident: Option<i64>, outcome: &str| MailRecord {
+            message_id: id.to_owned(),
+            sender: "Ops@Example.com".to_owned(),
+            recipient: "urgent@example.test".to_owned(),
+            subject: "Checkout down".to_owned(),
+            outcome: outcome.to_owned(),
+            ticket_id: None,
+            incident_id: incident.map(IncidentId),
+            raw: b"Subject: Checkout down\r\n\r\nhelp".to_vec(),
+        };
+        tx.record_mail(&record("<a@x>", None, "auto-reply"))
+            .await
+            .unwrap();
+        assert_eq!(
+            tx.mail_thread(&["<a@x>".to_owned()]).await.unwrap(),
+            None,
+            "nothing to thread to"
+        );
+        assert_eq!(
+            tx.recent_pages_from(
+                "ops@example.com",
+                Timestamp::now() - SignedDuration::from_mins(5)
+            )
+            .await
+            .unwrap(),
+            0
+        );
+        let log = tx.mail_log(10).await.unwrap();
+        assert_eq!(log[0].2.raw, b"Subject: Checkout down\r\n\r\nhelp");
+        assert_eq!(log[0].2.sender, "ops@example.com");
+        tx.delete_mail_address(address.id).await.unwrap();
+        assert!(tx.mail_addresses().await.unwrap().is_empty());
         tx.commit().await.unwrap();
     }
 }
