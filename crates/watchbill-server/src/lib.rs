@@ -10,6 +10,7 @@ pub mod error;
 pub mod extract;
 mod health;
 mod ics;
+pub mod mail;
 pub mod org;
 pub mod paging;
 mod resolve;

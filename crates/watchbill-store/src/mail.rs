@@ -86,8 +86,14 @@ pub trait MailTx: Send {
         &mut self,
         message_ids: &[String],
     ) -> Result<Option<(Option<i64>, Option<IncidentId>)>>;
-    /// How many messages `sender` sent since `since` that opened an incident.
-    async fn recent_pages_from(&mut self, sender: &str, since: Timestamp) -> Result<i64>;
+    /// The ticket and incident of the latest message from `sender` to `recipient` since
+    /// `since` that opened an incident (a flood joins it).
+    async fn latest_page_from(
+        &mut self,
+        sender: &str,
+        recipient: &str,
+        since: Timestamp,
+    ) -> Result<Option<(Option<i64>, IncidentId)>>;
     /// Kept messages, newest first (for audit).
     async fn mail_log(&mut self, limit: i64) -> Result<Vec<(i64, Timestamp, MailRecord)>>;
 }

@@ -131,16 +131,22 @@ macro_rules! mail_tx_impl {
                 Ok(None)
             }
 
-            async fn recent_pages_from(&mut self, sender: &str, since: Timestamp) -> Result<i64> {
+            async fn latest_page_from(&mut self, sender: &str, recipient: &str, since: Timestamp) -> Result<Option<(Option<i64>, watchbill_core::IncidentId)>> {
                 let row = sqlx::query(
-                    "SELECT COUNT(*) AS n FROM mail_messages WHERE sender = $1 AND received_at >= $2 AND incident_id IS NOT NULL \
-                     AND outcome = 'ticket+incident'",
+                    "SELECT ticket_id, incident_id FROM mail_messages WHERE sender = $1 AND recipient = $2 AND received_at >= $3 \
+                     AND incident_id IS NOT NULL AND outcome = 'ticket+incident' ORDER BY id DESC LIMIT 1",
                 )
                 .bind(sender.to_lowercase())
+                .bind(recipient.to_lowercase())
                 .bind(since.as_second())
-                .fetch_one(&mut *self.tx)
+                .fetch_optional(&mut *self.tx)
                 .await?;
-                Ok(row.try_get("n")?)
+                row.map(|row: $row| {
+                    let ticket: Option<i64> = row.try_get("ticket_id")?;
+                    let incident: i64 = row.try_get("incident_id")?;
+                    Ok((ticket, watchbill_core::IncidentId(incident)))
+                })
+                .transpose()
             }
 
             async fn mail_log(&mut self, limit: i64) -> Result<Vec<(i64, Timestamp, MailRecord)>> {

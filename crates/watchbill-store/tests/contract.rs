@@ -1157,14 +1157,12 @@ mod mail {
             None,
             "nothing to thread to"
         );
+        let since = Timestamp::now() - SignedDuration::from_mins(5);
         assert_eq!(
-            tx.recent_pages_from(
-                "ops@example.com",
-                Timestamp::now() - SignedDuration::from_mins(5)
-            )
-            .await
-            .unwrap(),
-            0
+            tx.latest_page_from("ops@example.com", "urgent@example.test", since)
+                .await
+                .unwrap(),
+            None
         );
         let log = tx.mail_log(10).await.unwrap();
         assert_eq!(log[0].2.raw, b"Subject: Checkout down\r\n\r\nhelp");

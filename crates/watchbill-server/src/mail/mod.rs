@@ -1,0 +1,6 @@
+//! Mail intake: the SMTP listener (`smtp.rs`), reading a message (`message.rs`), and what a
+//! message does to tickets and incidents (`deliver.rs`).
+
+pub mod deliver;
+pub mod message;
+pub mod smtp;
