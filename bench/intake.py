@@ -72,7 +72,7 @@ def main():
     else:
         database = f"sqlite://{workdir}/bench.db"
     env = dict(os.environ, WATCHBILL_BOOTSTRAP_TOKEN=TOKEN, WATCHBILL_LOG="warn")
-    server = subprocess.Popen([args.binary, "serve", "--listen", "127.0.0.1:0", "--database-url", database],
+    server = subprocess.Popen([args.binary, "serve", "--listen", "127.0.0.1:0", "--smtp-listen", "127.0.0.1:0", "--database-url", database],
                               stdout=subprocess.PIPE, text=True, env=env)
     try:
         url = None

@@ -77,7 +77,7 @@ def main():
     workdir = tempfile.mkdtemp(prefix="watchbill-bench-")
     env = dict(os.environ, WATCHBILL_BOOTSTRAP_TOKEN=TOKEN, WATCHBILL_LOG="warn")
     server = subprocess.Popen(
-        [args.binary, "serve", "--listen", "127.0.0.1:0", "--database-url", f"sqlite://{workdir}/bench.db"],
+        [args.binary, "serve", "--listen", "127.0.0.1:0", "--smtp-listen", "127.0.0.1:0", "--database-url", f"sqlite://{workdir}/bench.db"],
         stdout=subprocess.PIPE, text=True, env=env)
     try:
         url = None

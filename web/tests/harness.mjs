@@ -17,7 +17,7 @@ export async function startServer() {
   const dir = mkdtempSync(join(tmpdir(), "watchbill-web-"));
   const child = spawn(
     binary,
-    ["serve", "--demo", "--listen", "127.0.0.1:0", "--database-url", `sqlite://${dir}/watchbill.db`],
+    ["serve", "--demo", "--listen", "127.0.0.1:0", "--smtp-listen", "127.0.0.1:0", "--database-url", `sqlite://${dir}/watchbill.db`],
     { stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, RUST_LOG: "warn" } },
   );
   let output = "";

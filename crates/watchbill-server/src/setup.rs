@@ -87,6 +87,7 @@ pub async fn demo(store: &dyn Store) -> Result<SetupReport, SetupError> {
     let mut tx = store.write().await?;
     if tx.users().await?.is_empty() {
         apply(tx.as_mut(), &demo_document()).await?;
+        demo_addresses(tx.as_mut()).await?;
         report.demo_created = true;
     }
     let admin = tx
@@ -366,6 +367,47 @@ async fn file_demo_tickets(tx: &mut dyn Tx) -> Result<(), SetupError> {
             component: None,
         };
         tx.insert_ticket(&input, "watchbill").await?;
+    }
+    Ok(())
+}
+
+/// The demo's designated addresses for User-facing: mail to `urgent@` files a ticket and pages
+/// the Course platform's on-call; mail to `maintenance@` files a duty ticket.
+async fn demo_addresses(tx: &mut dyn Tx) -> Result<(), SetupError> {
+    use watchbill_store::mail::{MailAddressInput, MailMode};
+    let Some(team) = tx
+        .teams()
+        .await?
+        .into_iter()
+        .find(|t| t.name == "User-facing")
+    else {
+        return Ok(());
+    };
+    let service = tx
+        .services()
+        .await?
+        .into_iter()
+        .find(|s| s.team_id == team.id)
+        .map(|s| s.id);
+    for (local, mode) in [
+        ("urgent", MailMode::Urgent),
+        ("maintenance", MailMode::Maintenance),
+    ] {
+        tx.insert_mail_address(&MailAddressInput {
+            address: format!("{local}@demo.watchbill.test"),
+            team_id: team.id,
+            service_id: service.filter(|_| mode == MailMode::Urgent),
+            mode,
+            priority: None,
+            labels: Vec::new(),
+            due_days: if mode == MailMode::Maintenance {
+                Some(7)
+            } else {
+                Some(1)
+            },
+            allow: Vec::new(),
+        })
+        .await?;
     }
     Ok(())
 }

@@ -177,6 +177,12 @@ pub struct ServeArgs {
     /// The sender of mailed pages [default: watchbill@localhost].
     #[arg(long, env = "WATCHBILL_SMTP_FROM")]
     pub smtp_from: Option<String>,
+    /// Where mail intake listens for SMTP; an empty value turns it off [default: 127.0.0.1:2525].
+    #[arg(long, env = "WATCHBILL_SMTP_LISTEN")]
+    pub smtp_listen: Option<String>,
+    /// The largest message mail intake accepts, in bytes [default: 10485760].
+    #[arg(long, env = "WATCHBILL_SMTP_MAX_SIZE")]
+    pub smtp_max_size: Option<usize>,
     /// A Twilio-compatible SMS and voice API, e.g. `https://api.twilio.com`.
     #[arg(long, env = "WATCHBILL_SMS_URL")]
     pub sms_url: Option<String>,

@@ -17,6 +17,10 @@ pub struct ServeConfig {
     pub log: String,
     pub smtp_url: Option<String>,
     pub smtp_from: String,
+    /// Where mail intake listens for SMTP; `None` turns it off.
+    pub smtp_listen: Option<String>,
+    /// The largest message mail intake accepts, in bytes.
+    pub smtp_max_size: usize,
     pub sms_url: Option<String>,
     pub sms_account: Option<String>,
     pub sms_token: Option<String>,
@@ -37,6 +41,8 @@ struct FileConfig {
     log: Option<String>,
     smtp_url: Option<String>,
     smtp_from: Option<String>,
+    smtp_listen: Option<String>,
+    smtp_max_size: Option<usize>,
     sms_url: Option<String>,
     sms_account: Option<String>,
     sms_token: Option<String>,
@@ -54,6 +60,8 @@ const KNOWN_VARIABLES: &[&str] = &[
     "WATCHBILL_LOG",
     "WATCHBILL_SMTP_URL",
     "WATCHBILL_SMTP_FROM",
+    "WATCHBILL_SMTP_LISTEN",
+    "WATCHBILL_SMTP_MAX_SIZE",
     "WATCHBILL_SMS_URL",
     "WATCHBILL_SMS_ACCOUNT",
     "WATCHBILL_SMS_TOKEN",
@@ -119,6 +127,17 @@ impl ServeConfig {
                 .clone()
                 .or(file.smtp_from)
                 .unwrap_or_else(|| "watchbill@localhost".to_owned()),
+            smtp_listen: Some(
+                args.smtp_listen
+                    .clone()
+                    .or(file.smtp_listen)
+                    .unwrap_or_else(|| "127.0.0.1:2525".to_owned()),
+            )
+            .filter(|listen| !listen.trim().is_empty()),
+            smtp_max_size: args
+                .smtp_max_size
+                .or(file.smtp_max_size)
+                .unwrap_or(10 * 1024 * 1024),
             sms_url: args.sms_url.clone().or(file.sms_url),
             sms_account: args.sms_account.clone().or(file.sms_account),
             sms_token: args.sms_token.clone().or(file.sms_token),

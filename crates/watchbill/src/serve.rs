@@ -98,6 +98,19 @@ pub async fn serve(config: ServeConfig) -> Result<(), ServeError> {
             ))
         }
     };
+    let smtp_listener = match &config.smtp_listen {
+        Some(address) => {
+            Some(
+                TcpListener::bind(address)
+                    .await
+                    .map_err(|source| ServeError::Listen {
+                        listen: format!("{address} (SMTP)"),
+                        source,
+                    })?,
+            )
+        }
+        None => None,
+    };
     let scheme = if tls.is_some() { "https" } else { "http" };
     let public_url = if config.public_url.ends_with(":0") {
         format!("{scheme}://{address}")
@@ -122,6 +135,9 @@ pub async fn serve(config: ServeConfig) -> Result<(), ServeError> {
         env!("CARGO_PKG_VERSION")
     );
     println!("  database: {}", redact(&config.database_url));
+    if let Some(smtp) = &smtp_listener {
+        println!("  mail intake (SMTP) on {}", smtp.local_addr()?);
+    }
     if let Some(token) = setup
         .admin_token
         .as_ref()
@@ -182,11 +198,37 @@ pub async fn serve(config: ServeConfig) -> Result<(), ServeError> {
             },
         )));
     }
+    let (stop_mail, mail_stopped) = tokio::sync::watch::channel(false);
+    let mail = match smtp_listener {
+        Some(smtp) => {
+            let config = watchbill_server::mail::smtp::SmtpConfig {
+                hostname: host_of(&state.public_url),
+                max_size: config.smtp_max_size,
+                tls: tls.clone(),
+                timeout: Duration::from_secs(300),
+                reply_address: Some(config.smtp_from.to_lowercase()),
+            };
+            let mut stopped = mail_stopped.clone();
+            Some(tokio::spawn(watchbill_server::mail::smtp::serve_smtp(
+                smtp,
+                state.clone(),
+                config,
+                async move {
+                    let _ = stopped.wait_for(|stop| *stop).await;
+                },
+            )))
+        }
+        None => None,
+    };
     match tls {
         Some(acceptor) => {
             watchbill_server::serve_tls(listener, acceptor, state, shutdown_signal()).await?
         }
         None => watchbill_server::serve(listener, state, shutdown_signal()).await?,
+    }
+    let _ = stop_mail.send(true);
+    if let Some(mail) = mail {
+        let _ = mail.await;
     }
     let _ = stop_engine.send(true);
     for engine in engines {
@@ -244,4 +286,15 @@ async fn shutdown_signal() {
         () = interrupt => {},
         () = terminate => {},
     }
+}
+
+/// The host part of a URL, for the SMTP greeting.
+fn host_of(url: &str) -> String {
+    url.split_once("://")
+        .map_or(url, |(_, rest)| rest)
+        .split(['/', ':'])
+        .next()
+        .filter(|host| !host.is_empty())
+        .unwrap_or("watchbill")
+        .to_owned()
 }

@@ -29,6 +29,7 @@ impl Server {
         let db = runtime.block_on(TestDatabase::new(backend)).unwrap();
         let mut command = Command::new(BIN);
         command
+            .env("WATCHBILL_SMTP_LISTEN", "127.0.0.1:0")
             .args([
                 "serve",
                 "--listen",
@@ -82,6 +83,7 @@ impl Server {
 
     fn run(&self, token: &str, args: &[&str]) -> Output {
         Command::new(BIN)
+            .env("WATCHBILL_SMTP_LISTEN", "127.0.0.1:0")
             .args(args)
             .env("WATCHBILL_URL", &self.url)
             .env("WATCHBILL_TOKEN", token)
@@ -513,6 +515,7 @@ fn configuration_errors_stop_the_server_with_a_clear_message() {
         "listen = \"127.0.0.1:0\"\nlisten_port = 80\n",
     );
     let output = Command::new(BIN)
+        .env("WATCHBILL_SMTP_LISTEN", "127.0.0.1:0")
         .args(["serve", "--config", config.to_str().unwrap()])
         .output()
         .unwrap();
@@ -525,6 +528,7 @@ fn configuration_errors_stop_the_server_with_a_clear_message() {
     let _ = std::fs::remove_file(config);
 
     let output = Command::new(BIN)
+        .env("WATCHBILL_SMTP_LISTEN", "127.0.0.1:0")
         .args([
             "serve",
             "--listen",
@@ -542,6 +546,7 @@ fn configuration_errors_stop_the_server_with_a_clear_message() {
     );
 
     let output = Command::new(BIN)
+        .env("WATCHBILL_SMTP_LISTEN", "127.0.0.1:0")
         .args(["oncall"])
         .env_remove("WATCHBILL_TOKEN")
         .output()
@@ -558,12 +563,14 @@ fn configuration_errors_stop_the_server_with_a_clear_message() {
 fn migrate_is_idempotent() {
     let db = TestDatabase::sqlite();
     let first = Command::new(BIN)
+        .env("WATCHBILL_SMTP_LISTEN", "127.0.0.1:0")
         .args(["migrate", "--database-url", &db.url])
         .output()
         .unwrap();
     assert!(first.status.success(), "{}", stderr(&first));
     assert!(stdout(&first).contains("Applied: 0001_foundation"));
     let second = Command::new(BIN)
+        .env("WATCHBILL_SMTP_LISTEN", "127.0.0.1:0")
         .args(["migrate", "--database-url", &db.url])
         .output()
         .unwrap();

@@ -12,6 +12,7 @@ pub mod filters;
 pub mod handoff;
 pub mod incidents;
 pub mod intake;
+pub mod mail;
 pub mod oncall;
 pub mod org;
 pub mod overrides;
@@ -42,7 +43,7 @@ use crate::state::AppState;
     tags(
         (name = "users"), (name = "teams"), (name = "schedules"), (name = "overrides"),
         (name = "oncall"), (name = "tokens"), (name = "organisation"), (name = "calendar"), (name = "services"), (name = "incidents"), (name = "intake"), (name = "tickets"),
-        (name = "system"),
+        (name = "mail"), (name = "system"),
     )
 )]
 struct ApiDoc;
@@ -80,6 +81,7 @@ pub fn router() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .merge(contacts::routes())
         .merge(incidents::routes())
         .merge(webhooks::routes())
+        .merge(mail::routes())
         .merge(intake::routes().layer(DefaultBodyLimit::max(intake::INTAKE_BODY_LIMIT)))
         .merge(code::routes().layer(DefaultBodyLimit::max(code::PUSH_BODY_LIMIT)))
         .merge(crate::act::routes())

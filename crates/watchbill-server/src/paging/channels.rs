@@ -181,7 +181,9 @@ impl Channels {
                 .in_reply_to(thread.to_owned())
                 .references(thread.to_owned());
         }
+        // Replies come back to the sender address, which mail intake takes for replies.
         let message = builder
+            .reply_to(from.clone())
             .from(from)
             .to(to)
             .subject(subject)

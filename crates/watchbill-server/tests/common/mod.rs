@@ -18,8 +18,13 @@ use watchbill_store::{Backend, Store};
 
 pub const ADMIN_TOKEN: &str = "test-admin-token-0123456789";
 
+/// The largest message the test servers' mail intake takes.
+pub const SMTP_MAX_SIZE: usize = 1024 * 1024;
+
 pub struct TestApp {
     pub url: String,
+    /// Mail intake's `host:port`.
+    pub smtp: String,
     pub store: Arc<dyn Store>,
     pub clock: Arc<ManualClock>,
     /// The engine, stepped by the test.
@@ -73,11 +78,31 @@ impl TestApp {
                 .await
                 .unwrap();
         let (shutdown, stopped) = oneshot::channel::<()>();
+        // Mail intake on a port of its own, stopped with the HTTP server.
+        let smtp_listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let smtp = smtp_listener.local_addr().unwrap().to_string();
+        let (stop_mail, mail_stopped) = oneshot::channel::<()>();
+        tokio::spawn(watchbill_server::mail::smtp::serve_smtp(
+            smtp_listener,
+            state.clone(),
+            watchbill_server::mail::smtp::SmtpConfig {
+                hostname: "watchbill.test".to_owned(),
+                max_size: SMTP_MAX_SIZE,
+                tls: None,
+                timeout: std::time::Duration::from_secs(30),
+                reply_address: Some("watchbill@example.test".to_owned()),
+            },
+            async {
+                let _ = mail_stopped.await;
+            },
+        ));
         tokio::spawn(watchbill_server::serve(listener, state, async {
             let _ = stopped.await;
+            let _ = stop_mail.send(());
         }));
         TestApp {
             url,
+            smtp,
             store,
             clock,
             engine,

@@ -90,6 +90,7 @@ impl Server {
                 database_url,
             ])
             .args(extra)
+            .env("WATCHBILL_SMTP_LISTEN", "127.0.0.1:0")
             .env("WATCHBILL_BOOTSTRAP_TOKEN", TOKEN)
             .env("WATCHBILL_LOG", "info")
             .stdout(Stdio::piped())
