@@ -192,12 +192,12 @@ test("the duty queue shows this week's captain their tickets, most urgent first"
 test("a filter narrows the ticket list, and a bad one points at its mistake", async () => {
   const page = await adminPage();
   await page.goto(`${server.url}/tickets`);
-  await page.getByLabel("Filter").fill("label = product-maintenance-duty AND priority IN (Highest, High) ORDER BY due ASC");
+  await page.getByLabel("Filter", { exact: true }).fill("label = product-maintenance-duty AND priority IN (Highest, High) ORDER BY due ASC");
   await page.getByRole("button", { name: "Search" }).click();
   await page.waitForLoadState();
   const keys = await page.locator("table.tickets tbody tr").evaluateAll((rows) => rows.map((r) => r.dataset.key));
   assert.deepEqual(keys, ["UF-1", "UF-2", "UF-3"]);
-  await page.getByLabel("Filter").fill("priority IN (High");
+  await page.getByLabel("Filter", { exact: true }).fill("priority IN (High");
   await page.getByRole("button", { name: "Search" }).click();
   await page.locator("#filter-error").waitFor();
   assert.match(await page.locator("#filter-error").innerText(), /column \d+/);
