@@ -57,7 +57,10 @@ async fn the_listener_speaks_https_and_cookies_are_secure() {
     let (cert, key) = certificate(&dir);
     let database = format!("sqlite://{}", dir.file("tls.db").display());
     let server = tokio::task::spawn_blocking(move || {
-        Server::start_with(&database, &["--tls-cert", &cert, "--tls-key", &key])
+        Server::start_with(
+            &database,
+            &["--demo", "--tls-cert", &cert, "--tls-key", &key],
+        )
     })
     .await
     .unwrap();
@@ -119,6 +122,40 @@ async fn the_listener_speaks_https_and_cookies_are_secure() {
         cookie.contains("; Secure") && cookie.contains("HttpOnly"),
         "{cookie}"
     );
+
+    // Mail intake offers STARTTLS with the same certificate, and takes mail over it.
+    let smtp = server
+        .banner
+        .lines()
+        .find_map(|l| l.strip_prefix("  mail intake (SMTP) on "))
+        .expect("the banner names the SMTP address")
+        .to_owned();
+    let sent = tokio::process::Command::new("swaks")
+        .args([
+            "--server",
+            &smtp,
+            "--tls",
+            "--to",
+            "maintenance@demo.watchbill.test",
+        ])
+        .args([
+            "--from",
+            "ops@example.com",
+            "--header",
+            "Subject: Over TLS",
+            "--body",
+            "Sealed.",
+        ])
+        .output()
+        .await
+        .expect("swaks runs");
+    let dialogue = String::from_utf8_lossy(&sent.stdout);
+    assert!(sent.status.success(), "{dialogue}");
+    assert!(
+        dialogue.contains("250-STARTTLS") && dialogue.contains("TLS started"),
+        "{dialogue}"
+    );
+    assert!(dialogue.contains("Accepted: ticket (UF-7)"), "{dialogue}");
 
     // Plain HTTP on the same port gets no answer a browser would take.
     let plain = server.url.replace("https://", "http://");

@@ -64,6 +64,8 @@ pub fn tail(path: &std::path::Path, lines: usize) -> String {
 pub struct Server {
     child: Child,
     pub url: String,
+    /// Everything the server printed up to "Press Ctrl-C to stop.".
+    pub banner: String,
     /// Where the server's log (its stderr) goes; printed when something fails.
     pub log: PathBuf,
     _logs: Arc<TempDir>,
@@ -109,6 +111,7 @@ impl Server {
         });
         let deadline = Instant::now() + Duration::from_secs(30);
         let mut url = None;
+        let mut banner = String::new();
         loop {
             let left = deadline.saturating_duration_since(Instant::now());
             let line = match lines_rx.recv_timeout(left) {
@@ -128,6 +131,8 @@ impl Server {
             {
                 url = Some(rest.trim().to_owned());
             }
+            banner.push_str(&line);
+            banner.push('\n');
             if line == "Press Ctrl-C to stop." {
                 break;
             }
@@ -135,6 +140,7 @@ impl Server {
         Server {
             child,
             url: url.expect("the banner names the URL"),
+            banner,
             log,
             _logs: logs,
         }
