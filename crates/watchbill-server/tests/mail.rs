@@ -397,6 +397,33 @@ async fn replies_comment_and_ack_acts_without_paging_again(backend: Backend) {
         .unwrap()
         .iter()
         .any(|c| c["body"] == "It is worse in Europe."));
+    // A requester's reply to watchbill's mail about their ticket lands on the ticket.
+    let (ok, dialogue) = swaks_dialogue(
+        &app,
+        &[
+            "--to",
+            "watchbill@example.test",
+            "--from",
+            "ops@courses.example",
+            "--header",
+            "Subject: Re: [UF-1] Video CDN timeouts",
+            "--header",
+            "References: <ticket.UF-1@watchbill>",
+            "--body",
+            "Thanks, it works again here.",
+        ],
+    )
+    .await;
+    assert!(
+        ok && dialogue.contains("Accepted: comment (UF-1)"),
+        "{dialogue}"
+    );
+    let (_, ticket) = app.get("/api/v1/tickets/UF-1").await;
+    assert!(ticket["comments"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|c| c["body"] == "Thanks, it works again here."));
     // `resolve` from someone watchbill does not know is only a comment.
     swaks(
         &app,

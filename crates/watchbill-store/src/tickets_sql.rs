@@ -212,6 +212,13 @@ macro_rules! tickets_tx_impl {
                 let settings = self.ticket_settings(team).await?.ok_or_else(|| {
                     StoreError::reference(format!("team {team} has no ticket prefix yet"), "team_id")
                 })?;
+                // Numbers are taken in order per team: touching the team's settings row locks
+                // it until this transaction ends, so a second writer waits here instead of taking
+                // the same number (PostgreSQL; SQLite has one writer anyway).
+                sqlx::query("UPDATE ticket_settings SET prefix = prefix WHERE team_id = $1")
+                    .bind(team.0)
+                    .execute(&mut *self.tx)
+                    .await?;
                 let row = sqlx::query("SELECT COALESCE(MAX(number), 0) AS n FROM tickets WHERE team_key = $1")
                     .bind(&settings.prefix)
                     .fetch_one(&mut *self.tx)

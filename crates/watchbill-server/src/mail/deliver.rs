@@ -103,12 +103,19 @@ pub async fn deliver(
     raw: &[u8],
 ) -> Result<Vec<Delivered>, Refusal> {
     let inbound = read(raw);
-    let mut attempt = 0;
+    let mut attempt: u32 = 0;
     loop {
         attempt += 1;
         let result = deliver_once(state, envelope, &inbound, raw).await;
         match result {
-            Err(Attempt::Store(error)) if error.is_retryable() && attempt < 5 => continue,
+            Err(Attempt::Store(error)) if error.is_retryable() && attempt < 8 => {
+                // Two writers collided (a deadlock or a serialization failure): wait a little,
+                // longer each time and with jitter, so they do not collide again in step.
+                let ceiling = 2u64.saturating_pow(attempt.min(8)).saturating_mul(2);
+                let pause = rand::Rng::gen_range(&mut rand::thread_rng(), 1..=ceiling);
+                tokio::time::sleep(std::time::Duration::from_millis(pause)).await;
+                continue;
+            }
             Err(Attempt::Store(error)) => return Err(error.into()),
             Err(Attempt::Refused(refusal)) => return Err(refusal),
             Ok(delivered) => {

@@ -66,6 +66,8 @@ pub async fn serve_smtp(
         };
         match accepted {
             Ok((stream, peer)) => {
+                // Replies are small and each waits for the client's next command.
+                let _ = stream.set_nodelay(true);
                 let (state, config) = (state.clone(), config.clone());
                 tokio::spawn(async move {
                     if let Err(error) = connection(stream, state, config).await {
@@ -482,9 +484,12 @@ async fn reply<S: AsyncRead + AsyncWrite + Unpin>(
     io: &mut BufReader<S>,
     text: &str,
 ) -> std::io::Result<()> {
+    // One write per reply: two small writes would wait on each other under Nagle's algorithm.
+    let mut bytes = Vec::with_capacity(text.len() + 2);
+    bytes.extend_from_slice(text.as_bytes());
+    bytes.extend_from_slice(b"\r\n");
     let stream = io.get_mut();
-    stream.write_all(text.as_bytes()).await?;
-    stream.write_all(b"\r\n").await?;
+    stream.write_all(&bytes).await?;
     stream.flush().await
 }
 
