@@ -38,6 +38,8 @@ pub struct AppState {
     pub live: LiveFeed,
     /// The delivery channels, for test notifications sent while the person waits.
     pub channels: Channels,
+    /// The address watchbill's own mail replies go to (mail intake takes replies there).
+    pub reply_address: Option<String>,
     /// Whether session cookies are marked `Secure` (the listener speaks TLS).
     pub secure_cookies: bool,
 }
@@ -81,6 +83,7 @@ impl AppState {
             wake,
             signer,
             channels,
+            reply_address: None,
             secure_cookies: false,
         };
         Ok((state, engine))

@@ -33,6 +33,7 @@ on_both_backends!(
     tickets_are_found_edited_and_bulk_changed_from_their_pages,
     planning_balance_and_reports_have_their_pages,
     follow_ups_saved_filters_csv_attachments_and_settings_have_forms,
+    mail_addresses_are_managed_and_received_mail_listed,
 );
 
 const NOW: &str = "2026-11-25T12:00:00Z";
@@ -1533,4 +1534,117 @@ async fn follow_ups_saved_filters_csv_attachments_and_settings_have_forms(backen
         settings["duty_filter"],
         "label = product-maintenance-duty ORDER BY due ASC"
     );
+}
+
+async fn mail_addresses_are_managed_and_received_mail_listed(backend: Backend) {
+    let app = TestApp::start(backend, NOW).await;
+    let (mia, email) = person(&app, "Mia", "manager").await;
+    let (_, viewer) = person(&app, "Vera", "viewer").await;
+    let (team, _, _) = product(&app, &[mia]).await;
+    app.put(
+        &format!("/api/v1/teams/{team}/ticket-settings"),
+        json!({"prefix": "UF"}),
+    )
+    .await;
+    let mut browser = Browser::new(&app);
+    browser.sign_in(&email, PASSWORD).await;
+    let csrf = browser.csrf("/mail").await;
+    let page = browser
+        .post(
+            "/mail/addresses",
+            &[
+                ("csrf", &csrf),
+                ("address", "Maintenance@Demo.test"),
+                ("team_id", &team.to_string()),
+                ("mode", "maintenance"),
+                ("service_id", ""),
+                ("priority", "Low"),
+                ("labels", "from-mail"),
+                ("due_days", "3"),
+                ("allow", "courses.example"),
+            ],
+        )
+        .await;
+    assert_eq!(page.status, StatusCode::SEE_OTHER);
+    let page = browser
+        .post(
+            "/mail/addresses",
+            &[
+                ("csrf", &csrf),
+                ("address", "urgent@demo.test"),
+                ("team_id", &team.to_string()),
+                ("mode", "urgent"),
+                ("service_id", ""),
+                ("priority", ""),
+                ("labels", ""),
+                ("due_days", ""),
+                ("allow", ""),
+            ],
+        )
+        .await;
+    assert_eq!(page.status, StatusCode::BAD_REQUEST);
+    assert!(page.body.contains("name the service"), "{}", page.body);
+
+    let sent = tokio::process::Command::new("swaks")
+        .args([
+            "--server",
+            &app.smtp,
+            "--to",
+            "maintenance@demo.test",
+            "--from",
+            "ops@courses.example",
+        ])
+        .args([
+            "--header",
+            "Subject: <b>Export</b> is slow",
+            "--body",
+            "It takes a minute.",
+        ])
+        .output()
+        .await
+        .unwrap();
+    assert!(
+        sent.status.success(),
+        "{}",
+        String::from_utf8_lossy(&sent.stdout)
+    );
+    let page = browser.get("/mail").await;
+    assert!(
+        page.body
+            .contains("<code class=\"copy\">maintenance@demo.test</code>"),
+        "{}",
+        page.body
+    );
+    assert!(
+        page.body.contains("Low, from-mail, due in 3 d") && page.body.contains("courses.example")
+    );
+    assert!(
+        page.body.contains("&#60;b&#62;Export&#60;/b&#62; is slow"),
+        "the subject is text"
+    );
+    assert!(
+        page.body.contains("href=\"/tickets/UF-1\""),
+        "{}",
+        page.body
+    );
+
+    let mut vera = Browser::new(&app);
+    vera.sign_in(&viewer, PASSWORD).await;
+    assert!(!vera.get("/mail").await.body.contains("new-address"));
+    let csrf_vera = vera.csrf("/mail").await;
+    let (_, addresses) = app.get("/api/v1/mail-addresses").await;
+    let id = addresses[0]["id"].as_i64().unwrap();
+    let page = vera
+        .post(
+            &format!("/mail/addresses/{id}/delete"),
+            &[("csrf", &csrf_vera)],
+        )
+        .await;
+    assert_eq!(page.status, StatusCode::FORBIDDEN);
+    let page = browser
+        .post(&format!("/mail/addresses/{id}/delete"), &[("csrf", &csrf)])
+        .await;
+    assert_eq!(page.status, StatusCode::SEE_OTHER);
+    let (_, addresses) = app.get("/api/v1/mail-addresses").await;
+    assert!(addresses.as_array().unwrap().is_empty());
 }

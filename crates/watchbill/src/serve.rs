@@ -181,6 +181,10 @@ pub async fn serve(config: ServeConfig) -> Result<(), ServeError> {
     let (mut state, engine) =
         AppState::start(store, clock, public_url, paging_config(&config)?).await?;
     state.secure_cookies = tls.is_some();
+    state.reply_address = config
+        .smtp_listen
+        .as_ref()
+        .map(|_| config.smtp_from.to_lowercase());
     // On PostgreSQL several engine workers share the work, each claiming different rows; on
     // SQLite, whose single writer serialises them anyway, one is enough.
     let workers = match state.store.backend() {

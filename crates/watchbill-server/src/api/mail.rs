@@ -161,7 +161,7 @@ async fn list_addresses(
 #[utoipa::path(post, path = "/api/v1/mail-addresses", tag = "mail", request_body = MailAddressBody,
     responses((status = 201, body = MailAddressView), (status = 400, body = ApiError), (status = 409, body = ApiError), (status = 422, body = ApiError)),
     security(("token" = [])))]
-async fn create_address(
+pub(crate) async fn create_address(
     State(state): State<AppState>,
     caller: Caller,
     ApiJson(body): ApiJson<MailAddressBody>,
@@ -202,7 +202,7 @@ async fn create_address(
 #[utoipa::path(delete, path = "/api/v1/mail-addresses/{id}", tag = "mail",
     params(("id" = i64, Path, description = "Address id")),
     responses((status = 204), (status = 404, body = ApiError)), security(("token" = [])))]
-async fn delete_address(
+pub(crate) async fn delete_address(
     State(state): State<AppState>,
     caller: Caller,
     ApiPath(id): ApiPath<i64>,

@@ -9,6 +9,7 @@ mod directory;
 mod format;
 mod incidents;
 pub mod live;
+mod mail;
 mod markdown;
 mod now;
 mod person;
@@ -110,6 +111,9 @@ pub fn routes() -> Router<AppState> {
         )
         .route("/photos/{token}", get(person::photo))
         .route("/audit", get(directory::audit))
+        .route("/mail", get(mail::page))
+        .route("/mail/addresses", post(mail::add))
+        .route("/mail/addresses/{id}/delete", post(mail::remove))
         .route("/tickets", get(tickets::list).post(tickets::create))
         .route("/tickets/bulk", post(tickets::bulk))
         .route("/tickets/filters", post(tickets::save_filter))
