@@ -34,6 +34,32 @@ pub struct OrgDocument {
     pub escalation_policies: Vec<OrgPolicy>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub services: Vec<OrgService>,
+    /// Designated mail addresses (mail intake), matched by address.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub mail_addresses: Vec<OrgMailAddress>,
+}
+
+/// A designated address: mail to it files a ticket for the team, and at an urgent address
+/// pages the service's on-call.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct OrgMailAddress {
+    pub address: String,
+    pub team: String,
+    /// `urgent` or `maintenance`.
+    pub mode: String,
+    /// For `urgent`: the service paged, by name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub service: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub priority: Option<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub labels: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub due_days: Option<i64>,
+    /// Senders allowed (addresses or domains); empty allows anyone.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub allow: Vec<String>,
 }
 
 /// How a person is reached. Listed under a user, the list is that user's whole set.
@@ -239,7 +265,65 @@ pub async fn apply(tx: &mut dyn Tx, doc: &OrgDocument) -> ApiResult<ApplyReport>
     apply_schedules(tx, doc, &user_id, &mut report).await?;
     apply_policies(tx, doc, &user_id, &mut report).await?;
     apply_services(tx, doc, &mut report).await?;
+    apply_mail_addresses(tx, doc, &mut report).await?;
     Ok(report)
+}
+
+/// Adds the listed addresses and brings changed ones to the document; addresses the document
+/// does not list are left alone.
+async fn apply_mail_addresses(
+    tx: &mut dyn Tx,
+    doc: &OrgDocument,
+    report: &mut ApplyReport,
+) -> ApiResult<()> {
+    let teams = tx.teams().await?;
+    let services = tx.services().await?;
+    let existing = tx.mail_addresses().await?;
+    for (i, wanted) in doc.mail_addresses.iter().enumerate() {
+        let at = |field: &str| format!("mail_addresses[{i}].{field}");
+        let team = teams
+            .iter()
+            .find(|t| t.name.eq_ignore_ascii_case(wanted.team.trim()))
+            .ok_or_else(|| unknown(at("team"), format!("no team is named `{}`", wanted.team)))?;
+        let service = match &wanted.service {
+            None => None,
+            Some(name) => Some(
+                services
+                    .iter()
+                    .find(|s| s.name.eq_ignore_ascii_case(name.trim()))
+                    .ok_or_else(|| unknown(at("service"), format!("no service is named `{name}`")))?
+                    .id,
+            ),
+        };
+        let input = crate::api::mail::address_input(&crate::api::mail::MailAddressBody {
+            address: wanted.address.clone(),
+            team_id: team.id.0,
+            mode: wanted.mode.clone(),
+            service_id: service.map(|s| s.0),
+            priority: wanted.priority.clone(),
+            labels: wanted.labels.clone(),
+            due_days: wanted.due_days,
+            allow: wanted.allow.clone(),
+        })
+        .map_err(|e| e.within(&format!("mail_addresses[{i}]")))?;
+        match existing.iter().find(|a| a.input.address == input.address) {
+            Some(current) if current.input == input => {}
+            Some(current) => {
+                tx.delete_mail_address(current.id).await?;
+                tx.insert_mail_address(&input).await?;
+                report
+                    .changes
+                    .push(format!("updated mail address {}", input.address));
+            }
+            None => {
+                tx.insert_mail_address(&input).await?;
+                report
+                    .changes
+                    .push(format!("created mail address {}", input.address));
+            }
+        }
+    }
+    Ok(())
 }
 
 fn check_unique(doc: &OrgDocument) -> ApiResult<()> {
@@ -894,9 +978,37 @@ pub async fn export(tx: &mut dyn Tx) -> ApiResult<OrgDocument> {
                 .collect(),
         });
     }
+    let service_names: HashMap<_, _> = tx
+        .services()
+        .await?
+        .into_iter()
+        .map(|s| (s.id, s.name))
+        .collect();
+    let mail_addresses = tx
+        .mail_addresses()
+        .await?
+        .into_iter()
+        .map(|a| OrgMailAddress {
+            address: a.input.address,
+            team: team_names
+                .get(&a.input.team_id)
+                .cloned()
+                .unwrap_or_default(),
+            mode: a.input.mode.as_str().to_owned(),
+            service: a
+                .input
+                .service_id
+                .and_then(|s| service_names.get(&s).cloned()),
+            priority: a.input.priority,
+            labels: a.input.labels,
+            due_days: a.input.due_days,
+            allow: a.input.allow,
+        })
+        .collect();
     Ok(OrgDocument {
         escalation_policies,
         services,
+        mail_addresses,
         users: org_users,
         teams: teams
             .iter()

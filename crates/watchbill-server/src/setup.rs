@@ -10,8 +10,8 @@ use watchbill_store::{hash_secret, new_secret, Store, StoreError, Tx};
 use crate::api::tokens::TOKEN_PREFIX;
 use crate::error::ApiError;
 use crate::org::{
-    apply, OrgContact, OrgDocument, OrgIntegration, OrgLayer, OrgLevel, OrgPolicy, OrgSchedule,
-    OrgService, OrgTarget, OrgTeam, OrgTicketSettings, OrgUser,
+    apply, OrgContact, OrgDocument, OrgIntegration, OrgLayer, OrgLevel, OrgMailAddress, OrgPolicy,
+    OrgSchedule, OrgService, OrgTarget, OrgTeam, OrgTicketSettings, OrgUser,
 };
 
 /// What set-up did, for the start-up banner.
@@ -87,7 +87,6 @@ pub async fn demo(store: &dyn Store) -> Result<SetupReport, SetupError> {
     let mut tx = store.write().await?;
     if tx.users().await?.is_empty() {
         apply(tx.as_mut(), &demo_document()).await?;
-        demo_addresses(tx.as_mut()).await?;
         report.demo_created = true;
     }
     let admin = tx
@@ -274,12 +273,37 @@ pub fn demo_document() -> OrgDocument {
             ],
         });
     }
+    // The seed's designated addresses, for User-facing: urgent mail files a ticket and pages
+    // the Course platform's on-call; maintenance mail files a duty ticket.
+    let mail_addresses = vec![
+        OrgMailAddress {
+            address: "urgent@demo.watchbill.test".to_owned(),
+            team: "User-facing".to_owned(),
+            mode: "urgent".to_owned(),
+            service: Some("Course platform".to_owned()),
+            priority: None,
+            labels: Vec::new(),
+            due_days: Some(1),
+            allow: Vec::new(),
+        },
+        OrgMailAddress {
+            address: "maintenance@demo.watchbill.test".to_owned(),
+            team: "User-facing".to_owned(),
+            mode: "maintenance".to_owned(),
+            service: None,
+            priority: None,
+            labels: Vec::new(),
+            due_days: Some(7),
+            allow: Vec::new(),
+        },
+    ];
     OrgDocument {
         users,
         teams: org_teams,
         schedules,
         escalation_policies: policies,
         services,
+        mail_addresses,
     }
 }
 
@@ -367,47 +391,6 @@ async fn file_demo_tickets(tx: &mut dyn Tx) -> Result<(), SetupError> {
             component: None,
         };
         tx.insert_ticket(&input, "watchbill").await?;
-    }
-    Ok(())
-}
-
-/// The demo's designated addresses for User-facing: mail to `urgent@` files a ticket and pages
-/// the Course platform's on-call; mail to `maintenance@` files a duty ticket.
-async fn demo_addresses(tx: &mut dyn Tx) -> Result<(), SetupError> {
-    use watchbill_store::mail::{MailAddressInput, MailMode};
-    let Some(team) = tx
-        .teams()
-        .await?
-        .into_iter()
-        .find(|t| t.name == "User-facing")
-    else {
-        return Ok(());
-    };
-    let service = tx
-        .services()
-        .await?
-        .into_iter()
-        .find(|s| s.team_id == team.id)
-        .map(|s| s.id);
-    for (local, mode) in [
-        ("urgent", MailMode::Urgent),
-        ("maintenance", MailMode::Maintenance),
-    ] {
-        tx.insert_mail_address(&MailAddressInput {
-            address: format!("{local}@demo.watchbill.test"),
-            team_id: team.id,
-            service_id: service.filter(|_| mode == MailMode::Urgent),
-            mode,
-            priority: None,
-            labels: Vec::new(),
-            due_days: if mode == MailMode::Maintenance {
-                Some(7)
-            } else {
-                Some(1)
-            },
-            allow: Vec::new(),
-        })
-        .await?;
     }
     Ok(())
 }

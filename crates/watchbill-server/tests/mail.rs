@@ -21,6 +21,7 @@ on_both_backends!(
     replies_comment_and_ack_acts_without_paging_again,
     automatic_mail_and_floods_do_not_page,
     unknown_recipients_strangers_and_oversize_mail_are_refused,
+    addresses_are_applied_and_exported,
 );
 
 const NOW: &str = "2026-11-25T20:00:00Z";
@@ -633,4 +634,45 @@ async fn unknown_recipients_strangers_and_oversize_mail_are_refused(backend: Bac
         2,
         "only the two allowed partners' mail"
     );
+}
+
+async fn addresses_are_applied_and_exported(backend: Backend) {
+    let app = TestApp::start(backend, NOW).await;
+    let receiver = Receiver::start().await;
+    mailroom(&app, &receiver).await;
+    let (_, exported) = app.get("/api/v1/export").await;
+    assert_eq!(
+        exported["mail_addresses"].as_array().unwrap().len(),
+        3,
+        "{exported}"
+    );
+    assert_eq!(exported["mail_addresses"][0]["service"], "Course platform");
+    let (status, report) = app.post("/api/v1/apply", exported.clone()).await;
+    assert_eq!(status, StatusCode::OK, "{report}");
+    assert!(
+        report["changes"].as_array().unwrap().is_empty(),
+        "applying the export changes nothing: {report}"
+    );
+
+    let mut changed = exported.clone();
+    changed["mail_addresses"][2]["allow"] = json!(["partner.example"]);
+    changed["mail_addresses"].as_array_mut().unwrap().push(json!(
+        {"address": "ops@demo.test", "team": "User-facing", "mode": "maintenance", "labels": ["ops"]}));
+    let (status, report) = app.post("/api/v1/apply", changed).await;
+    assert_eq!(status, StatusCode::OK, "{report}");
+    assert_eq!(
+        report["changes"],
+        json!([
+            "updated mail address partners@demo.test",
+            "created mail address ops@demo.test"
+        ])
+    );
+    let (_, addresses) = app.get("/api/v1/mail-addresses").await;
+    assert_eq!(addresses.as_array().unwrap().len(), 4);
+
+    let mut wrong = exported;
+    wrong["mail_addresses"][0]["service"] = json!("No such service");
+    let (status, error) = app.post("/api/v1/apply", wrong).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{error}");
+    assert_eq!(error["field"], "mail_addresses[0].service");
 }
