@@ -38,6 +38,8 @@ pub struct AppState {
     pub live: LiveFeed,
     /// The delivery channels, for test notifications sent while the person waits.
     pub channels: Channels,
+    /// Mail intake's group-commit queue.
+    pub mail: crate::mail::deliver::MailQueue,
     /// The address watchbill's own mail replies go to (mail intake takes replies there).
     pub reply_address: Option<String>,
     /// Whether session cookies are marked `Secure` (the listener speaks TLS).
@@ -73,7 +75,11 @@ impl AppState {
             public_url.clone(),
             wake.clone(),
         );
+        // The mail queue's writer needs the finished state; it receives it through this cell.
+        let cell: Arc<std::sync::OnceLock<AppState>> = Arc::default();
+        let mail = crate::mail::deliver::MailQueue::start(cell.clone());
         let state = AppState {
+            mail,
             clock,
             public_url,
             roster,
@@ -86,6 +92,7 @@ impl AppState {
             reply_address: None,
             secure_cookies: false,
         };
+        let _ = cell.set(state.clone());
         Ok((state, engine))
     }
 }

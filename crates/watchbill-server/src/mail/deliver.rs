@@ -95,32 +95,140 @@ impl From<actions::ActionError> for Refusal {
     }
 }
 
-/// Files the message for every recipient in one transaction, retried when the database
-/// reports a conflict; answers only after the commit.
+/// Files the message for every recipient, answering only after the commit. Messages from
+/// concurrent sessions are committed together (see [`MailQueue`]).
 pub async fn deliver(
     state: &AppState,
     envelope: &Envelope,
     raw: &[u8],
 ) -> Result<Vec<Delivered>, Refusal> {
-    let inbound = read(raw);
-    let mut attempt: u32 = 0;
+    state.mail.submit(envelope.clone(), raw.to_vec()).await
+}
+
+/// Retries `attempt` while the database reports a conflict (a deadlock or a serialization
+/// failure), waiting a little longer each time and with jitter, so that writers that collided
+/// do not collide again in step.
+async fn with_retries<T, F, Fut>(mut attempt: F) -> Result<T, Attempt>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T, Attempt>>,
+{
+    let mut tries: u32 = 0;
     loop {
-        attempt += 1;
-        let result = deliver_once(state, envelope, &inbound, raw).await;
-        match result {
-            Err(Attempt::Store(error)) if error.is_retryable() && attempt < 8 => {
-                // Two writers collided (a deadlock or a serialization failure): wait a little,
-                // longer each time and with jitter, so they do not collide again in step.
-                let ceiling = 2u64.saturating_pow(attempt.min(8)).saturating_mul(2);
+        tries += 1;
+        match attempt().await {
+            Err(Attempt::Store(error)) if error.is_retryable() && tries < 8 => {
+                let ceiling = 2u64.saturating_pow(tries.min(8)).saturating_mul(2);
                 let pause = rand::Rng::gen_range(&mut rand::thread_rng(), 1..=ceiling);
                 tokio::time::sleep(std::time::Duration::from_millis(pause)).await;
-                continue;
             }
-            Err(Attempt::Store(error)) => return Err(error.into()),
-            Err(Attempt::Refused(refusal)) => return Err(refusal),
-            Ok(delivered) => {
-                state.wake.notify_one();
-                return Ok(delivered);
+            other => return other,
+        }
+    }
+}
+
+/// One message waiting for its commit.
+struct Job {
+    envelope: Envelope,
+    inbound: Inbound,
+    raw: Vec<u8>,
+    reply: tokio::sync::oneshot::Sender<Result<Vec<Delivered>, Refusal>>,
+}
+
+/// The most messages one transaction takes.
+const BATCH: usize = 64;
+
+/// Group commit for mail: one writer takes every message waiting, files them all in one
+/// transaction and answers each after the commit, so eight relays writing at once cost one
+/// commit, not eight. When one message of a batch is refused (a policy, not the database), the
+/// batch is rolled back and each message is filed on its own, so a refusal never drops or
+/// keeps another message's writes.
+#[derive(Debug, Clone)]
+pub struct MailQueue {
+    sender: tokio::sync::mpsc::Sender<Job>,
+}
+
+impl MailQueue {
+    pub fn start(state_cell: std::sync::Arc<std::sync::OnceLock<AppState>>) -> MailQueue {
+        let (sender, mut receiver) = tokio::sync::mpsc::channel::<Job>(4 * BATCH);
+        tokio::spawn(async move {
+            while let Some(first) = receiver.recv().await {
+                let mut jobs = vec![first];
+                while jobs.len() < BATCH {
+                    match receiver.try_recv() {
+                        Ok(job) => jobs.push(job),
+                        Err(_) => break,
+                    }
+                }
+                let Some(state) = state_cell.get() else {
+                    for job in jobs {
+                        let _ = job.reply.send(Err(Refusal::Temporary(
+                            "mail intake is starting; try again later".to_owned(),
+                        )));
+                    }
+                    continue;
+                };
+                file_batch(state, jobs).await;
+            }
+        });
+        MailQueue { sender }
+    }
+
+    async fn submit(&self, envelope: Envelope, raw: Vec<u8>) -> Result<Vec<Delivered>, Refusal> {
+        let (reply, answer) = tokio::sync::oneshot::channel();
+        let unavailable =
+            || Refusal::Temporary("mail intake is stopping; try again later".to_owned());
+        self.sender
+            .send(Job {
+                inbound: read(&raw),
+                envelope,
+                raw,
+                reply,
+            })
+            .await
+            .map_err(|_| unavailable())?;
+        answer.await.map_err(|_| unavailable())?
+    }
+}
+
+async fn file_batch(state: &AppState, jobs: Vec<Job>) {
+    let batched = with_retries(|| async {
+        let mut tx = state.store.write().await?;
+        let mut results = Vec::with_capacity(jobs.len());
+        for job in &jobs {
+            results.push(file(state, tx.as_mut(), &job.envelope, &job.inbound, &job.raw).await?);
+        }
+        tx.commit().await?;
+        Ok(results)
+    })
+    .await;
+    match batched {
+        Ok(results) => {
+            state.wake.notify_one();
+            for (job, result) in jobs.into_iter().zip(results) {
+                let _ = job.reply.send(Ok(result));
+            }
+        }
+        Err(_) => {
+            // One message at a time: each gets its own answer.
+            for job in jobs {
+                let alone = with_retries(|| async {
+                    let mut tx = state.store.write().await?;
+                    let result =
+                        file(state, tx.as_mut(), &job.envelope, &job.inbound, &job.raw).await?;
+                    tx.commit().await?;
+                    Ok(result)
+                })
+                .await;
+                let answer = match alone {
+                    Ok(result) => {
+                        state.wake.notify_one();
+                        Ok(result)
+                    }
+                    Err(Attempt::Store(error)) => Err(error.into()),
+                    Err(Attempt::Refused(refusal)) => Err(refusal),
+                };
+                let _ = job.reply.send(answer);
             }
         }
     }
@@ -152,8 +260,10 @@ impl From<actions::ActionError> for Attempt {
     }
 }
 
-async fn deliver_once(
+/// Files one message for every recipient inside `tx`.
+async fn file(
     state: &AppState,
+    tx: &mut dyn Tx,
     envelope: &Envelope,
     inbound: &Inbound,
     raw: &[u8],
@@ -170,14 +280,13 @@ async fn deliver_once(
         .message_id
         .clone()
         .unwrap_or_else(|| format!("<generated.{}@watchbill>", new_secret().to_lowercase()));
-    let mut tx = state.store.write().await?;
     let mut delivered = Vec::new();
     for recipient in &envelope.recipients {
         let address = tx.find_mail_address(recipient).await?;
         let thread = if automatic {
             None
         } else {
-            thread_of(tx.as_mut(), &inbound.answers).await?
+            thread_of(tx, &inbound.answers).await?
         };
         let outcome = if automatic {
             Delivered {
@@ -186,9 +295,9 @@ async fn deliver_once(
                 incident: None,
             }
         } else if let Some((ticket, incident)) = thread {
-            answer(tx.as_mut(), &sender, inbound, ticket, incident).await?
+            answer(tx, &sender, inbound, ticket, incident).await?
         } else if let Some(address) = &address {
-            new_work(state, tx.as_mut(), address, &sender, inbound).await?
+            new_work(state, tx, address, &sender, inbound).await?
         } else {
             return Err(Attempt::Refused(Refusal::Permanent(format!(
                 "{recipient} takes only replies to messages watchbill sent"
@@ -214,7 +323,6 @@ async fn deliver_once(
         .await?;
         delivered.push(outcome);
     }
-    tx.commit().await?;
     Ok(delivered)
 }
 
