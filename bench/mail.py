@@ -16,30 +16,14 @@ Usage: python3 bench/mail.py [--binary target/release/watchbill] [--messages 400
 """
 import argparse
 import http.server
-import json
-import os
-import re
 import shutil
 import smtplib
 import statistics
-import subprocess
 import tempfile
 import threading
 import time
-import urllib.request
 
-TOKEN = "bench-bootstrap-token-0123456789"
-
-
-def request(url, method="GET", body=None):
-    data = json.dumps(body).encode() if body is not None else None
-    req = urllib.request.Request(url, data=data, method=method)
-    req.add_header("Authorization", f"Bearer {TOKEN}")
-    if data is not None:
-        req.add_header("Content-Type", "application/json")
-    with urllib.request.urlopen(req) as response:
-        return json.loads(response.read() or b"null")
-
+from server import request, start
 
 def message(sender, recipient, subject):
     return (f"From: {sender}\r\nTo: {recipient}\r\nSubject: {subject}\r\n"
@@ -97,24 +81,10 @@ def main():
     args = parser.parse_args()
     workdir = tempfile.mkdtemp(prefix="watchbill-bench-")
     database = args.database_url or f"sqlite://{workdir}/bench.db"
-    env = dict(os.environ, WATCHBILL_BOOTSTRAP_TOKEN=TOKEN, WATCHBILL_LOG="warn")
-    server = subprocess.Popen(
-        [args.binary, "serve", "--demo", "--listen", "127.0.0.1:0", "--smtp-listen", "127.0.0.1:0",
-         "--database-url", database],
-        stdout=subprocess.PIPE, text=True, env=env)
+    server, url, smtp = start(args.binary, database, "--demo")
     receiver = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Receiver)
     threading.Thread(target=receiver.serve_forever, daemon=True).start()
     try:
-        url, smtp = None, None
-        for line in server.stdout:
-            match = re.search(r"is listening on (\S+)", line)
-            if match:
-                url = match.group(1)
-            match = re.search(r"mail intake \(SMTP\) on (\S+)", line)
-            if match:
-                smtp = match.group(1)
-            if line.strip() == "Press Ctrl-C to stop.":
-                break
         host, port = smtp.rsplit(":", 1)
         port = int(port)
 

@@ -15,7 +15,6 @@ Usage: python3 bench/web.py [--binary target/release/watchbill] [--duration 10] 
 import argparse
 import http.client
 import json
-import os
 import re
 import shutil
 import subprocess
@@ -26,18 +25,9 @@ import time
 import urllib.parse
 import urllib.request
 
-TOKEN = "bench-bootstrap-token-0123456789"
+from server import request, start
+
 PASSWORD = "benchmark password"
-
-
-def request(url, method="GET", body=None):
-    data = json.dumps(body).encode() if body is not None else None
-    req = urllib.request.Request(url, data=data, method=method)
-    req.add_header("Authorization", f"Bearer {TOKEN}")
-    if data is not None:
-        req.add_header("Content-Type", "application/json")
-    with urllib.request.urlopen(req) as response:
-        return json.loads(response.read() or b"null")
 
 
 def organisation(teams, people):
@@ -105,18 +95,8 @@ def main():
         sys.exit("wrk is needed: apt-get install -y wrk")
     workdir = tempfile.mkdtemp(prefix="watchbill-bench-")
     database = args.database_url or f"sqlite://{workdir}/bench.db"
-    env = dict(os.environ, WATCHBILL_BOOTSTRAP_TOKEN=TOKEN, WATCHBILL_LOG="warn")
-    server = subprocess.Popen(
-        [args.binary, "serve", "--listen", "127.0.0.1:0", "--smtp-listen", "127.0.0.1:0", "--database-url", database],
-        stdout=subprocess.PIPE, text=True, env=env)
+    server, url, _ = start(args.binary, database)
     try:
-        url = None
-        for line in server.stdout:
-            match = re.search(r"is listening on (\S+)", line)
-            if match:
-                url = match.group(1)
-            if line.strip() == "Press Ctrl-C to stop.":
-                break
         request(f"{url}/api/v1/apply", "POST", organisation(20, 10))
         users = request(f"{url}/api/v1/users")
         teams = request(f"{url}/api/v1/teams")

@@ -19,7 +19,7 @@ use watchbill_store::Tx;
 use crate::auth::Caller;
 use crate::error::{ApiError, ApiResult, ErrorCode};
 use crate::extract::{ApiBytes, ApiJson, ApiPath};
-use crate::paging::requesters::{self, Happening};
+use crate::paging::requesters;
 use crate::state::AppState;
 
 pub fn routes() -> OpenApiRouter<AppState> {
@@ -362,18 +362,7 @@ pub(crate) async fn bulk_edit(
         }
         let updated = tx.update_ticket(stored.id, &changes, &caller.label).await?;
         if requesters::happenings(&stored, &updated).0 {
-            let by = match updated.ticket.assignee {
-                Some(user) => tx.user(user).await?.name,
-                None => String::new(),
-            };
-            requesters::tell(
-                tx.as_mut(),
-                &state.public_url,
-                &updated,
-                Happening::Taken { by: &by },
-                caller.user,
-            )
-            .await?;
+            requesters::tell_taken(tx.as_mut(), &state.public_url, &updated, caller.user).await?;
         }
         keys.push(stored.ticket.key.to_string());
     }

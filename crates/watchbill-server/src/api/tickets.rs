@@ -647,18 +647,7 @@ pub(crate) async fn update_ticket(
     let updated = tx.update_ticket(ticket.id, &changes, &caller.label).await?;
     let (taken, finished) = requesters::happenings(&ticket, &updated);
     if taken {
-        let by = match updated.ticket.assignee {
-            Some(user) => tx.user(user).await?.name,
-            None => String::new(),
-        };
-        requesters::tell(
-            tx.as_mut(),
-            &state.public_url,
-            &updated,
-            Happening::Taken { by: &by },
-            caller.user,
-        )
-        .await?;
+        requesters::tell_taken(tx.as_mut(), &state.public_url, &updated, caller.user).await?;
     }
     if finished {
         requesters::tell(

@@ -236,18 +236,7 @@ impl Channels {
                     "*{}*\n{}\n<{}|Open in watchbill>",
                     notice.subject, notice.body, notice.link
                 );
-                let response = self
-                    .http
-                    .post(&notice.address)
-                    .json(&json!({ "text": text }))
-                    .send()
-                    .await
-                    .map_err(|e| format!("Slack webhook failed: {e}"))?;
-                if response.status().is_success() {
-                    Ok("Slack".to_owned())
-                } else {
-                    Err(format!("Slack webhook answered {}", response.status()))
-                }
+                self.post_slack(&notice.address, &text).await
             }
             other => Err(format!("notices do not go by {other}")),
         }
@@ -303,6 +292,11 @@ impl Channels {
             ":rotating_light: *{}* on {}: {}\n<{}|Acknowledge> · <{}|Resolve>",
             page.incident_number, page.service, page.title, page.ack_url, page.resolve_url
         );
+        self.post_slack(url, &text).await
+    }
+
+    /// Posts a message to a Slack incoming webhook.
+    async fn post_slack(&self, url: &str, text: &str) -> Result<String, String> {
         let response = self
             .http
             .post(url)

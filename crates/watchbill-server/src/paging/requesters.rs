@@ -100,3 +100,17 @@ pub async fn tell(
     }
     Ok(())
 }
+
+/// Tells the requester that `updated` was taken, naming its new assignee.
+pub async fn tell_taken(
+    tx: &mut dyn Tx,
+    public_url: &str,
+    updated: &StoredTicket,
+    actor: Option<UserId>,
+) -> ApiResult<()> {
+    let by = match updated.ticket.assignee {
+        Some(user) => tx.user(user).await?.name,
+        None => String::new(),
+    };
+    tell(tx, public_url, updated, Happening::Taken { by: &by }, actor).await
+}
