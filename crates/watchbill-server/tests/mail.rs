@@ -425,6 +425,22 @@ async fn replies_comment_and_ack_acts_without_paging_again(backend: Backend) {
         .unwrap()
         .iter()
         .any(|c| c["body"] == "Thanks, it works again here."));
+    // The reporter has no account; watchbill's answers go to the address the report came from,
+    // in the ticket's thread.
+    app.post(
+        "/api/v1/tickets/UF-1/comments",
+        json!({"body": "A fix is rolling out."}),
+    )
+    .await;
+    let mut tx = app.store.read().await.unwrap();
+    let told = tx.notices("requester:UF-1:comment:", 10).await.unwrap();
+    drop(tx);
+    assert_eq!(told.len(), 1);
+    assert_eq!(told[0].input.address, "ops@courses.example");
+    assert_eq!(
+        told[0].input.thread.as_deref(),
+        Some("<ticket.UF-1@watchbill>")
+    );
     // `resolve` from someone watchbill does not know is only a comment.
     swaks(
         &app,

@@ -94,6 +94,8 @@ pub trait MailTx: Send {
         recipient: &str,
         since: Timestamp,
     ) -> Result<Option<(Option<i64>, IncidentId)>>;
+    /// The sender of the message that filed ticket `ticket`, if mail filed it.
+    async fn mail_requester(&mut self, ticket: i64) -> Result<Option<String>>;
     /// Kept messages, newest first (for audit).
     async fn mail_log(&mut self, limit: i64) -> Result<Vec<(i64, Timestamp, MailRecord)>>;
 }

@@ -149,6 +149,17 @@ macro_rules! mail_tx_impl {
                 .transpose()
             }
 
+            async fn mail_requester(&mut self, ticket: i64) -> Result<Option<String>> {
+                let row = sqlx::query(
+                    "SELECT sender FROM mail_messages WHERE ticket_id = $1 AND outcome IN ('ticket', 'ticket+incident') \
+                     AND sender <> '' ORDER BY id LIMIT 1",
+                )
+                .bind(ticket)
+                .fetch_optional(&mut *self.tx)
+                .await?;
+                Ok(row.map(|r| r.try_get("sender")).transpose()?)
+            }
+
             async fn mail_log(&mut self, limit: i64) -> Result<Vec<(i64, Timestamp, MailRecord)>> {
                 let rows = sqlx::query(
                     "SELECT id, received_at, message_id, sender, recipient, subject, outcome, ticket_id, incident_id, raw \

@@ -1,6 +1,6 @@
-//! Requesters follow their tickets: whoever reported a ticket hears by email when someone takes
-//! it, when it is resolved or closed, and of every comment — unless they did it themselves.
-//! The messages of one ticket share a thread (`<ticket.UF-3@watchbill>`) so mail programs keep
+//! Requesters follow their tickets: whoever reported a ticket (a user, or the address a mailed
+//! report came from) hears by email when someone takes it, when it is resolved or closed, and
+//! of every comment — unless they did it themselves. The messages of one ticket share a thread (`<ticket.UF-3@watchbill>`) so mail programs keep
 //! them together. They are notices: queued in the transaction that made the change, sent by
 //! the engine.
 
@@ -45,13 +45,19 @@ pub async fn tell(
     happening: Happening<'_>,
     actor: Option<UserId>,
 ) -> ApiResult<()> {
-    let Some(reporter) = ticket.ticket.reporter else {
-        return Ok(());
-    };
-    if actor == Some(reporter) {
+    // The requester: the reporting user, or, for a ticket filed by mail from someone without
+    // an account, the address it came from.
+    let reporter = ticket.ticket.reporter;
+    if reporter.is_some() && actor == reporter {
         return Ok(());
     }
-    let person = tx.user(reporter).await?;
+    let mail_sender = match reporter {
+        Some(_) => None,
+        None => match tx.mail_requester(ticket.id).await? {
+            Some(sender) => Some(sender),
+            None => return Ok(()),
+        },
+    };
     let key = ticket.ticket.key.to_string();
     let (what, body) = match happening {
         Happening::Taken { by } => (
@@ -74,20 +80,27 @@ pub async fn tell(
             format!("{author} commented on {key}:\n\n{body}"),
         ),
     };
-    let mut addresses: Vec<(String, String)> = tx
-        .contact_methods(reporter)
-        .await?
-        .into_iter()
-        .filter(|m| m.kind == "email")
-        .map(|m| (m.id.to_string(), m.address))
-        .collect();
-    if addresses.is_empty() {
-        addresses.push(("account".to_owned(), person.email.clone()));
-    }
+    let addresses: Vec<(String, String)> = match (reporter, mail_sender) {
+        (Some(reporter), _) => {
+            let mut addresses: Vec<(String, String)> = tx
+                .contact_methods(reporter)
+                .await?
+                .into_iter()
+                .filter(|m| m.kind == "email")
+                .map(|m| (m.id.to_string(), m.address))
+                .collect();
+            if addresses.is_empty() {
+                addresses.push(("account".to_owned(), tx.user(reporter).await?.email));
+            }
+            addresses
+        }
+        (None, Some(sender)) => vec![("mail".to_owned(), sender)],
+        (None, None) => Vec::new(),
+    };
     for (via, address) in addresses {
         tx.insert_notice(&NoticeInput {
             idempotency_key: format!("requester:{key}:{what}:{via}"),
-            user_id: Some(reporter),
+            user_id: reporter,
             kind: "email".to_owned(),
             address,
             subject: format!("[{key}] {}", ticket.ticket.title),
