@@ -183,6 +183,15 @@ pub struct ServeArgs {
     /// The largest message mail intake accepts, in bytes [default: 10485760].
     #[arg(long, env = "WATCHBILL_SMTP_MAX_SIZE")]
     pub smtp_max_size: Option<usize>,
+    /// A mailbox to read for mail intake, `imaps://user:password@host/INBOX`.
+    #[arg(long, env = "WATCHBILL_IMAP_URL", hide_env_values = true)]
+    pub imap_url: Option<String>,
+    /// The designated address the IMAP mailbox stands for.
+    #[arg(long, env = "WATCHBILL_IMAP_ADDRESS")]
+    pub imap_address: Option<String>,
+    /// A PEM certificate to trust for the IMAP server, besides the public roots.
+    #[arg(long, env = "WATCHBILL_IMAP_CA")]
+    pub imap_ca: Option<String>,
     /// A Twilio-compatible SMS and voice API, e.g. `https://api.twilio.com`.
     #[arg(long, env = "WATCHBILL_SMS_URL")]
     pub sms_url: Option<String>,

@@ -21,6 +21,11 @@ pub struct ServeConfig {
     pub smtp_listen: Option<String>,
     /// The largest message mail intake accepts, in bytes.
     pub smtp_max_size: usize,
+    /// A mailbox to read (`imaps://user:password@host/INBOX`), standing for `imap_address`.
+    pub imap_url: Option<String>,
+    pub imap_address: Option<String>,
+    /// A PEM certificate to trust for the IMAP server, besides the public roots.
+    pub imap_ca: Option<String>,
     pub sms_url: Option<String>,
     pub sms_account: Option<String>,
     pub sms_token: Option<String>,
@@ -43,6 +48,9 @@ struct FileConfig {
     smtp_from: Option<String>,
     smtp_listen: Option<String>,
     smtp_max_size: Option<usize>,
+    imap_url: Option<String>,
+    imap_address: Option<String>,
+    imap_ca: Option<String>,
     sms_url: Option<String>,
     sms_account: Option<String>,
     sms_token: Option<String>,
@@ -62,6 +70,9 @@ const KNOWN_VARIABLES: &[&str] = &[
     "WATCHBILL_SMTP_FROM",
     "WATCHBILL_SMTP_LISTEN",
     "WATCHBILL_SMTP_MAX_SIZE",
+    "WATCHBILL_IMAP_URL",
+    "WATCHBILL_IMAP_ADDRESS",
+    "WATCHBILL_IMAP_CA",
     "WATCHBILL_SMS_URL",
     "WATCHBILL_SMS_ACCOUNT",
     "WATCHBILL_SMS_TOKEN",
@@ -138,6 +149,9 @@ impl ServeConfig {
                 .smtp_max_size
                 .or(file.smtp_max_size)
                 .unwrap_or(10 * 1024 * 1024),
+            imap_url: args.imap_url.clone().or(file.imap_url),
+            imap_address: args.imap_address.clone().or(file.imap_address),
+            imap_ca: args.imap_ca.clone().or(file.imap_ca),
             sms_url: args.sms_url.clone().or(file.sms_url),
             sms_account: args.sms_account.clone().or(file.sms_account),
             sms_token: args.sms_token.clone().or(file.sms_token),

@@ -111,6 +111,20 @@ pub async fn serve(config: ServeConfig) -> Result<(), ServeError> {
         }
         None => None,
     };
+    let imap = match (&config.imap_url, &config.imap_address) {
+        (Some(url), Some(address)) => {
+            let mut imap = watchbill_server::mail::imap::ImapConfig::parse(url, address)
+                .map_err(|e| ServeError::Config(format!("imap_url: {e}")))?;
+            imap.ca_file = config.imap_ca.clone();
+            Some(imap)
+        }
+        (None, None) => None,
+        _ => {
+            return Err(ServeError::Config(
+                "IMAP polling needs both imap_url and imap_address".to_owned(),
+            ))
+        }
+    };
     let scheme = if tls.is_some() { "https" } else { "http" };
     let public_url = if config.public_url.ends_with(":0") {
         format!("{scheme}://{address}")
@@ -224,6 +238,20 @@ pub async fn serve(config: ServeConfig) -> Result<(), ServeError> {
         }
         None => None,
     };
+    let imap_task = imap.map(|imap| {
+        println!(
+            "  mail intake (IMAP) reads {} on {} for {}",
+            imap.mailbox, imap.host, imap.address
+        );
+        let mut stopped = mail_stopped.clone();
+        tokio::spawn(watchbill_server::mail::imap::poll_imap(
+            state.clone(),
+            imap,
+            async move {
+                let _ = stopped.wait_for(|stop| *stop).await;
+            },
+        ))
+    });
     match tls {
         Some(acceptor) => {
             watchbill_server::serve_tls(listener, acceptor, state, shutdown_signal()).await?
@@ -233,6 +261,9 @@ pub async fn serve(config: ServeConfig) -> Result<(), ServeError> {
     let _ = stop_mail.send(true);
     if let Some(mail) = mail {
         let _ = mail.await;
+    }
+    if let Some(imap) = imap_task {
+        let _ = imap.await;
     }
     let _ = stop_engine.send(true);
     for engine in engines {

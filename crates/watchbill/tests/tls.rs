@@ -203,4 +203,43 @@ fn an_unreadable_certificate_stops_the_server_with_a_clear_message() {
         .unwrap();
     assert!(!output.status.success());
     assert!(String::from_utf8_lossy(&output.stderr).contains("TLS needs both tls_cert and tls_key"));
+
+    // IMAP polling's settings are checked the same way.
+    let output = Command::new(BIN)
+        .args([
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--smtp-listen",
+            "",
+            "--database-url",
+            &database,
+        ])
+        .args(["--imap-url", "imaps://intake:secret@mail.example.com/INBOX"])
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    assert!(String::from_utf8_lossy(&output.stderr)
+        .contains("IMAP polling needs both imap_url and imap_address"));
+    let output = Command::new(BIN)
+        .args([
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--smtp-listen",
+            "",
+            "--database-url",
+            &database,
+        ])
+        .args([
+            "--imap-url",
+            "pop3://x",
+            "--imap-address",
+            "urgent@demo.test",
+        ])
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    assert!(String::from_utf8_lossy(&output.stderr)
+        .contains("imap_url: `pop3://x` is not an imaps:// or imap:// URL"));
 }

@@ -25,6 +25,8 @@ pub struct TestApp {
     pub url: String,
     /// Mail intake's `host:port`.
     pub smtp: String,
+    /// The server's state, for starting more of its parts (IMAP polling).
+    pub state: AppState,
     pub store: Arc<dyn Store>,
     pub clock: Arc<ManualClock>,
     /// The engine, stepped by the test.
@@ -96,6 +98,7 @@ impl TestApp {
                 let _ = mail_stopped.await;
             },
         ));
+        let shared_state = state.clone();
         tokio::spawn(watchbill_server::serve(listener, state, async {
             let _ = stopped.await;
             let _ = stop_mail.send(());
@@ -103,6 +106,7 @@ impl TestApp {
         TestApp {
             url,
             smtp,
+            state: shared_state,
             store,
             clock,
             engine,
