@@ -260,6 +260,16 @@ impl From<actions::ActionError> for Attempt {
     }
 }
 
+/// Whether an address's allow-list (addresses or domains; empty allows anyone) lets `sender`
+/// write to it.
+pub fn allows(allow: &[String], sender: &str) -> bool {
+    let domain = sender.rsplit_once('@').map_or("", |(_, d)| d);
+    allow.is_empty()
+        || allow.iter().any(|a| {
+            a.eq_ignore_ascii_case(sender) || (!a.contains('@') && a.eq_ignore_ascii_case(domain))
+        })
+}
+
 /// Files one message for every recipient inside `tx`.
 async fn file(
     state: &AppState,
@@ -297,6 +307,12 @@ async fn file(
         } else if let Some((ticket, incident)) = thread {
             answer(tx, &sender, inbound, ticket, incident).await?
         } else if let Some(address) = &address {
+            // Checked at RCPT for SMTP; mail read from a mailbox meets it here.
+            if !allows(&address.input.allow, &sender) {
+                return Err(Attempt::Refused(Refusal::Permanent(format!(
+                    "{sender} may not write to {recipient}"
+                ))));
+            }
             new_work(state, tx, address, &sender, inbound).await?
         } else {
             return Err(Attempt::Refused(Refusal::Permanent(format!(

@@ -15,7 +15,7 @@ use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncReadExt, AsyncWrite, AsyncWrite
 use tokio::net::TcpListener;
 use tokio_rustls::TlsAcceptor;
 
-use super::deliver::{deliver, Envelope, Refusal};
+use super::deliver::{allows, deliver, Envelope, Refusal};
 use crate::state::AppState;
 
 /// How the listener behaves.
@@ -362,14 +362,7 @@ impl<'a> Session<'a> {
                 "{address}: no such address here"
             )));
         };
-        let allow = &found.input.allow;
-        let domain = sender.rsplit_once('@').map_or("", |(_, d)| d);
-        if !allow.is_empty()
-            && !allow.iter().any(|a| {
-                a.eq_ignore_ascii_case(sender)
-                    || (!a.contains('@') && a.eq_ignore_ascii_case(domain))
-            })
-        {
+        if !allows(&found.input.allow, sender) {
             return Err(Refusal::Permanent(format!(
                 "{} may not write to {address}; ask its team to allow you",
                 if sender.is_empty() {
