@@ -48,6 +48,8 @@ pub enum Refusal {
 pub struct Delivered {
     pub outcome: String,
     pub ticket: Option<String>,
+    /// The ticket's row id, kept with the message.
+    pub ticket_id: Option<i64>,
     pub incident: Option<IncidentId>,
 }
 
@@ -194,9 +196,20 @@ impl MailQueue {
 async fn file_batch(state: &AppState, jobs: Vec<Job>) {
     let batched = with_retries(|| async {
         let mut tx = state.store.write().await?;
+        let mut addresses = Addresses::new();
         let mut results = Vec::with_capacity(jobs.len());
         for job in &jobs {
-            results.push(file(state, tx.as_mut(), &job.envelope, &job.inbound, &job.raw).await?);
+            results.push(
+                file(
+                    state,
+                    tx.as_mut(),
+                    &mut addresses,
+                    &job.envelope,
+                    &job.inbound,
+                    &job.raw,
+                )
+                .await?,
+            );
         }
         tx.commit().await?;
         Ok(results)
@@ -214,8 +227,15 @@ async fn file_batch(state: &AppState, jobs: Vec<Job>) {
             for job in jobs {
                 let alone = with_retries(|| async {
                     let mut tx = state.store.write().await?;
-                    let result =
-                        file(state, tx.as_mut(), &job.envelope, &job.inbound, &job.raw).await?;
+                    let result = file(
+                        state,
+                        tx.as_mut(),
+                        &mut Addresses::new(),
+                        &job.envelope,
+                        &job.inbound,
+                        &job.raw,
+                    )
+                    .await?;
                     tx.commit().await?;
                     Ok(result)
                 })
@@ -260,6 +280,9 @@ impl From<actions::ActionError> for Attempt {
     }
 }
 
+/// The designated addresses one batch has looked up.
+type Addresses = std::collections::HashMap<String, Option<MailAddress>>;
+
 /// Whether an address's allow-list (addresses or domains; empty allows anyone) lets `sender`
 /// write to it.
 pub fn allows(allow: &[String], sender: &str) -> bool {
@@ -274,6 +297,7 @@ pub fn allows(allow: &[String], sender: &str) -> bool {
 async fn file(
     state: &AppState,
     tx: &mut dyn Tx,
+    addresses: &mut Addresses,
     envelope: &Envelope,
     inbound: &Inbound,
     raw: &[u8],
@@ -292,7 +316,14 @@ async fn file(
         .unwrap_or_else(|| format!("<generated.{}@watchbill>", new_secret().to_lowercase()));
     let mut delivered = Vec::new();
     for recipient in &envelope.recipients {
-        let address = tx.find_mail_address(recipient).await?;
+        let address = match addresses.get(recipient) {
+            Some(known) => known.clone(),
+            None => {
+                let found = tx.find_mail_address(recipient).await?;
+                addresses.insert(recipient.clone(), found.clone());
+                found
+            }
+        };
         let thread = if automatic {
             None
         } else {
@@ -302,6 +333,7 @@ async fn file(
             Delivered {
                 outcome: "auto-reply".to_owned(),
                 ticket: None,
+                ticket_id: None,
                 incident: None,
             }
         } else if let Some((ticket, incident)) = thread {
@@ -319,20 +351,13 @@ async fn file(
                 "{recipient} takes only replies to messages watchbill sent"
             ))));
         };
-        let ticket_id = match &outcome.ticket {
-            Some(key) => match key.parse() {
-                Ok(key) => Some(tx.ticket_by_key(&key).await?.id),
-                Err(_) => None,
-            },
-            None => None,
-        };
         tx.record_mail(&MailRecord {
             message_id: message_id.clone(),
             sender: sender.clone(),
             recipient: recipient.clone(),
             subject: inbound.subject.clone(),
             outcome: outcome.outcome.clone(),
-            ticket_id,
+            ticket_id: outcome.ticket_id,
             incident_id: outcome.incident,
             raw: raw.to_vec(),
         })
@@ -410,6 +435,7 @@ async fn answer(
             return Ok(Delivered {
                 outcome: acted.to_owned(),
                 ticket: key,
+                ticket_id: ticket,
                 incident: Some(incident),
             });
         }
@@ -429,6 +455,7 @@ async fn answer(
     Ok(Delivered {
         outcome: "comment".to_owned(),
         ticket: key,
+        ticket_id: ticket,
         incident,
     })
 }
@@ -468,6 +495,7 @@ async fn new_work(
             return Ok(Delivered {
                 outcome: "flood".to_owned(),
                 ticket: key,
+                ticket_id: ticket,
                 incident: Some(incident),
             });
         }
@@ -573,6 +601,7 @@ async fn new_work(
             "ticket".to_owned()
         },
         ticket: Some(key),
+        ticket_id: Some(ticket.id),
         incident,
     })
 }
