@@ -125,6 +125,20 @@ impl Browser {
         page
     }
 
+    /// Posts a multipart upload, as a page's file form does.
+    fn upload(
+        &self,
+        path: String,
+        (content_type, body): (String, Vec<u8>),
+    ) -> impl std::future::Future<Output = reqwest::Result<reqwest::Response>> {
+        self.http
+            .post(format!("{}{path}", self.base))
+            .header(COOKIE, self.cookie.clone().unwrap_or_default())
+            .header("content-type", content_type)
+            .body(body)
+            .send()
+    }
+
     /// The CSRF token in a page's forms.
     async fn csrf(&self, path: &str) -> String {
         let page = self.get(path).await;
@@ -800,15 +814,7 @@ async fn photos_are_resized_and_shown_on_the_wall(backend: Backend) {
     picture
         .write_to(&mut std::io::Cursor::new(&mut png), image::ImageFormat::Png)
         .unwrap();
-    let send = |path: String, (content_type, body): (String, Vec<u8>)| {
-        browser
-            .http
-            .post(format!("{}{path}", app.url))
-            .header(COOKIE, browser.cookie.clone().unwrap())
-            .header("content-type", content_type)
-            .body(body)
-            .send()
-    };
+    let send = |path: String, upload: (String, Vec<u8>)| browser.upload(path, upload);
 
     let refused = send(
         format!("/people/{ada}/photo"),
@@ -1401,15 +1407,7 @@ async fn follow_ups_saved_filters_csv_attachments_and_settings_have_forms(backen
     let mut browser = Browser::new(&app);
     browser.sign_in(&email, PASSWORD).await;
     let csrf = browser.csrf("/tickets").await;
-    let send = |path: String, (content_type, body): (String, Vec<u8>)| {
-        browser
-            .http
-            .post(format!("{}{path}", app.url))
-            .header(COOKIE, browser.cookie.clone().unwrap())
-            .header("content-type", content_type)
-            .body(body)
-            .send()
-    };
+    let send = |path: String, upload: (String, Vec<u8>)| browser.upload(path, upload);
 
     // A follow-up ticket from the incident's page, linked both ways.
     let page = browser
