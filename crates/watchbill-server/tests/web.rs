@@ -216,6 +216,39 @@ async fn incident(app: &TestApp, key: &str, summary: &str) -> i64 {
     list[0]["id"].as_i64().unwrap()
 }
 
+/// Reads a wall's event stream until it announces an activity revision above `before`, which
+/// only a change committed after `before` was read can give. An announcement of the revision
+/// the wall started at does not count.
+async fn hear_change(events: &mut reqwest::Response, before: i64) -> i64 {
+    tokio::time::timeout(Duration::from_secs(10), async {
+        let mut seen = String::new();
+        loop {
+            let chunk = events
+                .chunk()
+                .await
+                .unwrap()
+                .expect("the stream stays open");
+            seen.push_str(&String::from_utf8_lossy(&chunk));
+            let heard = seen
+                .split("event: changed\ndata: ")
+                .skip(1)
+                .filter_map(|rest| rest.lines().next()?.trim().parse::<i64>().ok())
+                .max();
+            if let Some(revision) = heard.filter(|r| *r > before) {
+                return revision;
+            }
+        }
+    })
+    .await
+    .expect("the wall heard of the change within 10 s")
+}
+
+/// The store's activity revision now.
+async fn activity(app: &TestApp) -> i64 {
+    let mut tx = app.store.read().await.unwrap();
+    tx.activity_revision().await.unwrap()
+}
+
 async fn signing_in_starts_a_session_and_signing_out_ends_it(backend: Backend) {
     let app = TestApp::start(backend, NOW).await;
     let (_, email) = person(&app, "Ada", "responder").await;
@@ -554,8 +587,7 @@ async fn open_walls_hear_of_changes(backend: Backend) {
         .to_str()
         .unwrap()
         .starts_with("text/event-stream"));
-    // Give the feed a moment to take its first reading before the change.
-    tokio::time::sleep(Duration::from_millis(1200)).await;
+    let before = activity(&app).await;
     let (status, body) = app
         .post(
             &format!("/api/v1/schedules/{schedule}/overrides"),
@@ -563,19 +595,7 @@ async fn open_walls_hear_of_changes(backend: Backend) {
         )
         .await;
     assert_eq!(status, StatusCode::CREATED, "{body}");
-    let heard = tokio::time::timeout(Duration::from_secs(10), async {
-        let mut seen = String::new();
-        while let Some(chunk) = events.chunk().await.unwrap() {
-            seen.push_str(&String::from_utf8_lossy(&chunk));
-            if seen.contains("event: changed") {
-                return seen;
-            }
-        }
-        seen
-    })
-    .await
-    .expect("the wall heard of the override");
-    assert!(heard.contains("event: changed"), "{heard}");
+    hear_change(&mut events, before).await;
     let board = browser.get("/wall/board").await;
     let captain = board.body.find("Captain On-Call").unwrap();
     assert!(board.body[captain..].contains("Grace"), "{}", board.body);
@@ -1157,7 +1177,7 @@ async fn postgres_walls_on_one_server_hear_of_changes_made_on_another() {
         .send()
         .await
         .unwrap();
-    tokio::time::sleep(Duration::from_millis(1200)).await;
+    let before = activity(&app).await;
     let (status, _) = app
         .post(
             &format!("/api/v1/schedules/{schedule}/overrides"),
@@ -1165,19 +1185,7 @@ async fn postgres_walls_on_one_server_hear_of_changes_made_on_another() {
         )
         .await;
     assert_eq!(status, StatusCode::CREATED);
-    let heard = tokio::time::timeout(Duration::from_secs(10), async {
-        let mut seen = String::new();
-        while let Some(chunk) = events.chunk().await.unwrap() {
-            seen.push_str(&String::from_utf8_lossy(&chunk));
-            if seen.contains("event: changed") {
-                break;
-            }
-        }
-        seen
-    })
-    .await
-    .expect("the second server's wall heard of the first server's change");
-    assert!(heard.contains("event: changed"));
+    hear_change(&mut events, before).await;
 }
 
 async fn tickets_are_found_edited_and_bulk_changed_from_their_pages(backend: Backend) {

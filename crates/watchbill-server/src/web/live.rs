@@ -17,23 +17,22 @@ const POLL: Duration = Duration::from_millis(500);
 /// The activity counter as last read, shared by every live page of this server.
 #[derive(Debug, Clone)]
 pub struct LiveFeed {
-    revision: watch::Receiver<i64>,
+    revision: Arc<watch::Sender<i64>>,
 }
 
 impl LiveFeed {
-    /// Starts the watcher. It reads the store only while at least one page listens.
+    /// Starts the watcher. It reads the store only while at least one page listens: the
+    /// feed itself holds no receiver, so the count is the open walls'.
     pub fn start(store: Arc<dyn Store>) -> LiveFeed {
-        let (sender, revision) = watch::channel(0);
+        let (sender, _) = watch::channel(0);
+        let revision = Arc::new(sender);
+        let watcher = revision.clone();
         tokio::spawn(async move {
             let mut ticker = tokio::time::interval(POLL);
             ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
             loop {
                 ticker.tick().await;
-                // The feed itself holds one receiver; more means a page is listening.
-                if sender.receiver_count() <= 1 {
-                    if sender.is_closed() {
-                        break;
-                    }
+                if watcher.receiver_count() == 0 {
                     continue;
                 }
                 let read = async {
@@ -42,7 +41,7 @@ impl LiveFeed {
                 };
                 match read.await {
                     Ok(now) => {
-                        sender.send_if_modified(|seen| {
+                        watcher.send_if_modified(|seen| {
                             let changed = *seen != now;
                             *seen = now;
                             changed
@@ -57,8 +56,7 @@ impl LiveFeed {
 
     /// A server-sent event stream that says `changed` whenever the counter moves.
     pub fn events(&self) -> Sse<impl Stream<Item = Result<Event, Infallible>> + use<>> {
-        let mut receiver = self.revision.clone();
-        receiver.mark_unchanged();
+        let receiver = self.revision.subscribe();
         let stream = futures_util::stream::unfold(receiver, |mut receiver| async move {
             receiver.changed().await.ok()?;
             let revision = *receiver.borrow_and_update();
