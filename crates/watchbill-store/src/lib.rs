@@ -17,6 +17,8 @@ pub mod notices;
 mod notices_sql;
 pub mod paging;
 mod paging_sql;
+pub mod post_mortems;
+mod post_mortems_sql;
 pub mod postgres;
 mod shared_sql;
 pub mod sqlite;
@@ -37,6 +39,7 @@ pub use mail::MailTx;
 use model::*;
 pub use notices::NoticeTx;
 pub use paging::PagingTx;
+pub use post_mortems::PostMortemTx;
 /// The database driver's error, for callers that classify [`StoreError::Database`].
 pub use sqlx::Error as DatabaseError;
 pub use tickets::TicketTx;
@@ -87,7 +90,9 @@ pub struct MigrationReport {
 /// Its operations come in two groups: [`RosterTx`] (people, teams, schedules, tokens) and
 /// [`PagingTx`] (services, incidents, escalation and notifications).
 #[async_trait]
-pub trait Tx: RosterTx + PagingTx + TicketTx + WebTx + NoticeTx + MailTx + Send {
+pub trait Tx:
+    RosterTx + PagingTx + TicketTx + WebTx + NoticeTx + MailTx + PostMortemTx + Send
+{
     async fn commit(self: Box<Self>) -> Result<()>;
 
     /// The instant this transaction began, from the store's clock; used for every timestamp

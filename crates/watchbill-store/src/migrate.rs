@@ -33,6 +33,7 @@ pub(crate) const SQLITE: &[Migration] = migrations!("sqlite":
     (12, "0012", "web"),
     (13, "0013", "notices"),
     (14, "0014", "mail"),
+    (15, "0015", "post_mortems"),
 );
 
 pub(crate) const POSTGRES: &[Migration] = migrations!("postgres":
@@ -50,6 +51,7 @@ pub(crate) const POSTGRES: &[Migration] = migrations!("postgres":
     (12, "0012", "web"),
     (13, "0013", "notices"),
     (14, "0014", "mail"),
+    (15, "0015", "post_mortems"),
 );
 
 /// The table recording which migrations a database has, in the syntax both backends accept.

@@ -147,6 +147,7 @@ mod tx {
     crate::tickets_sql::tickets_tx_impl!(PostgresTx, sqlx::postgres::PgRow);
     crate::web_sql::web_tx_impl!(PostgresTx, sqlx::postgres::PgRow);
     crate::mail_sql::mail_tx_impl!(PostgresTx, sqlx::postgres::PgRow);
+    crate::post_mortems_sql::post_mortems_tx_impl!(PostgresTx, sqlx::postgres::PgRow);
     crate::notices_sql::notices_tx_impl!(
         PostgresTx,
         sqlx::postgres::PgRow,

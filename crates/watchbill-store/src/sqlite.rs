@@ -158,5 +158,6 @@ mod tx {
     crate::tickets_sql::tickets_tx_impl!(SqliteTx, sqlx::sqlite::SqliteRow);
     crate::web_sql::web_tx_impl!(SqliteTx, sqlx::sqlite::SqliteRow);
     crate::mail_sql::mail_tx_impl!(SqliteTx, sqlx::sqlite::SqliteRow);
+    crate::post_mortems_sql::post_mortems_tx_impl!(SqliteTx, sqlx::sqlite::SqliteRow);
     crate::notices_sql::notices_tx_impl!(SqliteTx, sqlx::sqlite::SqliteRow, "");
 }

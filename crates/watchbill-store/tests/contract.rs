@@ -108,7 +108,7 @@ async fn migrations_apply_once(backend: Backend) {
     let (_db, store) = open(backend).await;
     let again = store.migrate().await.unwrap();
     assert!(again.applied.is_empty());
-    assert_eq!(again.already_applied, 14);
+    assert_eq!(again.already_applied, 15);
 }
 
 async fn users_round_trip_and_conflict(backend: Backend) {
@@ -1170,5 +1170,71 @@ mod mail {
         tx.delete_mail_address(address.id).await.unwrap();
         assert!(tx.mail_addresses().await.unwrap().is_empty());
         tx.commit().await.unwrap();
+    }
+}
+
+mod post_mortems {
+    //! Post-mortems keep their incidents and move forward, stamped once when published.
+
+    use watchbill_core::IncidentId;
+    use watchbill_store::post_mortems::PostMortemInput;
+    use watchbill_store::{Backend, StoreError};
+
+    use super::{open, seed_team};
+
+    contract!(post_mortems_keep_incidents_and_publish_once);
+
+    async fn post_mortems_keep_incidents_and_publish_once(backend: Backend) {
+        let (_db, store) = open(backend).await;
+        let (_, team) = seed_team(&store).await;
+        let mut tx = store.write().await.unwrap();
+        let input = PostMortemInput {
+            team_id: team.id,
+            title: "Video CDN timeouts".to_owned(),
+            body: "## Summary".to_owned(),
+            figures: "{}".to_owned(),
+            incidents: Vec::new(),
+            created_by: "token:1".to_owned(),
+        };
+        let pm = tx.insert_post_mortem(&input).await.unwrap();
+        assert_eq!((pm.status.as_str(), pm.published_at), ("draft", None));
+        let published = tx
+            .update_post_mortem(
+                pm.id,
+                "Video CDN timeouts",
+                "## Summary\nFixed.",
+                "published",
+            )
+            .await
+            .unwrap();
+        let stamped = published.published_at.unwrap();
+        let again = tx
+            .update_post_mortem(
+                pm.id,
+                "Video CDN timeouts",
+                "## Summary\nFixed again.",
+                "published",
+            )
+            .await
+            .unwrap();
+        assert_eq!(again.published_at, Some(stamped), "stamped once");
+        assert_eq!(tx.post_mortems(Some(team.id)).await.unwrap().len(), 1);
+        assert!(matches!(
+            tx.post_mortem(99).await,
+            Err(StoreError::NotFound { .. })
+        ));
+        tx.commit().await.unwrap();
+        // An unknown incident is refused, and nothing is written.
+        let mut tx = store.write().await.unwrap();
+        let refused = tx
+            .insert_post_mortem(&PostMortemInput {
+                incidents: vec![IncidentId(42)],
+                ..input
+            })
+            .await;
+        assert!(refused.is_err());
+        drop(tx);
+        let mut tx = store.read().await.unwrap();
+        assert_eq!(tx.post_mortems(None).await.unwrap().len(), 1);
     }
 }

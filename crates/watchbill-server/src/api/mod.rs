@@ -16,6 +16,7 @@ pub mod mail;
 pub mod oncall;
 pub mod org;
 pub mod overrides;
+pub mod post_mortems;
 pub mod schedules;
 pub mod services;
 pub mod teams;
@@ -43,7 +44,7 @@ use crate::state::AppState;
     tags(
         (name = "users"), (name = "teams"), (name = "schedules"), (name = "overrides"),
         (name = "oncall"), (name = "tokens"), (name = "organisation"), (name = "calendar"), (name = "services"), (name = "incidents"), (name = "intake"), (name = "tickets"),
-        (name = "mail"), (name = "system"),
+        (name = "mail"), (name = "post-mortems"), (name = "system"),
     )
 )]
 struct ApiDoc;
@@ -82,6 +83,7 @@ pub fn router() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .merge(incidents::routes())
         .merge(webhooks::routes())
         .merge(mail::routes())
+        .merge(post_mortems::routes())
         .merge(intake::routes().layer(DefaultBodyLimit::max(intake::INTAKE_BODY_LIMIT)))
         .merge(code::routes().layer(DefaultBodyLimit::max(code::PUSH_BODY_LIMIT)))
         .merge(crate::act::routes())

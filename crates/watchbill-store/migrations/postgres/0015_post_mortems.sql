@@ -1,0 +1,19 @@
+-- Post-mortems of incidents, in Markdown, with the figures computed when they were written.
+CREATE TABLE post_mortems (
+    id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    team_id BIGINT NOT NULL REFERENCES teams (id),
+    title TEXT NOT NULL,
+    body TEXT NOT NULL,
+    figures TEXT NOT NULL,
+    status TEXT NOT NULL,
+    created_by TEXT NOT NULL,
+    created_at BIGINT NOT NULL,
+    updated_at BIGINT NOT NULL,
+    published_at BIGINT
+);
+
+CREATE TABLE post_mortem_incidents (
+    post_mortem_id BIGINT NOT NULL REFERENCES post_mortems (id) ON DELETE CASCADE,
+    incident_id BIGINT NOT NULL REFERENCES incidents (id),
+    PRIMARY KEY (post_mortem_id, incident_id)
+);
