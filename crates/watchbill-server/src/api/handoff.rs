@@ -103,49 +103,67 @@ fn median(mut values: Vec<f64>) -> Option<f64> {
 }
 
 impl HandoffReport {
-    /// The report as plain text, for email.
-    pub fn summary(&self, team: &str) -> String {
+    /// The report's figures, a sentence each, as the mail and the report page show them.
+    pub fn lines(&self) -> Vec<String> {
         let name = |p: &Option<PersonView>| {
             p.as_ref()
                 .map_or_else(|| "nobody".to_owned(), |p| p.name.clone())
         };
         let minutes = |m: Option<f64>| m.map_or_else(|| "-".to_owned(), |m| format!("{m:.0} min"));
-        let carried: Vec<&str> = self.carried_over.iter().map(|t| t.key.as_str()).collect();
+        let list = |items: Vec<&str>| {
+            if items.is_empty() {
+                "none".to_owned()
+            } else {
+                items.join(", ")
+            }
+        };
+        let services: Vec<String> = self
+            .pages
+            .by_service
+            .iter()
+            .map(|(service, n)| format!("{service} {n}"))
+            .collect();
+        vec![
+            format!(
+                "Outgoing captain: {}. Incoming captain: {}.",
+                name(&self.outgoing),
+                name(&self.incoming)
+            ),
+            format!(
+                "Pages: {} (by service: {}; {} out of hours); median {} to acknowledge, {} to resolve.",
+                self.pages.count,
+                list(services.iter().map(String::as_str).collect()),
+                self.pages.out_of_hours,
+                minutes(self.pages.median_minutes_to_acknowledge),
+                minutes(self.pages.median_minutes_to_resolve),
+            ),
+            format!(
+                "Duty tickets closed: {} ({} the 5-20 target).",
+                self.duty_closed,
+                if self.duty_within_target { "within" } else { "outside" }
+            ),
+            format!(
+                "Tickets opened: {}; overdue: {}; carried over: {}.",
+                self.opened,
+                self.overdue,
+                list(self.carried_over.iter().map(|t| t.key.as_str()).collect())
+            ),
+            format!(
+                "Code: {} commit(s); components touched: {}; test files added: {}.",
+                self.code.commits,
+                list(self.code.components_touched.iter().map(String::as_str).collect()),
+                self.code.test_files_added.len()
+            ),
+        ]
+    }
+
+    /// The report as plain text, for email.
+    pub fn summary(&self, team: &str) -> String {
         format!(
-            "Handoff report for {team}, the week {} to {}.\n\n\
-             Outgoing captain: {}. Incoming captain: {}.\n\
-             Pages: {} ({} out of hours); median {} to acknowledge, {} to resolve.\n\
-             Duty tickets closed: {} ({} the 5-20 target).\n\
-             Tickets opened: {}; overdue: {}; carried over: {}.\n\
-             Code: {} commit(s); components touched: {}; test files added: {}.",
+            "Handoff report for {team}, the week {} to {}.\n\n{}",
             self.week_start,
             self.week_end,
-            name(&self.outgoing),
-            name(&self.incoming),
-            self.pages.count,
-            self.pages.out_of_hours,
-            minutes(self.pages.median_minutes_to_acknowledge),
-            minutes(self.pages.median_minutes_to_resolve),
-            self.duty_closed,
-            if self.duty_within_target {
-                "within"
-            } else {
-                "outside"
-            },
-            self.opened,
-            self.overdue,
-            if carried.is_empty() {
-                "none".to_owned()
-            } else {
-                carried.join(", ")
-            },
-            self.code.commits,
-            if self.code.components_touched.is_empty() {
-                "none".to_owned()
-            } else {
-                self.code.components_touched.join(", ")
-            },
-            self.code.test_files_added.len(),
+            self.lines().join("\n")
         )
     }
 }

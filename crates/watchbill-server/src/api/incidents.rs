@@ -128,13 +128,19 @@ pub struct IncidentDetail {
 
 /// Reads `INC-42` or `42`.
 fn incident_id(text: &str) -> ApiResult<IncidentId> {
-    let digits = text
+    parse_incident(text, "id")
+}
+
+/// Reads `INC-42` or `42`; a refusal names `field`.
+pub fn parse_incident(text: &str, field: &str) -> ApiResult<IncidentId> {
+    let trimmed = text.trim();
+    let digits = trimmed
         .strip_prefix("INC-")
-        .or_else(|| text.strip_prefix("inc-"))
-        .unwrap_or(text);
+        .or_else(|| trimmed.strip_prefix("inc-"))
+        .unwrap_or(trimmed);
     digits.parse::<i64>().map(IncidentId).map_err(|_| {
         ApiError::invalid(
-            "id",
+            field.to_owned(),
             format!("`{text}` is not an incident number such as INC-42"),
         )
     })

@@ -19,7 +19,7 @@ use super::instant;
 use crate::auth::Caller;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::ApiQuery;
-use crate::roster::RosterCache;
+use crate::roster::{Roster, RosterCache};
 use crate::state::AppState;
 
 pub fn routes() -> OpenApiRouter<AppState> {
@@ -98,6 +98,11 @@ pub async fn on_call_at(
     team: Option<&str>,
 ) -> ApiResult<OnCallView> {
     let roster = roster.get(tx, at).await?;
+    on_call_in(&roster, at, team)
+}
+
+/// [`on_call_at`] over a roster already in hand.
+pub fn on_call_in(roster: &Roster, at: Timestamp, team: Option<&str>) -> ApiResult<OnCallView> {
     let team_filter: Option<&Team> = match team {
         None => None,
         Some(wanted) => Some(

@@ -15,9 +15,10 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
-use watchbill_core::{IncidentId, Role};
+use watchbill_core::Role;
 use watchbill_store::post_mortems::{PostMortem, PostMortemInput};
 
+use super::incidents::parse_incident;
 use crate::auth::Caller;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{ApiJson, ApiPath};
@@ -100,20 +101,6 @@ pub struct NewPostMortemBody {
     pub title: Option<String>,
 }
 
-fn incident_id(text: &str, index: usize) -> ApiResult<IncidentId> {
-    text.trim()
-        .trim_start_matches("INC-")
-        .trim_start_matches("inc-")
-        .parse::<i64>()
-        .map(IncidentId)
-        .map_err(|_| {
-            ApiError::invalid(
-                format!("incidents[{index}]"),
-                format!("`{text}` is not an incident number such as INC-42"),
-            )
-        })
-}
-
 fn minutes(from: Timestamp, to: Timestamp) -> f64 {
     (to.as_second() - from.as_second()) as f64 / 60.0
 }
@@ -145,7 +132,7 @@ async fn create_post_mortem(
         .incidents
         .iter()
         .enumerate()
-        .map(|(i, text)| incident_id(text, i))
+        .map(|(i, text)| parse_incident(text, &format!("incidents[{i}]")))
         .collect::<ApiResult<BTreeSet<_>>>()?;
     let mut tx = state.store.write().await?;
     let mut team = None;

@@ -922,19 +922,7 @@ async fn add_link(
     let ticket = tx.ticket_by_key(&key).await?;
     let link = match (&body.incident, &body.ticket) {
         (Some(incident), None) => {
-            let digits = incident
-                .trim()
-                .trim_start_matches("INC-")
-                .trim_start_matches("inc-");
-            let id = digits
-                .parse::<i64>()
-                .map(watchbill_core::IncidentId)
-                .map_err(|_| {
-                    ApiError::invalid(
-                        "incident",
-                        format!("`{incident}` is not an incident number such as INC-42"),
-                    )
-                })?;
+            let id = super::incidents::parse_incident(incident, "incident")?;
             tx.incident(id).await?;
             TicketLink::Incident(id)
         }
@@ -997,19 +985,7 @@ pub(crate) async fn follow_up(
     ApiJson(body): ApiJson<FollowUpBody>,
 ) -> ApiResult<(StatusCode, Json<TicketView>)> {
     caller.require(Role::Responder)?;
-    let digits = text
-        .trim()
-        .trim_start_matches("INC-")
-        .trim_start_matches("inc-");
-    let id = digits
-        .parse::<i64>()
-        .map(watchbill_core::IncidentId)
-        .map_err(|_| {
-            ApiError::invalid(
-                "id",
-                format!("`{text}` is not an incident number such as INC-42"),
-            )
-        })?;
+    let id = super::incidents::parse_incident(&text, "id")?;
     let mut tx = state.store.write().await?;
     let incident = tx.incident(id).await?;
     let service = tx.service(incident.service_id).await?;

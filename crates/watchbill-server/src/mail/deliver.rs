@@ -88,15 +88,6 @@ impl From<ApiError> for Refusal {
     }
 }
 
-impl From<actions::ActionError> for Refusal {
-    fn from(error: actions::ActionError) -> Refusal {
-        match error {
-            actions::ActionError::Store(error) => error.into(),
-            other => Refusal::Permanent(other.to_string()),
-        }
-    }
-}
-
 /// Files the message for every recipient, answering only after the commit. Messages from
 /// concurrent sessions are committed together (see [`MailQueue`]).
 pub async fn deliver(
@@ -314,6 +305,12 @@ async fn file(
         .message_id
         .clone()
         .unwrap_or_else(|| format!("<generated.{}@watchbill>", new_secret().to_lowercase()));
+    // What the message answers does not depend on the recipient.
+    let thread = if automatic {
+        None
+    } else {
+        thread_of(tx, &inbound.answers).await?
+    };
     let mut delivered = Vec::new();
     for recipient in &envelope.recipients {
         let address = match addresses.get(recipient) {
@@ -323,11 +320,6 @@ async fn file(
                 addresses.insert(recipient.clone(), found.clone());
                 found
             }
-        };
-        let thread = if automatic {
-            None
-        } else {
-            thread_of(tx, &inbound.answers).await?
         };
         let outcome = if automatic {
             Delivered {

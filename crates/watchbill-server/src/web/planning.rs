@@ -244,14 +244,7 @@ pub async fn team_balance(
 
 struct ReportView {
     title: String,
-    outgoing: String,
-    incoming: String,
-    pages: String,
-    closed: String,
-    opened: usize,
-    overdue: usize,
-    carried: String,
-    code: String,
+    lines: Vec<String>,
 }
 
 #[derive(Template)]
@@ -263,68 +256,13 @@ struct ReportsPage {
 }
 
 fn report_view(report: &HandoffReport, zone: &jiff::tz::TimeZone, kept: bool) -> ReportView {
-    let name = |p: &Option<crate::api::oncall::PersonView>| {
-        p.as_ref()
-            .map_or_else(|| "nobody".to_owned(), |p| p.name.clone())
-    };
-    let minutes = |m: Option<f64>| m.map_or_else(|| "–".to_owned(), |m| format!("{m:.0} min"));
-    let services: Vec<String> = report
-        .pages
-        .by_service
-        .iter()
-        .map(|(service, n)| format!("{service} {n}"))
-        .collect();
     ReportView {
         title: format!(
             "The week to {}{}",
             when(report.week_end, zone),
             if kept { "" } else { " (as of now)" }
         ),
-        outgoing: name(&report.outgoing),
-        incoming: name(&report.incoming),
-        pages: format!(
-            "{} ({}), {} out of hours, median {} to acknowledge and {} to resolve",
-            report.pages.count,
-            if services.is_empty() {
-                "none".to_owned()
-            } else {
-                services.join(", ")
-            },
-            report.pages.out_of_hours,
-            minutes(report.pages.median_minutes_to_acknowledge),
-            minutes(report.pages.median_minutes_to_resolve),
-        ),
-        closed: format!(
-            "{} ({} the 5–20 target)",
-            report.duty_closed,
-            if report.duty_within_target {
-                "within"
-            } else {
-                "outside"
-            }
-        ),
-        opened: report.opened,
-        overdue: report.overdue,
-        carried: if report.carried_over.is_empty() {
-            "none".to_owned()
-        } else {
-            report
-                .carried_over
-                .iter()
-                .map(|t| t.key.clone())
-                .collect::<Vec<_>>()
-                .join(", ")
-        },
-        code: format!(
-            "{} commit(s); components touched: {}; test files added: {}",
-            report.code.commits,
-            if report.code.components_touched.is_empty() {
-                "none".to_owned()
-            } else {
-                report.code.components_touched.join(", ")
-            },
-            report.code.test_files_added.len()
-        ),
+        lines: report.lines(),
     }
 }
 

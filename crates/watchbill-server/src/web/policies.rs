@@ -12,7 +12,9 @@ use watchbill_core::Role;
 use watchbill_store::paging::TargetKind;
 
 use super::{render, see_other, Posted, Shell, Viewer, WebResult};
-use crate::api::services::{create_policy, update_policy, LevelBody, PolicyBody, TargetBody};
+use crate::api::services::{
+    create_policy, update_policy, LevelBody, PolicyBody, PolicyView, TargetBody,
+};
 use crate::error::ApiError;
 use crate::extract::{ApiJson, ApiPath};
 use crate::state::AppState;
@@ -134,31 +136,12 @@ fn level(target: &str, delay_minutes: i64) -> Result<LevelBody, ApiError> {
 /// The policy as the API's update takes it.
 async fn current(state: &AppState, id: i64) -> WebResult<PolicyBody> {
     let mut tx = state.store.read().await?;
-    let policy = tx.policy(watchbill_core::PolicyId(id)).await?;
+    let view = PolicyView::from(tx.policy(watchbill_core::PolicyId(id)).await?);
     Ok(PolicyBody {
-        team_id: policy.team_id.0,
-        name: policy.name,
-        repeat: policy.repeat,
-        levels: policy
-            .levels
-            .into_iter()
-            .map(|l| LevelBody {
-                delay_seconds: l.delay_seconds,
-                targets: l
-                    .targets
-                    .into_iter()
-                    .map(|t| TargetBody {
-                        kind: match t.kind {
-                            TargetKind::Schedule => "schedule",
-                            TargetKind::User => "user",
-                            TargetKind::Team => "team",
-                        }
-                        .to_owned(),
-                        id: t.id,
-                    })
-                    .collect(),
-            })
-            .collect(),
+        team_id: view.team_id,
+        name: view.name,
+        repeat: view.repeat,
+        levels: view.levels,
     })
 }
 

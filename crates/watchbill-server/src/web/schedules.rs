@@ -14,7 +14,7 @@ use watchbill_core::{Role, ScheduleId};
 
 use super::format::{span, when, zone};
 use super::{render, see_other, Posted, Shell, Viewer, WebResult};
-use crate::api::oncall::on_call_at;
+use crate::api::oncall::on_call_in;
 use crate::api::overrides::{add_override, OverrideBody};
 use crate::api::schedules::resolve_one;
 use crate::error::{ApiError, ApiResult};
@@ -43,8 +43,8 @@ struct ListPage {
 pub async fn list(State(state): State<AppState>, viewer: Viewer) -> WebResult<Response> {
     let now = state.clock.now();
     let mut tx = state.store.read().await?;
-    let view = on_call_at(tx.as_mut(), &state.roster, now, None).await?;
     let roster = state.roster.get(tx.as_mut(), now).await?;
+    let view = on_call_in(&roster, now, None)?;
     let rows = view
         .schedules
         .iter()

@@ -16,7 +16,7 @@ use watchbill_store::{hash_secret, new_secret};
 
 use super::format::{initials, relative, when, zone};
 use super::{render, see_other, Posted, Viewer, WebResult};
-use crate::api::oncall::on_call_at;
+use crate::api::oncall::on_call_in;
 use crate::error::{ApiError, ApiResult};
 use crate::state::AppState;
 
@@ -68,8 +68,8 @@ pub async fn build(state: &AppState) -> ApiResult<WallBoard> {
     let now = state.clock.now();
     let mut tx = state.store.read().await?;
     let revision = tx.activity_revision().await?;
-    let view = on_call_at(tx.as_mut(), &state.roster, now, None).await?;
     let roster = state.roster.get(tx.as_mut(), now).await?;
+    let view = on_call_in(&roster, now, None)?;
     let zones: HashMap<ScheduleId, &str> = roster
         .schedules
         .iter()
