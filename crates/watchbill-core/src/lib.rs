@@ -8,6 +8,7 @@ pub mod clock;
 pub mod code;
 pub mod ids;
 pub mod paging;
+pub mod post_mortem;
 pub mod role;
 pub mod schedule;
 pub mod tickets;

@@ -27,7 +27,7 @@ fn page(status: StatusCode, title: &str, body: &str) -> (StatusCode, Html<String
     )
 }
 
-fn escape(text: &str) -> String {
+pub(crate) fn escape(text: &str) -> String {
     text.replace('&', "&amp;")
         .replace('<', "&lt;")
         .replace('>', "&gt;")

@@ -13,6 +13,7 @@ mod ics;
 pub mod mail;
 pub mod org;
 pub mod paging;
+pub mod post_mortems;
 mod resolve;
 pub mod roster;
 pub mod setup;

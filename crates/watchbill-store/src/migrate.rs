@@ -34,6 +34,7 @@ pub(crate) const SQLITE: &[Migration] = migrations!("sqlite":
     (13, "0013", "notices"),
     (14, "0014", "mail"),
     (15, "0015", "post_mortems"),
+    (16, "0016", "post_mortem_review"),
 );
 
 pub(crate) const POSTGRES: &[Migration] = migrations!("postgres":
@@ -52,6 +53,7 @@ pub(crate) const POSTGRES: &[Migration] = migrations!("postgres":
     (13, "0013", "notices"),
     (14, "0014", "mail"),
     (15, "0015", "post_mortems"),
+    (16, "0016", "post_mortem_review"),
 );
 
 /// The table recording which migrations a database has, in the syntax both backends accept.

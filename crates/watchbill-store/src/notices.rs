@@ -19,6 +19,8 @@ pub struct NoticeInput {
     pub address: String,
     pub subject: String,
     pub body: String,
+    /// An HTML rendering of the body, sent beside the text as its alternative (email only).
+    pub html: Option<String>,
     /// Where the reader acts: the ticket's or report's page.
     pub link: String,
     /// The Message-ID of the conversation an email continues (`<ticket.UF-3@watchbill>`), so

@@ -6,7 +6,7 @@ macro_rules! notices_tx_impl {
     ($tx:ident, $row:ty, $lock:literal) => {
         use crate::notices::*;
 
-        const NOTICE_COLUMNS: &str = "id, idempotency_key, user_id, kind, address, subject, body, link, thread, due_at, \
+        const NOTICE_COLUMNS: &str = "id, idempotency_key, user_id, kind, address, subject, body, html, link, thread, due_at, \
             status, attempts, last_error, sent_at";
 
         fn notice_from(row: &$row) -> Result<Notice> {
@@ -21,6 +21,7 @@ macro_rules! notices_tx_impl {
                     address: row.try_get("address")?,
                     subject: row.try_get("subject")?,
                     body: row.try_get("body")?,
+                    html: row.try_get("html")?,
                     link: row.try_get("link")?,
                     thread: row.try_get("thread")?,
                     due_at: timestamp(row.try_get("due_at")?)?,
@@ -36,8 +37,8 @@ macro_rules! notices_tx_impl {
         impl crate::notices::NoticeTx for $tx {
             async fn insert_notice(&mut self, input: &NoticeInput) -> Result<bool> {
                 let done = sqlx::query(
-                    "INSERT INTO notices (idempotency_key, user_id, kind, address, subject, body, link, thread, due_at, created_at) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT (idempotency_key) DO NOTHING",
+                    "INSERT INTO notices (idempotency_key, user_id, kind, address, subject, body, link, thread, due_at, created_at, html) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) ON CONFLICT (idempotency_key) DO NOTHING",
                 )
                 .bind(&input.idempotency_key)
                 .bind(input.user_id.map(|u| u.0))
@@ -49,6 +50,7 @@ macro_rules! notices_tx_impl {
                 .bind(&input.thread)
                 .bind(input.due_at.as_second())
                 .bind(self.now.as_second())
+                .bind(&input.html)
                 .execute(&mut *self.tx)
                 .await?;
                 Ok(done.rows_affected() == 1)

@@ -1,10 +1,13 @@
 //! Post-mortems: a write-up of one or more incidents, in Markdown, with figures computed from
-//! the incidents, moving from draft through review to published.
+//! the incidents, moving from draft through review to published; reviewers and comments,
+//! action items as linked tickets, each team's template, and a ranked full-text search.
 
 use async_trait::async_trait;
 use jiff::Timestamp;
-use watchbill_core::{IncidentId, TeamId};
+use watchbill_core::{IncidentId, ServiceId, TeamId, UserId};
 
+use crate::paging::Incident;
+use crate::tickets::StoredTicket;
 use crate::Result;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -16,7 +19,10 @@ pub struct PostMortemInput {
     /// The computed figures, JSON.
     pub figures: String,
     pub incidents: Vec<IncidentId>,
+    pub tags: Vec<String>,
     pub created_by: String,
+    /// The person who wrote it, who hears when the draft grows old.
+    pub owner: Option<UserId>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -25,23 +31,110 @@ pub struct PostMortem {
     pub input: PostMortemInput,
     /// `draft`, `in_review` or `published`.
     pub status: String,
+    pub reviewers: Vec<UserId>,
     pub created_at: Timestamp,
     pub updated_at: Timestamp,
     pub published_at: Option<Timestamp>,
+}
+
+/// What an edit replaces.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PostMortemUpdate {
+    pub title: String,
+    pub body: String,
+    pub tags: Vec<String>,
+    pub status: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PostMortemComment {
+    pub id: i64,
+    pub at: Timestamp,
+    pub author: String,
+    pub body: String,
+}
+
+/// A team's post-mortem settings.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PostMortemSettings {
+    pub team_id: TeamId,
+    /// Markdown with `{{timeline}}` where the incidents' timeline goes.
+    pub template: String,
+    /// Addresses that hear of every published post-mortem besides the team.
+    pub distribution: Vec<String>,
+    /// How long after a high-urgency incident is resolved without a post-mortem its responders
+    /// are reminded.
+    pub remind_after_seconds: i64,
+    /// How old a draft gets before its owner is reminded.
+    pub draft_reminder_days: i64,
+}
+
+/// What a search asks for; every part is optional and they combine with AND.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PostMortemQuery {
+    /// Free text, ranked; every term must match.
+    pub text: Option<String>,
+    pub team: Option<TeamId>,
+    /// Post-mortems of an incident on this service.
+    pub service: Option<ServiceId>,
+    pub tag: Option<String>,
+    pub status: Option<String>,
+    /// Written at or after `since`, before `until`.
+    pub since: Option<Timestamp>,
+    pub until: Option<Timestamp>,
+    pub limit: i64,
+}
+
+/// A search result: the post-mortem and how well it matched (higher is better; 0 without
+/// text, where results come newest first).
+#[derive(Debug, Clone, PartialEq)]
+pub struct PostMortemHit {
+    pub post_mortem: PostMortem,
+    pub rank: f64,
 }
 
 #[async_trait]
 pub trait PostMortemTx: Send {
     async fn insert_post_mortem(&mut self, input: &PostMortemInput) -> Result<PostMortem>;
     async fn post_mortem(&mut self, id: i64) -> Result<PostMortem>;
-    /// Newest first; of one team, or all.
-    async fn post_mortems(&mut self, team: Option<TeamId>) -> Result<Vec<PostMortem>>;
-    /// Replaces the title, body and status; publishing stamps `published_at` once.
+    /// Replaces the title, body, tags and status; publishing stamps `published_at` once.
     async fn update_post_mortem(
         &mut self,
         id: i64,
-        title: &str,
-        body: &str,
-        status: &str,
+        update: &PostMortemUpdate,
     ) -> Result<PostMortem>;
+    async fn set_post_mortem_reviewers(&mut self, id: i64, reviewers: &[UserId]) -> Result<()>;
+    async fn insert_post_mortem_comment(
+        &mut self,
+        id: i64,
+        author: &str,
+        body: &str,
+    ) -> Result<PostMortemComment>;
+    async fn post_mortem_comments(&mut self, id: i64) -> Result<Vec<PostMortemComment>>;
+    /// The tickets linked to the post-mortem as its action items.
+    async fn post_mortem_tickets(&mut self, id: i64) -> Result<Vec<StoredTicket>>;
+    /// The post-mortems that cover an incident.
+    async fn incident_post_mortems(&mut self, incident: IncidentId) -> Result<Vec<PostMortem>>;
+    /// Searches: ranked by text when there is text, newest first otherwise.
+    async fn search_post_mortems(&mut self, query: &PostMortemQuery) -> Result<Vec<PostMortemHit>>;
+    /// Post-mortems whose title, tags or body hold any of `terms` (plain alphanumeric words),
+    /// best first, with their text rank; the "seen before" lookup.
+    async fn post_mortems_matching_any(
+        &mut self,
+        terms: &[String],
+        limit: i64,
+    ) -> Result<Vec<(i64, f64)>>;
+    /// The newest post-mortems that cover an incident of `service`.
+    async fn service_post_mortem_ids(&mut self, service: ServiceId, limit: i64)
+        -> Result<Vec<i64>>;
+    /// Post-mortems by id, in the order asked (unknown ids are left out).
+    async fn post_mortems_by_id(&mut self, ids: &[i64]) -> Result<Vec<PostMortem>>;
+    async fn post_mortem_settings(&mut self, team: TeamId) -> Result<Option<PostMortemSettings>>;
+    async fn put_post_mortem_settings(&mut self, settings: &PostMortemSettings) -> Result<()>;
+    /// High-urgency incidents resolved within `[since, until)` that no post-mortem covers.
+    async fn resolved_without_post_mortem(
+        &mut self,
+        since: Timestamp,
+        until: Timestamp,
+    ) -> Result<Vec<Incident>>;
 }

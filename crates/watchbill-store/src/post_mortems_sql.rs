@@ -1,41 +1,186 @@
-//! The post-mortem SQL both dialects share, written once like `shared_sql.rs`.
+//! The post-mortem SQL both dialects share, written once like `shared_sql.rs`. Only the text
+//! search differs: SQLite's FTS5 table against PostgreSQL's `tsvector` column; each backend
+//! passes its own search clauses to the macro.
 
-/// Implements [`crate::post_mortems::PostMortemTx`] for `$tx`.
+/// Terms as an FTS5 query: every term, each as a prefix (`"cdn"* AND "timeout"*`), or any of
+/// them with `any`. Terms are plain alphanumeric words, so quoting them is enough.
+pub(crate) fn fts5_query(terms: &[String], any: bool) -> String {
+    let joint = if any { " OR " } else { " AND " };
+    terms
+        .iter()
+        .map(|t| format!("\"{t}\"*"))
+        .collect::<Vec<_>>()
+        .join(joint)
+}
+
+/// Terms as a PostgreSQL `tsquery` (`cdn:* & timeout:*`), or any of them with `any`.
+pub(crate) fn tsquery(terms: &[String], any: bool) -> String {
+    let joint = if any { " | " } else { " & " };
+    terms
+        .iter()
+        .map(|t| format!("{t}:*"))
+        .collect::<Vec<_>>()
+        .join(joint)
+}
+
+/// Tags as stored: `,cdn,database,`, so that one tag is found with `LIKE '%,cdn,%'`.
+pub(crate) fn tags_column(tags: &[String]) -> String {
+    if tags.is_empty() {
+        String::new()
+    } else {
+        format!(",{},", tags.join(","))
+    }
+}
+
+pub(crate) fn tags_from(column: &str) -> Vec<String> {
+    column
+        .split(',')
+        .filter(|t| !t.is_empty())
+        .map(str::to_owned)
+        .collect()
+}
+
+/// Implements [`crate::post_mortems::PostMortemTx`] for `$tx`. `$text_from` is the `FROM` and
+/// match condition of a text search with the query text as `$1` and the post-mortems as `p`,
+/// `$rank` its rank expression (higher is better, `DOUBLE PRECISION`), and `$query` the
+/// function that writes terms as the backend's query text.
 macro_rules! post_mortems_tx_impl {
-    ($tx:ident, $row:ty) => {
+    ($tx:ident, $row:ty, $text_from:literal, $rank:literal, $query:path) => {
         use crate::post_mortems::*;
+        use crate::post_mortems_sql::{tags_column, tags_from};
 
-        const POST_MORTEM_COLUMNS: &str =
-            "id, team_id, title, body, figures, status, created_by, created_at, updated_at, published_at";
+        const POST_MORTEM_COLUMNS: &str = "id, team_id, title, body, figures, status, created_by, created_at, \
+             updated_at, published_at, tags, owner_id";
+
+        /// A search's filter value.
+        enum PostMortemParam {
+            Int(i64),
+            Text(String),
+        }
 
         impl $tx {
-            async fn post_mortem_from(&mut self, row: &$row) -> Result<PostMortem> {
-                let id: i64 = row.try_get("id")?;
-                let published: Option<i64> = row.try_get("published_at")?;
-                let incidents = sqlx::query(
-                    "SELECT incident_id FROM post_mortem_incidents WHERE post_mortem_id = $1 ORDER BY incident_id",
-                )
-                .bind(id)
+            /// Loads post-mortems by id with their incidents and reviewers, in three queries
+            /// however many there are, in the order of `ids`.
+            async fn load_post_mortems(&mut self, ids: &[i64]) -> Result<Vec<PostMortem>> {
+                if ids.is_empty() {
+                    return Ok(Vec::new());
+                }
+                let list = id_list(ids);
+                let rows = sqlx::query(&format!("SELECT {POST_MORTEM_COLUMNS} FROM post_mortems WHERE id IN ({list})"))
+                    .fetch_all(&mut *self.tx)
+                    .await?;
+                let mut incidents: std::collections::HashMap<i64, Vec<watchbill_core::IncidentId>> =
+                    std::collections::HashMap::new();
+                for row in sqlx::query(&format!(
+                    "SELECT post_mortem_id, incident_id FROM post_mortem_incidents WHERE post_mortem_id IN ({list}) \
+                     ORDER BY incident_id"
+                ))
                 .fetch_all(&mut *self.tx)
                 .await?
-                .iter()
-                .map(|r| r.try_get::<i64, _>("incident_id").map(watchbill_core::IncidentId))
-                .collect::<std::result::Result<Vec<_>, _>>()?;
-                Ok(PostMortem {
-                    id,
-                    input: PostMortemInput {
-                        team_id: TeamId(row.try_get("team_id")?),
-                        title: row.try_get("title")?,
-                        body: row.try_get("body")?,
-                        figures: row.try_get("figures")?,
-                        incidents,
-                        created_by: row.try_get("created_by")?,
-                    },
-                    status: row.try_get("status")?,
-                    created_at: timestamp(row.try_get("created_at")?)?,
-                    updated_at: timestamp(row.try_get("updated_at")?)?,
-                    published_at: published.map(timestamp).transpose()?,
-                })
+                {
+                    incidents
+                        .entry(row.try_get("post_mortem_id")?)
+                        .or_default()
+                        .push(watchbill_core::IncidentId(row.try_get("incident_id")?));
+                }
+                let mut reviewers: std::collections::HashMap<i64, Vec<UserId>> = std::collections::HashMap::new();
+                for row in sqlx::query(&format!(
+                    "SELECT post_mortem_id, user_id FROM post_mortem_reviewers WHERE post_mortem_id IN ({list}) \
+                     ORDER BY user_id"
+                ))
+                .fetch_all(&mut *self.tx)
+                .await?
+                {
+                    reviewers
+                        .entry(row.try_get("post_mortem_id")?)
+                        .or_default()
+                        .push(UserId(row.try_get("user_id")?));
+                }
+                let mut found = std::collections::HashMap::with_capacity(rows.len());
+                for row in &rows {
+                    let id: i64 = row.try_get("id")?;
+                    let published: Option<i64> = row.try_get("published_at")?;
+                    let owner: Option<i64> = row.try_get("owner_id")?;
+                    let tags: String = row.try_get("tags")?;
+                    found.insert(
+                        id,
+                        PostMortem {
+                            id,
+                            input: PostMortemInput {
+                                team_id: TeamId(row.try_get("team_id")?),
+                                title: row.try_get("title")?,
+                                body: row.try_get("body")?,
+                                figures: row.try_get("figures")?,
+                                incidents: incidents.remove(&id).unwrap_or_default(),
+                                tags: tags_from(&tags),
+                                created_by: row.try_get("created_by")?,
+                                owner: owner.map(UserId),
+                            },
+                            status: row.try_get("status")?,
+                            reviewers: reviewers.remove(&id).unwrap_or_default(),
+                            created_at: timestamp(row.try_get("created_at")?)?,
+                            updated_at: timestamp(row.try_get("updated_at")?)?,
+                            published_at: published.map(timestamp).transpose()?,
+                        },
+                    );
+                }
+                Ok(ids.iter().filter_map(|id| found.remove(id)).collect())
+            }
+
+            /// The ids and ranks a search finds, best first.
+            async fn find_post_mortems(&mut self, query: &PostMortemQuery) -> Result<Vec<(i64, f64)>> {
+                let terms = query
+                    .text
+                    .as_deref()
+                    .map(|text| watchbill_core::post_mortem::search_terms(text, 16))
+                    .unwrap_or_default();
+                let mut params: Vec<PostMortemParam> = Vec::new();
+                let mut sql = if terms.is_empty() {
+                    "SELECT p.id AS id, CAST(0 AS DOUBLE PRECISION) AS score FROM post_mortems p WHERE 1 = 1".to_owned()
+                } else {
+                    params.push(PostMortemParam::Text($query(&terms, false)));
+                    format!("SELECT p.id AS id, {} AS score FROM {}", $rank, $text_from)
+                };
+                let mut filter = |sql: &mut String, clause: &str, param: PostMortemParam| {
+                    params.push(param);
+                    sql.push_str(&clause.replace('?', &format!("${}", params.len())));
+                };
+                if let Some(team) = query.team {
+                    filter(&mut sql, " AND p.team_id = ?", PostMortemParam::Int(team.0));
+                }
+                if let Some(service) = query.service {
+                    filter(
+                        &mut sql,
+                        " AND EXISTS (SELECT 1 FROM post_mortem_incidents pi JOIN incidents i ON i.id = pi.incident_id \
+                         WHERE pi.post_mortem_id = p.id AND i.service_id = ?)",
+                        PostMortemParam::Int(service.0),
+                    );
+                }
+                if let Some(tag) = &query.tag {
+                    filter(&mut sql, " AND p.tags LIKE ?", PostMortemParam::Text(format!("%,{tag},%")));
+                }
+                if let Some(status) = &query.status {
+                    filter(&mut sql, " AND p.status = ?", PostMortemParam::Text(status.clone()));
+                }
+                if let Some(since) = query.since {
+                    filter(&mut sql, " AND p.created_at >= ?", PostMortemParam::Int(since.as_second()));
+                }
+                if let Some(until) = query.until {
+                    filter(&mut sql, " AND p.created_at < ?", PostMortemParam::Int(until.as_second()));
+                }
+                sql.push_str(&format!(" ORDER BY score DESC, p.id DESC LIMIT {}", query.limit.clamp(1, 1000)));
+                let mut q = sqlx::query(&sql);
+                for param in params {
+                    q = match param {
+                        PostMortemParam::Int(value) => q.bind(value),
+                        PostMortemParam::Text(value) => q.bind(value),
+                    };
+                }
+                q.fetch_all(&mut *self.tx)
+                    .await?
+                    .iter()
+                    .map(|row| Ok((row.try_get("id")?, row.try_get("score")?)))
+                    .collect()
             }
         }
 
@@ -44,8 +189,8 @@ macro_rules! post_mortems_tx_impl {
             async fn insert_post_mortem(&mut self, input: &PostMortemInput) -> Result<PostMortem> {
                 let now = self.now.as_second();
                 let row = sqlx::query(
-                    "INSERT INTO post_mortems (team_id, title, body, figures, status, created_by, created_at, updated_at) \
-                     VALUES ($1, $2, $3, $4, 'draft', $5, $6, $6) RETURNING id",
+                    "INSERT INTO post_mortems (team_id, title, body, figures, status, created_by, created_at, updated_at, \
+                     tags, owner_id) VALUES ($1, $2, $3, $4, 'draft', $5, $6, $6, $7, $8) RETURNING id",
                 )
                 .bind(input.team_id.0)
                 .bind(&input.title)
@@ -53,6 +198,8 @@ macro_rules! post_mortems_tx_impl {
                 .bind(&input.figures)
                 .bind(&input.created_by)
                 .bind(now)
+                .bind(tags_column(&input.tags))
+                .bind(input.owner.map(|u| u.0))
                 .fetch_one(&mut *self.tx)
                 .await
                 .map_err(|e| StoreError::from_sqlx(e, "a post-mortem"))?;
@@ -69,43 +216,23 @@ macro_rules! post_mortems_tx_impl {
             }
 
             async fn post_mortem(&mut self, id: i64) -> Result<PostMortem> {
-                let row = sqlx::query(&format!("SELECT {POST_MORTEM_COLUMNS} FROM post_mortems WHERE id = $1"))
-                    .bind(id)
-                    .fetch_optional(&mut *self.tx)
+                self.load_post_mortems(&[id])
                     .await?
-                    .ok_or_else(|| StoreError::not_found(format!("post-mortem PM-{id}")))?;
-                self.post_mortem_from(&row).await
+                    .pop()
+                    .ok_or_else(|| StoreError::not_found(format!("post-mortem PM-{id}")))
             }
 
-            async fn post_mortems(&mut self, team: Option<TeamId>) -> Result<Vec<PostMortem>> {
-                let rows = match team {
-                    Some(team) => sqlx::query(&format!(
-                        "SELECT {POST_MORTEM_COLUMNS} FROM post_mortems WHERE team_id = $1 ORDER BY id DESC"
-                    ))
-                    .bind(team.0)
-                    .fetch_all(&mut *self.tx)
-                    .await?,
-                    None => sqlx::query(&format!("SELECT {POST_MORTEM_COLUMNS} FROM post_mortems ORDER BY id DESC"))
-                        .fetch_all(&mut *self.tx)
-                        .await?,
-                };
-                let mut out = Vec::with_capacity(rows.len());
-                for row in &rows {
-                    out.push(self.post_mortem_from(row).await?);
-                }
-                Ok(out)
-            }
-
-            async fn update_post_mortem(&mut self, id: i64, title: &str, body: &str, status: &str) -> Result<PostMortem> {
+            async fn update_post_mortem(&mut self, id: i64, update: &PostMortemUpdate) -> Result<PostMortem> {
                 let done = sqlx::query(
-                    "UPDATE post_mortems SET title = $1, body = $2, status = $3, updated_at = $4, \
+                    "UPDATE post_mortems SET title = $1, body = $2, status = $3, updated_at = $4, tags = $5, \
                      published_at = CASE WHEN $3 = 'published' AND published_at IS NULL THEN $4 ELSE published_at END \
-                     WHERE id = $5",
+                     WHERE id = $6",
                 )
-                .bind(title)
-                .bind(body)
-                .bind(status)
+                .bind(&update.title)
+                .bind(&update.body)
+                .bind(&update.status)
                 .bind(self.now.as_second())
+                .bind(tags_column(&update.tags))
                 .bind(id)
                 .execute(&mut *self.tx)
                 .await?;
@@ -114,8 +241,208 @@ macro_rules! post_mortems_tx_impl {
                 }
                 crate::post_mortems::PostMortemTx::post_mortem(self, id).await
             }
+
+            async fn set_post_mortem_reviewers(&mut self, id: i64, reviewers: &[UserId]) -> Result<()> {
+                sqlx::query("DELETE FROM post_mortem_reviewers WHERE post_mortem_id = $1")
+                    .bind(id)
+                    .execute(&mut *self.tx)
+                    .await?;
+                for user in reviewers {
+                    sqlx::query(
+                        "INSERT INTO post_mortem_reviewers (post_mortem_id, user_id) VALUES ($1, $2) \
+                         ON CONFLICT (post_mortem_id, user_id) DO NOTHING",
+                    )
+                    .bind(id)
+                    .bind(user.0)
+                    .execute(&mut *self.tx)
+                    .await
+                    .map_err(|e| StoreError::from_sqlx(e, "a reviewer"))?;
+                }
+                Ok(())
+            }
+
+            async fn insert_post_mortem_comment(&mut self, id: i64, author: &str, body: &str) -> Result<PostMortemComment> {
+                let at = self.now;
+                let row = sqlx::query(
+                    "INSERT INTO post_mortem_comments (post_mortem_id, at, author, body) VALUES ($1, $2, $3, $4) RETURNING id",
+                )
+                .bind(id)
+                .bind(at.as_second())
+                .bind(author)
+                .bind(body)
+                .fetch_one(&mut *self.tx)
+                .await
+                .map_err(|e| StoreError::from_sqlx(e, "a comment"))?;
+                Ok(PostMortemComment { id: row.try_get("id")?, at, author: author.to_owned(), body: body.to_owned() })
+            }
+
+            async fn post_mortem_comments(&mut self, id: i64) -> Result<Vec<PostMortemComment>> {
+                sqlx::query("SELECT id, at, author, body FROM post_mortem_comments WHERE post_mortem_id = $1 ORDER BY id")
+                    .bind(id)
+                    .fetch_all(&mut *self.tx)
+                    .await?
+                    .iter()
+                    .map(|row| {
+                        Ok(PostMortemComment {
+                            id: row.try_get("id")?,
+                            at: timestamp(row.try_get("at")?)?,
+                            author: row.try_get("author")?,
+                            body: row.try_get("body")?,
+                        })
+                    })
+                    .collect()
+            }
+
+            async fn post_mortem_tickets(&mut self, id: i64) -> Result<Vec<crate::tickets::StoredTicket>> {
+                let ids = sqlx::query(
+                    "SELECT ticket_id FROM ticket_links WHERE kind = 'post_mortem' AND target_id = $1 ORDER BY ticket_id",
+                )
+                .bind(id)
+                .fetch_all(&mut *self.tx)
+                .await?
+                .iter()
+                .map(|row| row.try_get("ticket_id"))
+                .collect::<std::result::Result<Vec<i64>, _>>()?;
+                self.load_tickets(&ids).await
+            }
+
+            async fn incident_post_mortems(&mut self, incident: watchbill_core::IncidentId) -> Result<Vec<PostMortem>> {
+                let ids = sqlx::query(
+                    "SELECT post_mortem_id FROM post_mortem_incidents WHERE incident_id = $1 ORDER BY post_mortem_id",
+                )
+                .bind(incident.0)
+                .fetch_all(&mut *self.tx)
+                .await?
+                .iter()
+                .map(|row| row.try_get("post_mortem_id"))
+                .collect::<std::result::Result<Vec<i64>, _>>()?;
+                self.load_post_mortems(&ids).await
+            }
+
+            async fn search_post_mortems(&mut self, query: &PostMortemQuery) -> Result<Vec<PostMortemHit>> {
+                let found = self.find_post_mortems(query).await?;
+                let ids: Vec<i64> = found.iter().map(|(id, _)| *id).collect();
+                let loaded = self.load_post_mortems(&ids).await?;
+                Ok(loaded
+                    .into_iter()
+                    .zip(found)
+                    .map(|(post_mortem, (_, rank))| PostMortemHit { post_mortem, rank })
+                    .collect())
+            }
+
+            async fn post_mortems_matching_any(&mut self, terms: &[String], limit: i64) -> Result<Vec<(i64, f64)>> {
+                if terms.is_empty() {
+                    return Ok(Vec::new());
+                }
+                let sql = format!(
+                    "SELECT p.id AS id, {} AS score FROM {} ORDER BY score DESC, p.id DESC LIMIT $2",
+                    $rank, $text_from
+                );
+                sqlx::query(&sql)
+                    .bind($query(terms, true))
+                    .bind(limit)
+                    .fetch_all(&mut *self.tx)
+                    .await?
+                    .iter()
+                    .map(|row| Ok((row.try_get("id")?, row.try_get("score")?)))
+                    .collect()
+            }
+
+            async fn service_post_mortem_ids(&mut self, service: watchbill_core::ServiceId, limit: i64) -> Result<Vec<i64>> {
+                sqlx::query(
+                    "SELECT DISTINCT pi.post_mortem_id AS id FROM post_mortem_incidents pi \
+                     JOIN incidents i ON i.id = pi.incident_id WHERE i.service_id = $1 ORDER BY id DESC LIMIT $2",
+                )
+                .bind(service.0)
+                .bind(limit)
+                .fetch_all(&mut *self.tx)
+                .await?
+                .iter()
+                .map(|row| Ok(row.try_get("id")?))
+                .collect()
+            }
+
+            async fn post_mortems_by_id(&mut self, ids: &[i64]) -> Result<Vec<PostMortem>> {
+                self.load_post_mortems(ids).await
+            }
+
+            async fn post_mortem_settings(&mut self, team: TeamId) -> Result<Option<PostMortemSettings>> {
+                let row = sqlx::query(
+                    "SELECT template, distribution, remind_after_seconds, draft_reminder_days \
+                     FROM post_mortem_settings WHERE team_id = $1",
+                )
+                .bind(team.0)
+                .fetch_optional(&mut *self.tx)
+                .await?;
+                row.map(|row| {
+                    let distribution: String = row.try_get("distribution")?;
+                    Ok(PostMortemSettings {
+                        team_id: team,
+                        template: row.try_get("template")?,
+                        distribution: distribution.lines().map(str::to_owned).filter(|l| !l.is_empty()).collect(),
+                        remind_after_seconds: row.try_get("remind_after_seconds")?,
+                        draft_reminder_days: row.try_get("draft_reminder_days")?,
+                    })
+                })
+                .transpose()
+            }
+
+            async fn put_post_mortem_settings(&mut self, settings: &PostMortemSettings) -> Result<()> {
+                sqlx::query(
+                    "INSERT INTO post_mortem_settings (team_id, template, distribution, remind_after_seconds, draft_reminder_days) \
+                     VALUES ($1, $2, $3, $4, $5) ON CONFLICT (team_id) DO UPDATE SET template = excluded.template, \
+                     distribution = excluded.distribution, remind_after_seconds = excluded.remind_after_seconds, \
+                     draft_reminder_days = excluded.draft_reminder_days",
+                )
+                .bind(settings.team_id.0)
+                .bind(&settings.template)
+                .bind(settings.distribution.join("\n"))
+                .bind(settings.remind_after_seconds)
+                .bind(settings.draft_reminder_days)
+                .execute(&mut *self.tx)
+                .await
+                .map_err(|e| StoreError::from_sqlx(e, "post-mortem settings"))?;
+                Ok(())
+            }
+
+            async fn resolved_without_post_mortem(&mut self, since: Timestamp, until: Timestamp) -> Result<Vec<Incident>> {
+                sqlx::query(&format!(
+                    "SELECT {INCIDENT_COLUMNS} FROM incidents i WHERE i.urgency = 'high' AND i.status = 'resolved' \
+                     AND i.resolved_at >= $1 AND i.resolved_at < $2 \
+                     AND NOT EXISTS (SELECT 1 FROM post_mortem_incidents pi WHERE pi.incident_id = i.id) ORDER BY i.id"
+                ))
+                .bind(since.as_second())
+                .bind(until.as_second())
+                .fetch_all(&mut *self.tx)
+                .await?
+                .iter()
+                .map(incident_from)
+                .collect()
+            }
         }
     };
 }
 
 pub(crate) use post_mortems_tx_impl;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn queries_join_terms_as_prefixes() {
+        let terms = ["video".to_owned(), "cdn".to_owned()];
+        assert_eq!(fts5_query(&terms, false), "\"video\"* AND \"cdn\"*");
+        assert_eq!(fts5_query(&terms, true), "\"video\"* OR \"cdn\"*");
+        assert_eq!(tsquery(&terms, false), "video:* & cdn:*");
+        assert_eq!(tsquery(&terms, true), "video:* | cdn:*");
+    }
+
+    #[test]
+    fn tags_round_trip() {
+        let tags = ["cdn".to_owned(), "video".to_owned()];
+        assert_eq!(tags_column(&tags), ",cdn,video,");
+        assert_eq!(tags_from(",cdn,video,"), tags);
+        assert_eq!(tags_from(""), Vec::<String>::new());
+    }
+}

@@ -147,7 +147,13 @@ mod tx {
     crate::tickets_sql::tickets_tx_impl!(PostgresTx, sqlx::postgres::PgRow);
     crate::web_sql::web_tx_impl!(PostgresTx, sqlx::postgres::PgRow);
     crate::mail_sql::mail_tx_impl!(PostgresTx, sqlx::postgres::PgRow);
-    crate::post_mortems_sql::post_mortems_tx_impl!(PostgresTx, sqlx::postgres::PgRow);
+    crate::post_mortems_sql::post_mortems_tx_impl!(
+        PostgresTx,
+        sqlx::postgres::PgRow,
+        "post_mortems p WHERE p.search @@ to_tsquery('english', $1)",
+        "CAST(ts_rank_cd(p.search, to_tsquery('english', $1)) AS DOUBLE PRECISION)",
+        crate::post_mortems_sql::tsquery
+    );
     crate::notices_sql::notices_tx_impl!(
         PostgresTx,
         sqlx::postgres::PgRow,

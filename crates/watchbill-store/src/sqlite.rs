@@ -158,6 +158,12 @@ mod tx {
     crate::tickets_sql::tickets_tx_impl!(SqliteTx, sqlx::sqlite::SqliteRow);
     crate::web_sql::web_tx_impl!(SqliteTx, sqlx::sqlite::SqliteRow);
     crate::mail_sql::mail_tx_impl!(SqliteTx, sqlx::sqlite::SqliteRow);
-    crate::post_mortems_sql::post_mortems_tx_impl!(SqliteTx, sqlx::sqlite::SqliteRow);
+    crate::post_mortems_sql::post_mortems_tx_impl!(
+        SqliteTx,
+        sqlx::sqlite::SqliteRow,
+        "post_mortem_search JOIN post_mortems p ON p.id = post_mortem_search.rowid WHERE post_mortem_search MATCH $1",
+        "(-bm25(post_mortem_search, 10.0, 5.0, 1.0))",
+        crate::post_mortems_sql::fts5_query
+    );
     crate::notices_sql::notices_tx_impl!(SqliteTx, sqlx::sqlite::SqliteRow, "");
 }

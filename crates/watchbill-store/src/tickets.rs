@@ -37,6 +37,8 @@ pub enum TicketLink {
     Incident(watchbill_core::IncidentId),
     /// Another ticket, by row id.
     Ticket(i64),
+    /// A post-mortem whose action item the ticket is, by id.
+    PostMortem(i64),
 }
 
 /// A ticket as stored: its row id and team, and the core's ticket.

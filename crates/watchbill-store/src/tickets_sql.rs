@@ -472,6 +472,7 @@ macro_rules! tickets_tx_impl {
                 let mut pairs = vec![];
                 match link {
                     TicketLink::Incident(incident) => pairs.push((id, "incident", incident.0)),
+                    TicketLink::PostMortem(post_mortem) => pairs.push((id, "post_mortem", post_mortem)),
                     TicketLink::Ticket(other) => {
                         pairs.push((id, "ticket", other));
                         pairs.push((other, "ticket", id));
@@ -504,6 +505,7 @@ macro_rules! tickets_tx_impl {
                         match kind.as_str() {
                             "incident" => Ok(TicketLink::Incident(watchbill_core::IncidentId(target))),
                             "ticket" => Ok(TicketLink::Ticket(target)),
+                            "post_mortem" => Ok(TicketLink::PostMortem(target)),
                             other => Err(StoreError::Corrupt(format!("ticket link kind `{other}`"))),
                         }
                     })

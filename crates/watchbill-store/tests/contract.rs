@@ -108,7 +108,7 @@ async fn migrations_apply_once(backend: Backend) {
     let (_db, store) = open(backend).await;
     let again = store.migrate().await.unwrap();
     assert!(again.applied.is_empty());
-    assert_eq!(again.already_applied, 15);
+    assert_eq!(again.already_applied, 16);
 }
 
 async fn users_round_trip_and_conflict(backend: Backend) {
@@ -512,7 +512,10 @@ mod tickets {
     );
 
     /// A ticket prefix, `UF`, for the team, so it can file tickets.
-    async fn give_prefix(tx: &mut dyn watchbill_store::Tx, team: watchbill_core::TeamId) {
+    pub(super) async fn give_prefix(
+        tx: &mut dyn watchbill_store::Tx,
+        team: watchbill_core::TeamId,
+    ) {
         tx.set_ticket_settings(&TicketSettings {
             team_id: team,
             prefix: "UF".to_owned(),
@@ -524,7 +527,7 @@ mod tickets {
     }
 
     /// A medium-priority open bug with nothing else set.
-    fn plain_ticket(team: watchbill_core::TeamId, title: &str) -> NewTicket {
+    pub(super) fn plain_ticket(team: watchbill_core::TeamId, title: &str) -> NewTicket {
         NewTicket {
             team_id: team,
             title: title.to_owned(),
@@ -1010,6 +1013,7 @@ mod notices {
             address: "ada@example.test".to_owned(),
             subject: "UF-1 is due tomorrow".to_owned(),
             body: "Upload fails".to_owned(),
+            html: None,
             link: "http://localhost/tickets/UF-1".to_owned(),
             thread: None,
             due_at,
@@ -1174,19 +1178,38 @@ mod mail {
 }
 
 mod post_mortems {
-    //! Post-mortems keep their incidents and move forward, stamped once when published.
+    //! Post-mortems keep their incidents and move forward, stamped once when published; the
+    //! search ranks by text (titles over bodies) and filters by team, service, tag and date.
 
+    use jiff::SignedDuration;
+    use watchbill_core::paging::{IncidentStatus, Urgency};
     use watchbill_core::IncidentId;
-    use watchbill_store::post_mortems::PostMortemInput;
+    use watchbill_store::paging::{NewIncident, ServiceInput};
+    use watchbill_store::post_mortems::{
+        PostMortemInput, PostMortemQuery, PostMortemSettings, PostMortemUpdate,
+    };
+    use watchbill_store::tickets::TicketLink;
     use watchbill_store::{Backend, StoreError};
 
     use super::{open, seed_team};
 
-    contract!(post_mortems_keep_incidents_and_publish_once);
+    contract!(
+        post_mortems_keep_incidents_and_publish_once,
+        post_mortems_are_searched_ranked_and_filtered,
+    );
+
+    fn update(body: &str, status: &str) -> PostMortemUpdate {
+        PostMortemUpdate {
+            title: "Video CDN timeouts".to_owned(),
+            body: body.to_owned(),
+            tags: vec!["cdn".to_owned()],
+            status: status.to_owned(),
+        }
+    }
 
     async fn post_mortems_keep_incidents_and_publish_once(backend: Backend) {
         let (_db, store) = open(backend).await;
-        let (_, team) = seed_team(&store).await;
+        let (users, team) = seed_team(&store).await;
         let mut tx = store.write().await.unwrap();
         let input = PostMortemInput {
             team_id: team.id,
@@ -1194,35 +1217,52 @@ mod post_mortems {
             body: "## Summary".to_owned(),
             figures: "{}".to_owned(),
             incidents: Vec::new(),
+            tags: vec!["cdn".to_owned(), "video".to_owned()],
             created_by: "token:1".to_owned(),
+            owner: Some(users[0].id),
         };
         let pm = tx.insert_post_mortem(&input).await.unwrap();
         assert_eq!((pm.status.as_str(), pm.published_at), ("draft", None));
-        let published = tx
-            .update_post_mortem(
-                pm.id,
-                "Video CDN timeouts",
-                "## Summary\nFixed.",
-                "published",
-            )
+        assert_eq!(pm.input, input);
+        tx.set_post_mortem_reviewers(pm.id, &[users[2].id, users[1].id])
             .await
             .unwrap();
+        tx.insert_post_mortem_comment(pm.id, "Grace", "Add the purge URL")
+            .await
+            .unwrap();
+        let published = tx
+            .update_post_mortem(pm.id, &update("## Summary\nFixed.", "published"))
+            .await
+            .unwrap();
+        assert_eq!(published.reviewers, [users[1].id, users[2].id]);
+        assert_eq!(published.input.tags, ["cdn"]);
         let stamped = published.published_at.unwrap();
         let again = tx
-            .update_post_mortem(
-                pm.id,
-                "Video CDN timeouts",
-                "## Summary\nFixed again.",
-                "published",
-            )
+            .update_post_mortem(pm.id, &update("## Summary\nFixed again.", "published"))
             .await
             .unwrap();
         assert_eq!(again.published_at, Some(stamped), "stamped once");
-        assert_eq!(tx.post_mortems(Some(team.id)).await.unwrap().len(), 1);
+        let comments = tx.post_mortem_comments(pm.id).await.unwrap();
+        assert_eq!(comments.len(), 1);
+        assert_eq!(comments[0].body, "Add the purge URL");
         assert!(matches!(
             tx.post_mortem(99).await,
             Err(StoreError::NotFound { .. })
         ));
+        assert_eq!(tx.post_mortem_settings(team.id).await.unwrap(), None);
+        let settings = PostMortemSettings {
+            team_id: team.id,
+            template: "## What broke\n{{timeline}}".to_owned(),
+            distribution: vec!["eng@example.test".to_owned(), "ops@example.test".to_owned()],
+            remind_after_seconds: 3600,
+            draft_reminder_days: 3,
+        };
+        tx.put_post_mortem_settings(&settings).await.unwrap();
+        tx.put_post_mortem_settings(&settings).await.unwrap();
+        assert_eq!(
+            tx.post_mortem_settings(team.id).await.unwrap(),
+            Some(settings)
+        );
         tx.commit().await.unwrap();
         // An unknown incident is refused, and nothing is written.
         let mut tx = store.write().await.unwrap();
@@ -1235,6 +1275,226 @@ mod post_mortems {
         assert!(refused.is_err());
         drop(tx);
         let mut tx = store.read().await.unwrap();
-        assert_eq!(tx.post_mortems(None).await.unwrap().len(), 1);
+        let all = tx
+            .search_post_mortems(&PostMortemQuery {
+                limit: 50,
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+        assert_eq!(all.len(), 1);
+    }
+
+    async fn post_mortems_are_searched_ranked_and_filtered(backend: Backend) {
+        let (_db, store) = open(backend).await;
+        let (users, team) = seed_team(&store).await;
+        let mut tx = store.write().await.unwrap();
+        let service = |name: &str| ServiceInput {
+            team_id: team.id,
+            name: name.to_owned(),
+            description: String::new(),
+            escalation_policy_id: None,
+            default_urgency: Urgency::High,
+            low_urgency_tickets: false,
+        };
+        let video = tx.insert_service(&service("Video")).await.unwrap();
+        let billing = tx.insert_service(&service("Billing")).await.unwrap();
+        let incident = |service, title: &str, key: &str| NewIncident {
+            service_id: service,
+            dedup_key: key.to_owned(),
+            title: title.to_owned(),
+            urgency: Urgency::High,
+        };
+        let cdn = tx
+            .insert_incident(&incident(video.id, "CDN timeouts", "a"))
+            .await
+            .unwrap();
+        let invoices = tx
+            .insert_incident(&incident(billing.id, "Invoices late", "b"))
+            .await
+            .unwrap();
+        let open = tx
+            .insert_incident(&incident(billing.id, "Still open", "c"))
+            .await
+            .unwrap();
+        for id in [cdn.id, invoices.id] {
+            tx.set_incident_status(id, IncidentStatus::Resolved)
+                .await
+                .unwrap();
+        }
+        let write =
+            |title: &str, body: &str, incidents: Vec<IncidentId>, tags: &[&str]| PostMortemInput {
+                team_id: team.id,
+                title: title.to_owned(),
+                body: body.to_owned(),
+                figures: "{}".to_owned(),
+                incidents,
+                tags: tags.iter().map(|t| (*t).to_owned()).collect(),
+                created_by: "token:1".to_owned(),
+                owner: Some(users[0].id),
+            };
+        let in_title = tx
+            .insert_post_mortem(&write(
+                "Video CDN timeouts",
+                "The edge cache expired.",
+                vec![cdn.id],
+                &["cdn"],
+            ))
+            .await
+            .unwrap();
+        let in_body = tx
+            .insert_post_mortem(&write(
+                "Invoices were late",
+                "A slow CDN delayed the invoice PDFs; timeouts everywhere.",
+                vec![invoices.id],
+                &["billing"],
+            ))
+            .await
+            .unwrap();
+        tx.insert_post_mortem(&write(
+            "Database failover",
+            "Nothing about it.",
+            vec![],
+            &[],
+        ))
+        .await
+        .unwrap();
+        super::tickets::give_prefix(tx.as_mut(), team.id).await;
+        let action = tx
+            .insert_ticket(
+                &super::tickets::plain_ticket(team.id, "Alert on edge cache expiry"),
+                "test",
+            )
+            .await
+            .unwrap();
+        tx.link_ticket(action.id, TicketLink::PostMortem(in_title.id))
+            .await
+            .unwrap();
+        assert_eq!(
+            tx.ticket_links(action.id).await.unwrap(),
+            [TicketLink::PostMortem(in_title.id)]
+        );
+        let resolved_now = tx.now();
+        tx.commit().await.unwrap();
+
+        let mut tx = store.read().await.unwrap();
+        let search = |text: Option<&str>| PostMortemQuery {
+            text: text.map(str::to_owned),
+            limit: 10,
+            ..Default::default()
+        };
+        let ids = |hits: Vec<watchbill_store::post_mortems::PostMortemHit>| {
+            hits.into_iter()
+                .map(|h| h.post_mortem.id)
+                .collect::<Vec<_>>()
+        };
+        // Both hold both words; the one with them in its title ranks first.
+        let hits = tx
+            .search_post_mortems(&search(Some("cdn timeout")))
+            .await
+            .unwrap();
+        assert_eq!(ids(hits.clone()), [in_title.id, in_body.id]);
+        assert!(hits[0].rank > hits[1].rank);
+        // Prefixes match; punctuation and odd syntax are only words.
+        let hits = tx
+            .search_post_mortems(&search(Some("invoic \"AND* OR (")))
+            .await
+            .unwrap();
+        assert_eq!(ids(hits), [in_body.id]);
+        // Filters: service, tag, team, dates; no text is newest first.
+        let by_service = tx
+            .search_post_mortems(&PostMortemQuery {
+                service: Some(video.id),
+                ..search(None)
+            })
+            .await
+            .unwrap();
+        assert_eq!(ids(by_service), [in_title.id]);
+        let by_tag = tx
+            .search_post_mortems(&PostMortemQuery {
+                tag: Some("billing".to_owned()),
+                ..search(Some("cdn"))
+            })
+            .await
+            .unwrap();
+        assert_eq!(ids(by_tag), [in_body.id]);
+        let everything = tx.search_post_mortems(&search(None)).await.unwrap();
+        assert_eq!(everything.len(), 3);
+        assert!(everything[0].post_mortem.id > everything[2].post_mortem.id);
+        let later = tx
+            .search_post_mortems(&PostMortemQuery {
+                since: Some(resolved_now + SignedDuration::from_hours(1)),
+                team: Some(team.id),
+                ..search(None)
+            })
+            .await
+            .unwrap();
+        assert!(later.is_empty());
+        // Any word for "seen before", and the service's own post-mortems.
+        let any = tx
+            .post_mortems_matching_any(&["invoices".to_owned(), "nothing".to_owned()], 5)
+            .await
+            .unwrap();
+        assert_eq!(any.len(), 2);
+        assert_eq!(
+            tx.service_post_mortem_ids(billing.id, 5).await.unwrap(),
+            [in_body.id]
+        );
+        assert_eq!(tx.post_mortem_tickets(in_title.id).await.unwrap().len(), 1);
+        assert_eq!(
+            tx.incident_post_mortems(cdn.id).await.unwrap()[0].id,
+            in_title.id
+        );
+        let ordered = tx
+            .post_mortems_by_id(&[in_body.id, 999, in_title.id])
+            .await
+            .unwrap();
+        assert_eq!(
+            ordered.iter().map(|p| p.id).collect::<Vec<_>>(),
+            [in_body.id, in_title.id]
+        );
+        // Resolved high-urgency incidents without a post-mortem: none here but the open one is
+        // not resolved, so nothing is found; an uncovered resolved one is.
+        let window = (
+            resolved_now - SignedDuration::from_hours(1),
+            resolved_now + SignedDuration::from_hours(1),
+        );
+        assert!(tx
+            .resolved_without_post_mortem(window.0, window.1)
+            .await
+            .unwrap()
+            .is_empty());
+        drop(tx);
+        let mut tx = store.write().await.unwrap();
+        tx.set_incident_status(open.id, IncidentStatus::Resolved)
+            .await
+            .unwrap();
+        let found = tx
+            .resolved_without_post_mortem(window.0, window.1)
+            .await
+            .unwrap();
+        assert_eq!(found.iter().map(|i| i.id).collect::<Vec<_>>(), [open.id]);
+        // Edits follow into the index.
+        tx.update_post_mortem(
+            in_title.id,
+            &watchbill_store::post_mortems::PostMortemUpdate {
+                title: "Edge cache expiry".to_owned(),
+                body: "Renamed.".to_owned(),
+                tags: Vec::new(),
+                status: "draft".to_owned(),
+            },
+        )
+        .await
+        .unwrap();
+        let hits = tx
+            .search_post_mortems(&search(Some("video")))
+            .await
+            .unwrap();
+        assert!(hits.is_empty());
+        let hits = tx
+            .search_post_mortems(&search(Some("edge expiry")))
+            .await
+            .unwrap();
+        assert_eq!(ids(hits), [in_title.id]);
     }
 }

@@ -374,6 +374,7 @@ pub async fn send_test(
         ack_url: String::new(),
         resolve_url: String::new(),
         incident_url: format!("{}/people/{id}", state.public_url),
+        seen_before: Vec::new(),
     };
     let outcome = state
         .channels

@@ -16,6 +16,7 @@ pub mod mail;
 pub mod oncall;
 pub mod org;
 pub mod overrides;
+pub mod post_mortem_work;
 pub mod post_mortems;
 pub mod schedules;
 pub mod services;
@@ -84,6 +85,7 @@ pub fn router() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .merge(webhooks::routes())
         .merge(mail::routes())
         .merge(post_mortems::routes())
+        .merge(post_mortem_work::routes())
         .merge(intake::routes().layer(DefaultBodyLimit::max(intake::INTAKE_BODY_LIMIT)))
         .merge(code::routes().layer(DefaultBodyLimit::max(code::PUSH_BODY_LIMIT)))
         .merge(crate::act::routes())

@@ -96,12 +96,12 @@ fn kind(text: &str) -> ApiResult<TicketKind> {
         .map_err(|e: String| ApiError::invalid("type", e))
 }
 
-fn priority(text: &str) -> ApiResult<Priority> {
+pub(crate) fn priority(text: &str) -> ApiResult<Priority> {
     text.parse()
         .map_err(|e: String| ApiError::invalid("priority", e))
 }
 
-fn date(text: &str, field: &str) -> ApiResult<civil::Date> {
+pub(crate) fn date(text: &str, field: &str) -> ApiResult<civil::Date> {
     text.parse().map_err(|_| {
         ApiError::invalid(
             field.to_owned(),
@@ -438,6 +438,8 @@ pub struct TicketDetail {
     pub incidents: Vec<String>,
     /// Linked tickets, `UF-7`.
     pub linked_tickets: Vec<String>,
+    /// The post-mortems whose action item this ticket is (`PM-3`).
+    pub post_mortems: Vec<String>,
     /// Pushed commits whose message names the ticket, oldest first.
     pub commits: Vec<CommitView>,
     pub attachments: Vec<super::attachments::AttachmentView>,
@@ -488,9 +490,11 @@ pub(crate) async fn get_ticket(
         .collect();
     let mut incidents = Vec::new();
     let mut linked_tickets = Vec::new();
+    let mut post_mortems = Vec::new();
     for link in tx.ticket_links(ticket.id).await? {
         match link {
             TicketLink::Incident(id) => incidents.push(format!("INC-{id}")),
+            TicketLink::PostMortem(id) => post_mortems.push(crate::post_mortems::number(id)),
             TicketLink::Ticket(id) => {
                 linked_tickets.push(tx.ticket(id).await?.ticket.key.to_string())
             }
@@ -515,6 +519,7 @@ pub(crate) async fn get_ticket(
         comments,
         incidents,
         linked_tickets,
+        post_mortems,
         commits,
         attachments: tx
             .attachments(ticket_id)

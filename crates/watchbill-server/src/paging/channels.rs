@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use lettre::message::header::ContentType;
-use lettre::message::Mailbox;
+use lettre::message::{Mailbox, MultiPart};
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 use serde_json::json;
 use watchbill_store::notices::NoticeInput;
@@ -67,6 +67,15 @@ pub struct Page {
     pub ack_url: String,
     pub resolve_url: String,
     pub incident_url: String,
+    /// Past post-mortems that match the incident, best first.
+    pub seen_before: Vec<SeenBeforeLink>,
+}
+
+/// A "seen before" hint with where to read it.
+#[derive(Debug, Clone)]
+pub struct SeenBeforeLink {
+    pub hint: crate::post_mortems::seen_before::SeenBefore,
+    pub url: String,
 }
 
 impl Page {
@@ -78,7 +87,7 @@ impl Page {
     }
 
     fn text(&self) -> String {
-        format!(
+        let mut text = format!(
             "{person}, you are paged.\n\n{number} on {service} ({urgency} urgency):\n{title}\n\nAcknowledge: {ack}\nResolve: {resolve}\nDetails: {details}\n",
             person = self.person,
             number = self.incident_number,
@@ -88,7 +97,14 @@ impl Page {
             ack = self.ack_url,
             resolve = self.resolve_url,
             details = self.incident_url,
-        )
+        );
+        if !self.seen_before.is_empty() {
+            text.push_str("\nSeen before:\n");
+            for seen in &self.seen_before {
+                text.push_str(&format!("- {}\n  {}\n", seen.hint.line(), seen.url));
+            }
+        }
+        text
     }
 
     fn short(&self) -> String {
@@ -147,20 +163,21 @@ impl Channels {
         self.mail(
             address,
             &page.subject(),
-            page.text(),
+            (page.text(), None),
             &page.idempotency_key,
             None,
         )
         .await
     }
 
-    /// Mails `body` to `address`; the Message-ID comes from the idempotency key, so a message
-    /// sent twice after a crash is recognisably the same message.
+    /// Mails `body` (text, and HTML as its alternative when given) to `address`; the
+    /// Message-ID comes from the idempotency key, so a message sent twice after a crash is
+    /// recognisably the same message.
     async fn mail(
         &self,
         address: &str,
         subject: &str,
-        body: String,
+        (text, html): (String, Option<String>),
         idempotency_key: &str,
         thread: Option<&str>,
     ) -> Result<String, String> {
@@ -190,10 +207,12 @@ impl Channels {
             .message_id(Some(format!(
                 "<{}@watchbill>",
                 idempotency_key.replace([':', ' '], ".")
-            )))
-            .header(ContentType::TEXT_PLAIN)
-            .body(body)
-            .map_err(|e| format!("cannot build the message: {e}"))?;
+            )));
+        let message = match html {
+            Some(html) => message.multipart(MultiPart::alternative_plain_html(text, html)),
+            None => message.header(ContentType::TEXT_PLAIN).body(text),
+        }
+        .map_err(|e| format!("cannot build the message: {e}"))?;
         let transport = AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(&smtp.host)
             .port(smtp.port)
             .timeout(Some(Duration::from_secs(15)))
@@ -213,7 +232,7 @@ impl Channels {
                 self.mail(
                     &notice.address,
                     &notice.subject,
-                    body,
+                    (body, notice.html.clone()),
                     &notice.idempotency_key,
                     notice.thread.as_deref(),
                 )
@@ -257,6 +276,12 @@ impl Channels {
             "paged": page.person,
             "acknowledge_url": page.ack_url,
             "resolve_url": page.resolve_url,
+            "seen_before": page.seen_before.iter().map(|seen| json!({
+                "number": seen.hint.number,
+                "title": seen.hint.title,
+                "how_to_tackle": seen.hint.tackle,
+                "url": seen.url,
+            })).collect::<Vec<_>>(),
         })
         .to_string();
         self.post_signed(url, &page.idempotency_key, body).await
@@ -292,6 +317,13 @@ impl Channels {
             ":rotating_light: *{}* on {}: {}\n<{}|Acknowledge> · <{}|Resolve>",
             page.incident_number, page.service, page.title, page.ack_url, page.resolve_url
         );
+        let mut text = text;
+        for seen in &page.seen_before {
+            text.push_str(&format!(
+                "\nSeen before: <{}|{}> {}",
+                seen.url, seen.hint.number, seen.hint.title
+            ));
+        }
         self.post_slack(url, &text).await
     }
 

@@ -19,14 +19,17 @@ use watchbill_store::paging::{EscalationTimer, Notification};
 use watchbill_store::{Store, StoreError, Tx};
 
 use super::actions::{self, ActionError};
-use super::channels::{Channels, Page};
+use super::channels::{Channels, Page, SeenBeforeLink};
 use super::links::{Link, LinkAction, LinkSigner, LINK_LIFETIME};
+use crate::post_mortems::seen_before::SeenBefore;
 use crate::roster::RosterCache;
 
 /// How long a claimed notification stays reserved for its sender.
 const LEASE: SignedDuration = SignedDuration::from_secs(30);
 /// Attempts before a notification is given up.
 const MAX_ATTEMPTS: i64 = 5;
+/// How many past post-mortems a page names.
+const SEEN_BEFORE_HINTS: usize = 3;
 
 /// What one escalation pass reads once, however many timers it fires.
 struct StepCache {
@@ -146,8 +149,10 @@ impl Engine {
         }
         let result = async {
             let mut tx = self.store.write().await?;
-            let queued =
+            let mut queued =
                 super::reminders::queue(tx.as_mut(), &self.roster, &self.public_url, now).await?;
+            queued +=
+                crate::post_mortems::reminders::queue(tx.as_mut(), &self.public_url, now).await?;
             tx.commit().await?;
             Ok::<usize, crate::error::ApiError>(queued)
         };
@@ -259,6 +264,7 @@ impl Engine {
                             address: method.address.clone(),
                             subject: format!("Handoff report: {}", record.name),
                             body: text.clone(),
+                            html: None,
                             link: format!("{}/teams/{}/reports", self.public_url, team),
                             thread: None,
                             due_at: now,
@@ -528,8 +534,12 @@ impl Engine {
         let mut stale = Vec::new();
         {
             let mut tx = self.store.read().await?;
+            let mut seen_before = HashMap::new();
             for notification in claimed {
-                match self.page(tx.as_mut(), &notification).await? {
+                match self
+                    .page(tx.as_mut(), &mut seen_before, &notification)
+                    .await?
+                {
                     Some(page) => pages.push((notification, page)),
                     None => stale.push(notification.input.incident_id),
                 }
@@ -626,10 +636,12 @@ impl Engine {
         Ok((sent, failed))
     }
 
-    /// What a notification says, or `None` when its incident no longer wants it sent.
+    /// What a notification says, or `None` when its incident no longer wants it sent. The
+    /// "seen before" hints are looked up once per incident and claim.
     async fn page(
         &self,
         tx: &mut dyn Tx,
+        seen_before: &mut HashMap<watchbill_core::IncidentId, Vec<SeenBefore>>,
         notification: &Notification,
     ) -> Result<Option<Page>, StoreError> {
         let input = &notification.input;
@@ -639,6 +651,16 @@ impl Engine {
         }
         let service = tx.service(incident.service_id).await?;
         let person = tx.user(input.user_id).await?;
+        let hints = match seen_before.get(&incident.id) {
+            Some(hints) => hints.clone(),
+            None => {
+                let hints =
+                    crate::post_mortems::seen_before::lookup(tx, &incident, SEEN_BEFORE_HINTS)
+                        .await?;
+                seen_before.insert(incident.id, hints.clone());
+                hints
+            }
+        };
         let now = tx.now();
         let expires = now.saturating_add(LINK_LIFETIME).unwrap_or(now);
         let link = |action| {
@@ -661,6 +683,13 @@ impl Engine {
             ack_url: link(LinkAction::Acknowledge),
             resolve_url: link(LinkAction::Resolve),
             incident_url: format!("{}/incidents/{}", self.public_url, incident.id),
+            seen_before: hints
+                .into_iter()
+                .map(|hint| SeenBeforeLink {
+                    url: format!("{}/post-mortems/{}", self.public_url, hint.id),
+                    hint,
+                })
+                .collect(),
         }))
     }
 }

@@ -82,6 +82,7 @@ pub async fn queue(
                     ticket.title,
                     ticket.priority.as_str()
                 ),
+                html: None,
                 link: format!("{public_url}/tickets/{}", ticket.key),
                 thread: None,
                 due_at,

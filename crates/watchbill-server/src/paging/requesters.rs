@@ -105,6 +105,7 @@ pub async fn tell(
             address,
             subject: format!("[{key}] {}", ticket.ticket.title),
             body: body.clone(),
+            html: None,
             link: format!("{public_url}/tickets/{key}"),
             thread: Some(format!("<ticket.{key}@watchbill>")),
             due_at: tx.now(),

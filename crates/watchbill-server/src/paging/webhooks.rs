@@ -11,10 +11,12 @@ use watchbill_core::IncidentId;
 use watchbill_store::paging::WebhookSubscription;
 use watchbill_store::{StoreError, Tx};
 
-/// The events a subscription can ask for. `handoff.report` goes only to subscriptions that
-/// name it; the others go to every subscription that names them or names nothing.
-pub const EVENTS: [&str; 7] = [
+/// The events a subscription can ask for. `handoff.report` and `post_mortem.published` go only
+/// to subscriptions that name them; the others go to every subscription that names them or
+/// names nothing.
+pub const EVENTS: [&str; 8] = [
     "handoff.report",
+    "post_mortem.published",
     "incident.triggered",
     "incident.acknowledged",
     "incident.escalated",

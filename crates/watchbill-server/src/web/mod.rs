@@ -10,7 +10,7 @@ mod format;
 mod incidents;
 pub mod live;
 mod mail;
-mod markdown;
+pub(crate) mod markdown;
 mod now;
 mod person;
 mod planning;

@@ -118,6 +118,20 @@ impl SmtpSink {
         self.output.lock().unwrap().clone()
     }
 
+    /// The messages received so far, each whole as it came (headers and encoded body).
+    pub fn messages(&self) -> Vec<String> {
+        self.output()
+            .split("---------- MESSAGE FOLLOWS ----------\n")
+            .skip(1)
+            .map(|m| {
+                m.split("------------ END MESSAGE ------------")
+                    .next()
+                    .unwrap_or_default()
+                    .to_owned()
+            })
+            .collect()
+    }
+
     /// Waits until the output contains `text`.
     pub async fn wait_for(&self, text: &str) -> String {
         let deadline = Instant::now() + Duration::from_secs(10);

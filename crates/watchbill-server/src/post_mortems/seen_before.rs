@@ -1,0 +1,79 @@
+//! "Seen before": past post-mortems that match an incident, because they cover an incident of
+//! the same service or because their words match its title. The ranking is the core's
+//! (`rank_matches`); this module fetches the candidates and quotes how to tackle it.
+
+use watchbill_core::post_mortem::{excerpt, rank_matches, search_terms, section, TACKLE_HEADING};
+use watchbill_store::paging::Incident;
+use watchbill_store::{StoreError, Tx};
+
+/// How many words of the title a lookup uses, and how many candidates each query brings.
+const TERMS: usize = 8;
+const CANDIDATES: i64 = 10;
+/// How much of "how to tackle it" a hint quotes.
+const TACKLE_CHARS: usize = 240;
+
+/// A past post-mortem worth reading now.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, utoipa::ToSchema)]
+pub struct SeenBefore {
+    pub id: i64,
+    /// `PM-12`.
+    pub number: String,
+    pub title: String,
+    pub status: String,
+    /// The start of its "how to tackle it next time" section, when written.
+    pub tackle: Option<String>,
+    /// Whether it covers an incident of the same service.
+    pub same_service: bool,
+    /// Higher is better: up to 1 for its words, plus 0.6 for the same service.
+    pub score: f64,
+}
+
+impl SeenBefore {
+    /// One line, as a page's text shows it.
+    pub fn line(&self) -> String {
+        let mut line = format!("{} \"{}\"", self.number, self.title);
+        if let Some(tackle) = &self.tackle {
+            line.push_str(&format!(" — how to tackle it: {tackle}"));
+        }
+        line
+    }
+}
+
+/// The best `limit` post-mortems for the incident, leaving out those that cover it.
+pub async fn lookup(
+    tx: &mut dyn Tx,
+    incident: &Incident,
+    limit: usize,
+) -> Result<Vec<SeenBefore>, StoreError> {
+    let terms = search_terms(&incident.title, TERMS);
+    let text = tx.post_mortems_matching_any(&terms, CANDIDATES).await?;
+    let service = tx
+        .service_post_mortem_ids(incident.service_id, CANDIDATES)
+        .await?;
+    let ranked = rank_matches(&text, &service);
+    if ranked.is_empty() {
+        return Ok(Vec::new());
+    }
+    let ids: Vec<i64> = ranked.iter().map(|m| m.id).collect();
+    let mut loaded: std::collections::HashMap<i64, _> = tx
+        .post_mortems_by_id(&ids)
+        .await?
+        .into_iter()
+        .map(|pm| (pm.id, pm))
+        .collect();
+    Ok(ranked
+        .iter()
+        .filter_map(|m| loaded.remove(&m.id).map(|pm| (m, pm)))
+        .filter(|(_, pm)| !pm.input.incidents.contains(&incident.id))
+        .take(limit)
+        .map(|(m, pm)| SeenBefore {
+            id: pm.id,
+            number: super::number(pm.id),
+            tackle: section(&pm.input.body, TACKLE_HEADING).map(|t| excerpt(&t, TACKLE_CHARS)),
+            title: pm.input.title,
+            status: pm.status,
+            same_service: m.same_service,
+            score: m.score,
+        })
+        .collect())
+}
