@@ -1,6 +1,7 @@
 // The web pages end to end in headless Chromium: sign in, the wall and its live updates,
 // acknowledging an incident, an override made on the schedule page, a viewer who cannot act,
-// and user text that stays text. Screenshots of the wall and an incident page are saved.
+// user text that stays text, the duty queue, ticket filters and bulk edits, and a post-mortem
+// whose hostile Markdown renders harmless. Screenshots land in artifacts/web/.
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
 import { join } from "node:path";
@@ -220,5 +221,71 @@ test("a bulk edit changes every ticket the filter selects", async () => {
     assert.ok(ticket.labels.includes("sprint-42"));
   }
   await page.screenshot({ path: join(artifacts, "tickets.png"), fullPage: true });
+  await page.context().close();
+});
+
+test("a post-mortem is written from its incident, previewed and saved harmless, and seen again", async () => {
+  const page = await adminPage();
+  const services = await api(server, "GET", "/api/v1/services");
+  const course = services.find((s) => s.name === "Course platform");
+  const first = await api(server, "POST", "/api/v1/incidents", { service_id: course.id, title: "Quiz uploads time out" });
+  await api(server, "POST", `/api/v1/incidents/${first.number}/resolve`, {});
+
+  await page.goto(`${server.url}/incidents/${first.id}`);
+  await page.getByRole("button", { name: "Write a post-mortem" }).click();
+  await page.waitForURL(/\/post-mortems\/\d+$/);
+  assert.equal(await page.locator("#pm-title").innerText(), "Quiz uploads time out");
+  assert.match(await page.locator("#pm-body").innerText(), /Timeline[\s\S]*triggered/);
+
+  const hostile = [
+    "## Summary",
+    "",
+    "<script>window.owned = 1</script>",
+    "",
+    "<img src=x onerror=\"window.owned = 1\">",
+    "",
+    "A [click me](javascript:window.owned=1) link and an inline <a href=\"javascript:window.owned=1\">raw link</a>.",
+    "",
+    "## How to tackle it next time",
+    "",
+    "Restart the **upload workers**.",
+  ].join("\n");
+  const editor = page.locator("#pm-editor");
+  await editor.getByLabel("Markdown").fill(hostile);
+  await editor.getByRole("button", { name: "Preview" }).click();
+  await page.waitForLoadState();
+  /** The rendered Markdown in `selector` holds no markup of the author's own. */
+  async function harmless(selector) {
+    const area = page.locator(selector);
+    assert.equal(await area.locator("script, img, iframe, [onerror]").count(), 0, `${selector} has no live markup`);
+    assert.match(await area.innerText(), /<script>window\.owned = 1<\/script>/, "raw HTML is shown as text");
+    const hrefs = await area.locator("a").evaluateAll((links) => links.map((a) => a.getAttribute("href") ?? ""));
+    assert.ok(hrefs.every((href) => !href.toLowerCase().startsWith("javascript:")), `no script links: ${hrefs}`);
+    assert.equal(await area.locator("strong").innerText(), "upload workers");
+    const link = area.getByRole("link", { name: "click me" });
+    assert.equal(await link.getAttribute("href"), "#", "a script address becomes #");
+    await link.click();
+    assert.equal(await page.evaluate(() => window.owned), undefined, "nothing the author wrote ran");
+  }
+  await harmless("#pm-preview");
+  assert.equal(await editor.getByLabel("Markdown").inputValue(), hostile, "the preview keeps the text being edited");
+  await editor.getByRole("button", { name: "Save" }).click();
+  await page.waitForLoadState();
+  await harmless("#pm-body");
+  const number = (await page.locator("h1 .num").innerText()).trim();
+  const stored = await api(server, "GET", `/api/v1/post-mortems/${number}`);
+  assert.equal(stored.body, hostile, "stored as written");
+  await page.screenshot({ path: join(artifacts, "post-mortem.png"), fullPage: true });
+
+  const second = await api(server, "POST", "/api/v1/incidents", { service_id: course.id, title: "Quiz uploads time out again" });
+  await page.goto(`${server.url}/incidents/${second.id}`);
+  const seen = page.locator("#seen-before");
+  await seen.waitFor();
+  assert.match(await seen.innerText(), new RegExp(`${number} “Quiz uploads time out” same service — how to tackle it: Restart the \\*\\*upload workers\\*\\*\\.`));
+  await seen.getByRole("link", { name: number }).click();
+  await page.waitForURL(/\/post-mortems\/\d+$/);
+
+  await page.goto(`${server.url}/post-mortems?q=upload+workers`);
+  assert.deepEqual(await page.locator("#library tbody tr td:first-child").allInnerTexts(), [number]);
   await page.context().close();
 });

@@ -34,6 +34,7 @@ on_both_backends!(
     planning_balance_and_reports_have_their_pages,
     follow_ups_saved_filters_csv_attachments_and_settings_have_forms,
     mail_addresses_are_managed_and_received_mail_listed,
+    post_mortems_are_written_reviewed_and_published_from_their_pages,
 );
 
 const NOW: &str = "2026-11-25T12:00:00Z";
@@ -1653,4 +1654,222 @@ async fn mail_addresses_are_managed_and_received_mail_listed(backend: Backend) {
     assert_eq!(page.status, StatusCode::SEE_OTHER);
     let (_, addresses) = app.get("/api/v1/mail-addresses").await;
     assert!(addresses.as_array().unwrap().is_empty());
+}
+
+async fn post_mortems_are_written_reviewed_and_published_from_their_pages(backend: Backend) {
+    let app = TestApp::start(backend, NOW).await;
+    let (mia, email) = person(&app, "Mia", "manager").await;
+    let (noor, noor_email) = person(&app, "Noor", "responder").await;
+    let (team, _, key) = product(&app, &[mia, noor]).await;
+    app.put(
+        &format!("/api/v1/teams/{team}/ticket-settings"),
+        json!({"prefix": "UF"}),
+    )
+    .await;
+    let number = incident(&app, &key, "Video CDN timeouts").await;
+    let mut browser = Browser::new(&app);
+    browser.sign_in(&email, PASSWORD).await;
+    let csrf = browser.csrf("/post-mortems").await;
+
+    // The team's template, changed on its page, shapes the next post-mortem.
+    let page = browser
+        .get(&format!("/teams/{team}/post-mortem-settings"))
+        .await;
+    assert!(
+        page.body.contains("## How to tackle it next time"),
+        "{}",
+        page.body
+    );
+    let template = "## What broke\r\n\r\n## Timeline\r\n\r\n{{timeline}}\r\n\r\n## How to tackle it next time\r\n";
+    let saved = browser
+        .post(
+            &format!("/teams/{team}/post-mortem-settings"),
+            &[
+                ("csrf", &csrf),
+                ("template", template),
+                ("distribution", "eng@example.test\r\nops@example.test"),
+                ("remind_after_hours", "24"),
+                ("draft_reminder_days", "5"),
+            ],
+        )
+        .await;
+    assert_eq!(saved.status, StatusCode::SEE_OTHER);
+    let (_, settings) = app
+        .get(&format!("/api/v1/teams/{team}/post-mortem-settings"))
+        .await;
+    assert_eq!(
+        settings["distribution"],
+        json!(["eng@example.test", "ops@example.test"])
+    );
+    assert_eq!(settings["remind_after_seconds"], 86_400);
+
+    // Resolved: the incident's page offers a post-mortem, which starts from the template.
+    app.post(&format!("/api/v1/incidents/{number}/resolve"), json!({}))
+        .await;
+    let page = browser.get(&format!("/incidents/{number}")).await;
+    assert!(page.body.contains("Write a post-mortem"), "{}", page.body);
+    let written = browser
+        .post(
+            "/post-mortems",
+            &[("csrf", &csrf), ("incidents", &format!("INC-{number}"))],
+        )
+        .await;
+    assert_eq!(written.status, StatusCode::SEE_OTHER);
+    assert_eq!(written.location.as_deref(), Some("/post-mortems/1"));
+    let page = browser.get("/post-mortems/1").await;
+    assert!(page.body.contains("<h2>What broke</h2>"), "{}", page.body);
+    assert!(page.body.contains("written"));
+    assert!(page.body.contains("by Mia"), "the author by name");
+    let page = browser.get(&format!("/incidents/{number}")).await;
+    assert!(
+        page.body.contains("href=\"/post-mortems/1\""),
+        "linked from its incident"
+    );
+    assert!(!page.body.contains("Write a post-mortem"));
+
+    // Preview shows the text without saving it; Save keeps it.
+    let text = "## What broke\r\n\r\nThe edge cache.\r\n\r\n## How to tackle it next time\r\n\r\nPurge it.\r\n";
+    let preview = browser
+        .post(
+            "/post-mortems/1",
+            &[
+                ("csrf", &csrf),
+                ("title", "Video CDN timeouts"),
+                ("tags", "cdn video"),
+                ("body", text),
+                ("intent", "preview"),
+            ],
+        )
+        .await;
+    assert_eq!(preview.status, StatusCode::OK);
+    assert!(
+        preview.body.contains("id=\"pm-preview\""),
+        "{}",
+        preview.body
+    );
+    assert!(preview.body.contains("<p>The edge cache.</p>"));
+    let (_, stored) = app.get("/api/v1/post-mortems/PM-1").await;
+    assert!(
+        !stored["body"].as_str().unwrap().contains("edge cache"),
+        "not saved by a preview"
+    );
+    let saved = browser
+        .post(
+            "/post-mortems/1",
+            &[
+                ("csrf", &csrf),
+                ("title", "Video CDN timeouts"),
+                ("tags", "cdn video"),
+                ("body", text),
+                ("intent", "save"),
+            ],
+        )
+        .await;
+    assert_eq!(saved.status, StatusCode::SEE_OTHER);
+    let (_, stored) = app.get("/api/v1/post-mortems/PM-1").await;
+    assert_eq!(stored["body"], text.replace("\r\n", "\n"));
+    assert_eq!(stored["tags"], json!(["cdn", "video"]));
+
+    // Comments, an action item, review and publication, each from its form.
+    let commented = browser
+        .post(
+            "/post-mortems/1/comments",
+            &[("csrf", &csrf), ("body", "Which purge **command**?")],
+        )
+        .await;
+    assert_eq!(commented.status, StatusCode::SEE_OTHER);
+    let filed = browser
+        .post(
+            "/post-mortems/1/action-items",
+            &[
+                ("csrf", &csrf),
+                ("title", "Alert on cache expiry"),
+                ("priority", "Highest"),
+                ("due", "2026-12-02"),
+            ],
+        )
+        .await;
+    assert_eq!(filed.status, StatusCode::SEE_OTHER);
+    let page = browser.get("/post-mortems/1").await;
+    assert!(
+        page.body.contains("<strong>command</strong>"),
+        "{}",
+        page.body
+    );
+    assert!(page.body.contains("href=\"/tickets/UF-1\""));
+    assert!(page.body.contains("0 of 1 done"));
+    let refused = browser
+        .post(
+            "/post-mortems/1/status",
+            &[("csrf", &csrf), ("status", "in_review"), ("reviewers", "")],
+        )
+        .await;
+    assert_eq!(refused.status, StatusCode::BAD_REQUEST);
+    assert!(refused.body.contains("reviewer"), "{}", refused.body);
+    let reviewed = browser
+        .post(
+            "/post-mortems/1/status",
+            &[
+                ("csrf", &csrf),
+                ("status", "in_review"),
+                ("reviewers", &noor_email),
+            ],
+        )
+        .await;
+    assert_eq!(reviewed.status, StatusCode::SEE_OTHER);
+    let published = browser
+        .post(
+            "/post-mortems/1/status",
+            &[("csrf", &csrf), ("status", "published")],
+        )
+        .await;
+    assert_eq!(published.status, StatusCode::SEE_OTHER);
+    let page = browser.get("/post-mortems/1").await;
+    assert!(page.body.contains(">published<"), "{}", page.body);
+    assert!(page.body.contains("Noor"), "the reviewer is named");
+    assert!(
+        !page.body.contains("id=\"pm-complete\""),
+        "its action item is open"
+    );
+    app.request(
+        Method::PATCH,
+        "/api/v1/tickets/UF-1",
+        Some(common::ADMIN_TOKEN),
+        Some(json!({"status": "resolved"})),
+    )
+    .await;
+    assert!(browser
+        .get("/post-mortems/1")
+        .await
+        .body
+        .contains("id=\"pm-complete\""));
+    let page = browser.get("/tickets/UF-1").await;
+    assert!(
+        page.body.contains("href=\"/post-mortems/1\""),
+        "linked back: {}",
+        page.body
+    );
+
+    // The library finds it by words and tag; the Markdown downloads with the session.
+    let page = browser.get("/post-mortems?q=edge+cache").await;
+    assert!(
+        page.body.contains("href=\"/post-mortems/1\""),
+        "{}",
+        page.body
+    );
+    let page = browser.get("/post-mortems?q=kubernetes").await;
+    assert!(page.body.contains("0 post-mortem(s)"), "{}", page.body);
+    let page = browser
+        .get("/post-mortems?tag=video&status=published")
+        .await;
+    assert!(page.body.contains("1 post-mortem(s)"), "{}", page.body);
+    let page = browser.get("/post-mortems?status=finished").await;
+    assert_eq!(page.status, StatusCode::BAD_REQUEST);
+    let page = browser.get("/post-mortems/1/markdown").await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(
+        page.body.starts_with("# PM-1: Video CDN timeouts"),
+        "{}",
+        page.body
+    );
 }

@@ -41,6 +41,86 @@ pub enum Command {
     Tickets(TicketsArgs),
     /// File a ticket, change one, or comment on one.
     Ticket(TicketArgs),
+    /// Search, write, review and publish post-mortems.
+    #[command(name = "post-mortem")]
+    PostMortem(PostMortemArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct PostMortemArgs {
+    #[command(subcommand)]
+    pub action: PostMortemAction,
+    #[command(flatten)]
+    pub client: ClientArgs,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum PostMortemAction {
+    /// Search the library, best match first: `watchbill post-mortem list "cdn timeouts"`.
+    List {
+        /// Words to search for (every word must match).
+        query: Option<String>,
+        #[arg(long)]
+        team: Option<i64>,
+        #[arg(long)]
+        service: Option<i64>,
+        #[arg(long)]
+        tag: Option<String>,
+        /// draft, in_review or published.
+        #[arg(long)]
+        status: Option<String>,
+        #[arg(long, default_value_t = 50)]
+        limit: i64,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show a post-mortem: `watchbill post-mortem show PM-3`.
+    Show {
+        id: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Write one from incidents: `watchbill post-mortem new INC-41 INC-42 --title "CDN timeouts"`.
+    New {
+        #[arg(required = true)]
+        incidents: Vec<String>,
+        #[arg(long)]
+        title: Option<String>,
+        /// A tag; repeat for several.
+        #[arg(long = "tag")]
+        tags: Vec<String>,
+    },
+    /// Replace its Markdown with a file's (`-` reads standard input).
+    Edit { id: String, file: String },
+    /// Send it for review: `watchbill post-mortem review PM-3 --reviewer grace@example.com`.
+    Review {
+        id: String,
+        /// By email or id; repeat for several.
+        #[arg(long = "reviewer", required = true)]
+        reviewers: Vec<String>,
+    },
+    /// Publish it: it is mailed to the team and its distribution list.
+    Publish { id: String },
+    /// Comment on a draft.
+    Comment { id: String, text: String },
+    /// File an action item as a duty ticket linked to the post-mortem.
+    Action {
+        id: String,
+        title: String,
+        /// Highest, High (default), Medium, Low or Lowest.
+        #[arg(long)]
+        priority: Option<String>,
+        /// `YYYY-MM-DD`.
+        #[arg(long)]
+        due: Option<String>,
+        /// By email or id.
+        #[arg(long)]
+        assignee: Option<String>,
+    },
+    /// Print it as one Markdown document.
+    Export { id: String },
+    /// Past post-mortems that match an incident: `watchbill post-mortem seen-before INC-42`.
+    SeenBefore { incident: String },
 }
 
 #[derive(Debug, Args)]

@@ -76,6 +76,12 @@ impl Client {
         self.send(Method::PATCH, path, &[], Some(body)).await
     }
 
+    /// A `GET` whose answer is text (such as a Markdown export), not JSON.
+    pub async fn get_text(&self, path: &str) -> Result<String, ClientError> {
+        let bytes = self.send_raw::<()>(Method::GET, path, &[], None).await?;
+        String::from_utf8(bytes).map_err(|e| ClientError::Decode(e.to_string()))
+    }
+
     async fn send<B: Serialize, T: DeserializeOwned>(
         &self,
         method: Method,
@@ -83,6 +89,18 @@ impl Client {
         query: &[(&str, String)],
         body: Option<&B>,
     ) -> Result<T, ClientError> {
+        let bytes = self.send_raw(method, path, query, body).await?;
+        serde_json::from_slice(&bytes).map_err(|e| ClientError::Decode(e.to_string()))
+    }
+
+    /// Sends a request; a success's body as it came, a failure as the API's error.
+    async fn send_raw<B: Serialize>(
+        &self,
+        method: Method,
+        path: &str,
+        query: &[(&str, String)],
+        body: Option<&B>,
+    ) -> Result<Vec<u8>, ClientError> {
         let url = format!("{}{path}", self.base);
         let mut request = self
             .http
@@ -120,6 +138,6 @@ impl Client {
                 },
             });
         }
-        serde_json::from_slice(&bytes).map_err(|e| ClientError::Decode(e.to_string()))
+        Ok(bytes.to_vec())
     }
 }

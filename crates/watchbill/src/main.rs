@@ -60,6 +60,7 @@ async fn run(cli: Cli) -> Result<(), CommandError> {
         Command::Page(args) => commands::incidents::page(args).await?,
         Command::Tickets(args) => commands::tickets::run(args).await?,
         Command::Ticket(args) => commands::tickets::act(args).await?,
+        Command::PostMortem(args) => commands::post_mortems::run(args).await?,
     }
     Ok(())
 }

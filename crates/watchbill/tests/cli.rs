@@ -130,7 +130,103 @@ on_both_backends!(
     export_then_apply_changes_nothing,
     incidents_are_paged_acknowledged_and_resolved_from_the_cli,
     tickets_are_listed_and_shown_from_the_cli,
+    post_mortems_are_written_reviewed_and_published_from_the_cli,
 );
+
+fn post_mortems_are_written_reviewed_and_published_from_the_cli(backend: Backend) {
+    let server = Server::start(backend, &["--demo"], &[]);
+    let token = server.banner_value("demo admin token:").unwrap();
+    let ok = |args: &[&str]| {
+        let output = server.run(&token, args);
+        assert!(output.status.success(), "{args:?}: {}", stderr(&output));
+        stdout(&output)
+    };
+    ok(&["page", "--service", "Course platform", "Video CDN timeouts"]);
+    ok(&["resolve", "INC-1"]);
+    assert_eq!(
+        ok(&["post-mortem", "new", "INC-1", "--tag", "cdn"]),
+        "PM-1 written: Video CDN timeouts\n"
+    );
+    let body = temp_file(
+        "pm.md",
+        "## Summary\n\nVideos stalled.\n\n## How to tackle it next time\n\nPurge the edge cache.\n",
+    );
+    assert_eq!(
+        ok(&["post-mortem", "edit", "PM-1", body.to_str().unwrap()]),
+        "PM-1 saved.\n"
+    );
+    ok(&["post-mortem", "comment", "PM-1", "Name the purge command."]);
+    let filed = ok(&[
+        "post-mortem",
+        "action",
+        "PM-1",
+        "Alert on edge cache expiry",
+        "--due",
+        "2026-12-09",
+    ]);
+    assert!(filed.starts_with("Filed UF-"), "{filed}");
+    let output = server.run(
+        &token,
+        &[
+            "post-mortem",
+            "review",
+            "PM-1",
+            "--reviewer",
+            "nobody@example.com",
+        ],
+    );
+    assert_eq!(output.status.code(), Some(1));
+    assert!(
+        stderr(&output).contains("nobody@example.com"),
+        "{}",
+        stderr(&output)
+    );
+    assert_eq!(
+        ok(&[
+            "post-mortem",
+            "review",
+            "PM-1",
+            "--reviewer",
+            "grace@demo.watchbill.test"
+        ]),
+        "PM-1 is in review.\n"
+    );
+    assert_eq!(
+        ok(&["post-mortem", "publish", "PM-1"]),
+        "PM-1 is published and on its way round.\n"
+    );
+    let shown = ok(&["post-mortem", "show", "PM-1"]);
+    assert!(shown.starts_with("PM-1  Video CDN timeouts\n  published · incidents INC-1\n  action items: 0 of 1 done\n"), "{shown}");
+    assert!(shown.contains("Purge the edge cache."), "{shown}");
+    let listed = ok(&["post-mortem", "list", "edge cache"]);
+    assert!(
+        listed.starts_with("PM-1    published  Video CDN timeouts  (INC-1)  [cdn]"),
+        "{listed}"
+    );
+    assert_eq!(
+        ok(&["post-mortem", "list", "kubernetes"]),
+        "No post-mortems.\n"
+    );
+    let exported = ok(&["post-mortem", "export", "PM-1"]);
+    assert!(
+        exported.starts_with("# PM-1: Video CDN timeouts\n"),
+        "{exported}"
+    );
+    ok(&[
+        "page",
+        "--service",
+        "Course platform",
+        "Video CDN timeouts again",
+    ]);
+    let seen = ok(&["post-mortem", "seen-before", "INC-2"]);
+    assert_eq!(
+        seen,
+        "PM-1 \"Video CDN timeouts\"\n  how to tackle it: Purge the edge cache.\n"
+    );
+    let output = server.run(&token, &["post-mortem", "show", "PM-9"]);
+    assert_eq!(output.status.code(), Some(1));
+    assert!(stderr(&output).contains("PM-9"), "{}", stderr(&output));
+}
 
 fn tickets_are_listed_and_shown_from_the_cli(backend: Backend) {
     let server = Server::start(backend, &["--demo"], &[]);

@@ -246,6 +246,10 @@ struct IncidentPage {
     timeline: Vec<TimelineRow>,
     alerts: Vec<AlertRow>,
     notifications: Vec<NotificationRow>,
+    /// Past post-mortems that match, best first.
+    seen_before: Vec<crate::post_mortems::seen_before::SeenBefore>,
+    /// The post-mortems of this incident: id, number, title.
+    post_mortems: Vec<(i64, String, String)>,
 }
 
 pub async fn show(
@@ -260,6 +264,14 @@ pub async fn show(
     let mut tx = state.store.read().await?;
     let detail = detail(tx.as_mut(), IncidentId(id)).await?;
     let names = Names::load(tx.as_mut()).await?;
+    let stored = tx.incident(IncidentId(id)).await?;
+    let seen_before = crate::post_mortems::seen_before::lookup(tx.as_mut(), &stored, 3).await?;
+    let post_mortems = tx
+        .incident_post_mortems(IncidentId(id))
+        .await?
+        .into_iter()
+        .map(|pm| (pm.id, crate::post_mortems::number(pm.id), pm.input.title))
+        .collect();
     let zone = zone(&viewer.user.time_zone);
     let incident = detail.incident;
     let assignees: Vec<UserId> = incident.assignees.iter().map(|a| UserId(*a)).collect();
@@ -320,6 +332,8 @@ pub async fn show(
                 error: n.last_error,
             })
             .collect(),
+        seen_before,
+        post_mortems,
     }))
 }
 

@@ -15,6 +15,7 @@ mod now;
 mod person;
 mod planning;
 mod policies;
+mod post_mortems;
 mod schedules;
 pub mod session;
 mod tickets;
@@ -126,6 +127,25 @@ pub fn routes() -> Router<AppState> {
         .route("/tickets/{key}", get(tickets::show).post(tickets::edit))
         .route("/tickets/{key}/comments", post(tickets::comment))
         .route("/duty", get(tickets::duty))
+        .route(
+            "/post-mortems",
+            get(post_mortems::library).post(post_mortems::create),
+        )
+        .route(
+            "/post-mortems/{id}",
+            get(post_mortems::show).post(post_mortems::edit),
+        )
+        .route("/post-mortems/{id}/markdown", get(post_mortems::export))
+        .route("/post-mortems/{id}/status", post(post_mortems::move_on))
+        .route("/post-mortems/{id}/comments", post(post_mortems::comment))
+        .route(
+            "/post-mortems/{id}/action-items",
+            post(post_mortems::action_item),
+        )
+        .route(
+            "/teams/{id}/post-mortem-settings",
+            get(post_mortems::settings).post(post_mortems::save_settings),
+        )
         .route("/planning", get(planning::planning))
         .route("/teams/{id}/balance", get(planning::team_balance))
         .route("/teams/{id}/reports", get(planning::reports))

@@ -305,6 +305,8 @@ struct TicketPage {
     people: Vec<(i64, String)>,
     incidents: Vec<(String, String)>,
     linked: Vec<String>,
+    /// The post-mortems this ticket is an action item of: number and id.
+    post_mortems: Vec<(String, String)>,
     commits: Vec<String>,
     /// (id, name, size and uploader).
     attachments: Vec<(i64, String, String)>,
@@ -348,6 +350,14 @@ pub async fn show(
             })
             .collect(),
         linked: detail.linked_tickets,
+        post_mortems: detail
+            .post_mortems
+            .into_iter()
+            .map(|number| {
+                let id = number.trim_start_matches("PM-").to_owned();
+                (number, id)
+            })
+            .collect(),
         commits: detail
             .commits
             .into_iter()

@@ -3,6 +3,7 @@
 pub mod incidents;
 pub mod oncall;
 pub mod org;
+pub mod post_mortems;
 pub mod schedule;
 pub mod tickets;
 
