@@ -95,6 +95,29 @@ pub fn excerpt(text: &str, chars: usize) -> String {
 /// score, whose text part is at most 1.
 pub const SAME_SERVICE_WEIGHT: f64 = 0.6;
 
+/// The share of an incident's title terms a post-mortem's title and tags must hold to count as
+/// similar on its words alone.
+pub const SIMILAR_ENOUGH: f64 = 0.5;
+
+/// How much of `terms` (an incident title's, from [`search_terms`]) the words of `text` (a
+/// post-mortem's title and tags) cover, from 0 to 1. Two words agree when one begins the
+/// other, so `timeout` and `timeouts` agree, as the full-text index's prefixes and stems do.
+pub fn title_similarity(terms: &[String], text: &str) -> f64 {
+    if terms.is_empty() {
+        return 0.0;
+    }
+    let words = search_terms(text, 64);
+    let held = terms
+        .iter()
+        .filter(|term| {
+            words
+                .iter()
+                .any(|word| word.starts_with(term.as_str()) || term.starts_with(word.as_str()))
+        })
+        .count();
+    held as f64 / terms.len() as f64
+}
+
 /// A "seen before" candidate, scored.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Match {
@@ -103,25 +126,19 @@ pub struct Match {
     pub same_service: bool,
 }
 
-/// Ranks "seen before" candidates: `text` are post-mortems whose words match the incident's,
-/// with the backend's rank (higher is better), and `service` those that cover an incident of
-/// the same service. The text rank is scaled so that the best is 1, and the same service adds
-/// [`SAME_SERVICE_WEIGHT`]; best first, newer first among equals.
+/// Ranks "seen before" candidates: `text` are post-mortems with their [`title_similarity`]
+/// (those below [`SIMILAR_ENOUGH`] are dropped), and `service` those that cover an incident of
+/// the same service, which adds [`SAME_SERVICE_WEIGHT`] (and keeps them whatever their words).
+/// Best first, newer first among equals.
 pub fn rank_matches(text: &[(i64, f64)], service: &[i64]) -> Vec<Match> {
-    let best = text.iter().map(|(_, rank)| *rank).fold(0.0_f64, f64::max);
     let mut found: Vec<Match> = Vec::new();
-    for (id, rank) in text {
+    for (id, similarity) in text {
         if found.iter().any(|m| m.id == *id) {
             continue;
         }
-        let score = if best > 0.0 {
-            (rank / best).clamp(0.0, 1.0)
-        } else {
-            0.0
-        };
         found.push(Match {
             id: *id,
-            score,
+            score: similarity.clamp(0.0, 1.0),
             same_service: false,
         });
     }
@@ -139,6 +156,7 @@ pub fn rank_matches(text: &[(i64, f64)], service: &[i64]) -> Vec<Match> {
             }),
         }
     }
+    found.retain(|m| m.same_service || m.score >= SIMILAR_ENOUGH);
     found.sort_by(|a, b| b.score.total_cmp(&a.score).then(b.id.cmp(&a.id)));
     found
 }
@@ -195,17 +213,25 @@ mod tests {
 
     #[test]
     fn the_same_service_and_words_beat_either_alone() {
-        let ranked = rank_matches(&[(1, 8.0), (2, 4.0), (3, 0.5)], &[2, 4]);
+        let ranked = rank_matches(&[(1, 1.0), (2, 0.75), (3, 0.5), (5, 0.25)], &[2, 4]);
         let order: Vec<i64> = ranked.iter().map(|m| m.id).collect();
-        assert_eq!(order, [2, 1, 4, 3]);
+        assert_eq!(order, [2, 1, 4, 3], "5 shares too few words");
         assert!(ranked[0].same_service && !ranked[1].same_service);
-        assert!((ranked[0].score - 1.1).abs() < 1e-9);
+        assert!((ranked[0].score - 1.35).abs() < 1e-9);
+    }
+
+    #[test]
+    fn similarity_is_the_share_of_the_title_held() {
+        let terms = search_terms("Video CDN timeouts again", 8);
+        assert_eq!(title_similarity(&terms, "Video CDN timeout,cdn"), 0.75);
+        assert_eq!(title_similarity(&terms, "Database failover"), 0.0);
+        assert_eq!(title_similarity(&[], "anything"), 0.0);
     }
 
     proptest! {
         #[test]
-        fn ranked_matches_are_distinct_sorted_and_complete(
-            text in proptest::collection::vec((0i64..20, -5.0f64..50.0), 0..12),
+        fn ranked_matches_are_distinct_sorted_and_kept_when_similar(
+            text in proptest::collection::vec((0i64..20, 0.0f64..1.0), 0..12),
             service in proptest::collection::vec(0i64..20, 0..12),
         ) {
             let ranked = rank_matches(&text, &service);
@@ -217,8 +243,14 @@ mod tests {
             let before = ids.len();
             ids.dedup();
             prop_assert_eq!(before, ids.len());
-            for id in text.iter().map(|(id, _)| id).chain(&service) {
+            for id in &service {
                 prop_assert!(ids.contains(id));
+            }
+            for (id, similarity) in &text {
+                let first = text.iter().find(|(other, _)| other == id).map(|(_, s)| *s);
+                if first == Some(*similarity) && *similarity >= SIMILAR_ENOUGH {
+                    prop_assert!(ids.contains(id));
+                }
             }
             for m in &ranked {
                 prop_assert!(m.score >= 0.0 && m.score <= 1.0 + SAME_SERVICE_WEIGHT);
@@ -237,6 +269,16 @@ mod tests {
                 prop_assert!(term.chars().count() >= 3);
                 prop_assert_eq!(term, &term.to_lowercase());
                 prop_assert!(!terms[..i].contains(term));
+            }
+        }
+
+        #[test]
+        fn similarity_is_a_share(title in "\\PC{0,80}", text in "\\PC{0,80}") {
+            let terms = search_terms(&title, 8);
+            let share = title_similarity(&terms, &text);
+            prop_assert!((0.0..=1.0).contains(&share));
+            if !terms.is_empty() {
+                prop_assert_eq!(title_similarity(&terms, &title), 1.0);
             }
         }
 

@@ -529,6 +529,37 @@ async fn post_mortems_are_sent_round_and_seen_again(backend: Backend) {
         json!([]),
         "a post-mortem is not seen before by its own incident"
     );
+    // On another service, the title's words alone find it when it holds half of them or more.
+    let (_, other) = app
+        .post(
+            "/api/v1/services",
+            json!({"team_id": team, "name": "Marketing site"}),
+        )
+        .await;
+    for (title, score) in [
+        ("Landing page slow for visitors", None),
+        ("Video timeouts on the landing page", Some(0.5)),
+        ("Video CDN timeouts", Some(1.0)),
+    ] {
+        let (status, incident) = app
+            .post(
+                "/api/v1/incidents",
+                json!({"service_id": other["id"], "title": title}),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{incident}");
+        let (_, seen) = app
+            .get(&format!("/api/v1/incidents/{}/seen-before", incident["id"]))
+            .await;
+        match score {
+            None => assert_eq!(seen, json!([]), "{title}"),
+            Some(score) => {
+                assert_eq!(seen[0]["number"], "PM-1", "{title}: {seen}");
+                assert_eq!(seen[0]["same_service"], false);
+                assert_eq!(seen[0]["score"], score);
+            }
+        }
+    }
 
     // The library: full text, tag, status, and clear errors.
     let (_, found) = app.get("/api/v1/post-mortems?q=purge%20edge").await;

@@ -93,6 +93,14 @@ pub struct PostMortemHit {
     pub rank: f64,
 }
 
+/// A "seen before" candidate: what its words are compared on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TitleCandidate {
+    pub id: i64,
+    pub title: String,
+    pub tags: Vec<String>,
+}
+
 #[async_trait]
 pub trait PostMortemTx: Send {
     async fn insert_post_mortem(&mut self, input: &PostMortemInput) -> Result<PostMortem>;
@@ -117,13 +125,15 @@ pub trait PostMortemTx: Send {
     async fn incident_post_mortems(&mut self, incident: IncidentId) -> Result<Vec<PostMortem>>;
     /// Searches: ranked by text when there is text, newest first otherwise.
     async fn search_post_mortems(&mut self, query: &PostMortemQuery) -> Result<Vec<PostMortemHit>>;
-    /// Post-mortems whose title, tags or body hold any of `terms` (plain alphanumeric words),
-    /// best first, with their text rank; the "seen before" lookup.
-    async fn post_mortems_matching_any(
+    /// Candidates for "seen before": post-mortems whose title or tags hold every one of `terms`
+    /// (plain alphanumeric words, matched as prefixes), and those that hold any, at most
+    /// `limit` of each, newest first. Only the index is read, never a whole body, so the cost
+    /// stays small however common the words are; the caller ranks them.
+    async fn post_mortem_title_candidates(
         &mut self,
         terms: &[String],
         limit: i64,
-    ) -> Result<Vec<(i64, f64)>>;
+    ) -> Result<Vec<TitleCandidate>>;
     /// The newest post-mortems that cover an incident of `service`.
     async fn service_post_mortem_ids(&mut self, service: ServiceId, limit: i64)
         -> Result<Vec<i64>>;

@@ -2,20 +2,36 @@
 //! search differs: SQLite's FTS5 table against PostgreSQL's `tsvector` column; each backend
 //! passes its own search clauses to the macro.
 
-/// Terms as an FTS5 query: every term, each as a prefix (`"cdn"* AND "timeout"*`), or any of
-/// them with `any`. Terms are plain alphanumeric words, so quoting them is enough.
-pub(crate) fn fts5_query(terms: &[String], any: bool) -> String {
-    let joint = if any { " OR " } else { " AND " };
-    terms
-        .iter()
-        .map(|t| format!("\"{t}\"*"))
-        .collect::<Vec<_>>()
-        .join(joint)
+/// How a text query combines its terms.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Terms {
+    /// Every term, anywhere in the title, tags or body: the library's search.
+    All,
+    /// Every term, in the title or tags only: the "seen before" lookup's closest candidates.
+    AllInTitle,
+    /// Any term, in the title or tags only: the "seen before" lookup's other candidates.
+    AnyInTitle,
 }
 
-/// Terms as a PostgreSQL `tsquery` (`cdn:* & timeout:*`), or any of them with `any`.
-pub(crate) fn tsquery(terms: &[String], any: bool) -> String {
-    let joint = if any { " | " } else { " & " };
+/// Terms as an FTS5 query, each as a prefix: `"cdn"* AND "timeout"*`, or limited to the title
+/// and tags columns, `{title tags} : ("cdn"* OR "timeout"*)`. Terms are plain alphanumeric
+/// words, so quoting them is enough.
+pub(crate) fn fts5_query(terms: &[String], how: Terms) -> String {
+    let quoted: Vec<String> = terms.iter().map(|t| format!("\"{t}\"*")).collect();
+    match how {
+        Terms::All => quoted.join(" AND "),
+        Terms::AllInTitle => format!("{{title tags}} : ({})", quoted.join(" AND ")),
+        Terms::AnyInTitle => format!("{{title tags}} : ({})", quoted.join(" OR ")),
+    }
+}
+
+/// Terms as a PostgreSQL `tsquery`: `cdn:* & timeout:*`, or `cdn:* | timeout:*`. The title
+/// searches run against the `title_search` column, so the query itself is the same.
+pub(crate) fn tsquery(terms: &[String], how: Terms) -> String {
+    let joint = match how {
+        Terms::All | Terms::AllInTitle => " & ",
+        Terms::AnyInTitle => " | ",
+    };
     terms
         .iter()
         .map(|t| format!("{t}:*"))
@@ -42,10 +58,11 @@ pub(crate) fn tags_from(column: &str) -> Vec<String> {
 
 /// Implements [`crate::post_mortems::PostMortemTx`] for `$tx`. `$text_from` is the `FROM` and
 /// match condition of a text search with the query text as `$1` and the post-mortems as `p`,
-/// `$rank` its rank expression (higher is better, `DOUBLE PRECISION`), and `$query` the
-/// function that writes terms as the backend's query text.
+/// `$rank` its rank expression (higher is better, `DOUBLE PRECISION`), `$newest_in_title` the
+/// ids whose title and tags match `$1`, newest first, at most `$2`, and `$query` the function
+/// that writes terms as the backend's query text.
 macro_rules! post_mortems_tx_impl {
-    ($tx:ident, $row:ty, $text_from:literal, $rank:literal, $query:path) => {
+    ($tx:ident, $row:ty, $text_from:literal, $rank:literal, $newest_in_title:literal, $query:path) => {
         use crate::post_mortems::*;
         use crate::post_mortems_sql::{tags_column, tags_from};
 
@@ -138,7 +155,7 @@ macro_rules! post_mortems_tx_impl {
                 let mut sql = if terms.is_empty() {
                     "SELECT p.id AS id, CAST(0 AS DOUBLE PRECISION) AS score FROM post_mortems p WHERE 1 = 1".to_owned()
                 } else {
-                    params.push(PostMortemParam::Text($query(&terms, false)));
+                    params.push(PostMortemParam::Text($query(&terms, crate::post_mortems_sql::Terms::All)));
                     format!("SELECT p.id AS id, {} AS score FROM {}", $rank, $text_from)
                 };
                 let mut filter = |sql: &mut String, clause: &str, param: PostMortemParam| {
@@ -330,21 +347,35 @@ macro_rules! post_mortems_tx_impl {
                     .collect())
             }
 
-            async fn post_mortems_matching_any(&mut self, terms: &[String], limit: i64) -> Result<Vec<(i64, f64)>> {
+            async fn post_mortem_title_candidates(&mut self, terms: &[String], limit: i64) -> Result<Vec<TitleCandidate>> {
                 if terms.is_empty() {
                     return Ok(Vec::new());
                 }
-                let sql = format!(
-                    "SELECT p.id AS id, {} AS score FROM {} ORDER BY score DESC, p.id DESC LIMIT $2",
-                    $rank, $text_from
-                );
-                sqlx::query(&sql)
-                    .bind($query(terms, true))
-                    .bind(limit)
+                let mut ids: Vec<i64> = Vec::new();
+                for how in [crate::post_mortems_sql::Terms::AllInTitle, crate::post_mortems_sql::Terms::AnyInTitle] {
+                    for row in sqlx::query($newest_in_title)
+                        .bind($query(terms, how))
+                        .bind(limit)
+                        .fetch_all(&mut *self.tx)
+                        .await?
+                    {
+                        let id: i64 = row.try_get("id")?;
+                        if !ids.contains(&id) {
+                            ids.push(id);
+                        }
+                    }
+                }
+                if ids.is_empty() {
+                    return Ok(Vec::new());
+                }
+                sqlx::query(&format!("SELECT id, title, tags FROM post_mortems WHERE id IN ({}) ORDER BY id DESC", id_list(&ids)))
                     .fetch_all(&mut *self.tx)
                     .await?
                     .iter()
-                    .map(|row| Ok((row.try_get("id")?, row.try_get("score")?)))
+                    .map(|row| {
+                        let tags: String = row.try_get("tags")?;
+                        Ok(TitleCandidate { id: row.try_get("id")?, title: row.try_get("title")?, tags: tags_from(&tags) })
+                    })
                     .collect()
             }
 
@@ -432,10 +463,13 @@ mod tests {
     #[test]
     fn queries_join_terms_as_prefixes() {
         let terms = ["video".to_owned(), "cdn".to_owned()];
-        assert_eq!(fts5_query(&terms, false), "\"video\"* AND \"cdn\"*");
-        assert_eq!(fts5_query(&terms, true), "\"video\"* OR \"cdn\"*");
-        assert_eq!(tsquery(&terms, false), "video:* & cdn:*");
-        assert_eq!(tsquery(&terms, true), "video:* | cdn:*");
+        assert_eq!(fts5_query(&terms, Terms::All), "\"video\"* AND \"cdn\"*");
+        assert_eq!(
+            fts5_query(&terms, Terms::AnyInTitle),
+            "{title tags} : (\"video\"* OR \"cdn\"*)"
+        );
+        assert_eq!(tsquery(&terms, Terms::All), "video:* & cdn:*");
+        assert_eq!(tsquery(&terms, Terms::AnyInTitle), "video:*AB | cdn:*AB");
     }
 
     #[test]

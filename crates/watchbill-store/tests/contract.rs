@@ -1430,12 +1430,30 @@ mod post_mortems {
             .await
             .unwrap();
         assert!(later.is_empty());
-        // Any word for "seen before", and the service's own post-mortems.
+        // Any word of a title or tag for "seen before" (not of a body), and the service's own
+        // post-mortems.
         let any = tx
-            .post_mortems_matching_any(&["invoices".to_owned(), "nothing".to_owned()], 5)
+            .post_mortem_title_candidates(
+                &[
+                    "invoices".to_owned(),
+                    "failover".to_owned(),
+                    "nothing".to_owned(),
+                ],
+                5,
+            )
             .await
             .unwrap();
-        assert_eq!(any.len(), 2);
+        assert_eq!(any.len(), 2, "{any:?}");
+        assert_eq!(any[0].title, "Database failover", "newest first");
+        let both = tx
+            .post_mortem_title_candidates(&["video".to_owned(), "timeout".to_owned()], 1)
+            .await
+            .unwrap();
+        assert_eq!(
+            both.iter().map(|c| c.id).collect::<Vec<_>>(),
+            [in_title.id],
+            "the title that holds every word"
+        );
         assert_eq!(
             tx.service_post_mortem_ids(billing.id, 5).await.unwrap(),
             [in_body.id]

@@ -121,6 +121,24 @@ pub enum PostMortemAction {
     Export { id: String },
     /// Past post-mortems that match an incident: `watchbill post-mortem seen-before INC-42`.
     SeenBefore { incident: String },
+    /// Show a team's template, distribution list and reminders, or change them.
+    Settings {
+        /// The team (id).
+        #[arg(long)]
+        team: i64,
+        /// A Markdown file to use as the template (`{{timeline}}` marks the timeline).
+        #[arg(long)]
+        template: Option<String>,
+        /// An address that receives every published post-mortem; repeat for several.
+        #[arg(long = "distribute-to")]
+        distribution: Vec<String>,
+        /// Remind responders this many seconds after a high-urgency resolution without one.
+        #[arg(long)]
+        remind_after_seconds: Option<i64>,
+        /// Remind a draft's owner after this many days.
+        #[arg(long)]
+        draft_reminder_days: Option<i64>,
+    },
 }
 
 #[derive(Debug, Args)]

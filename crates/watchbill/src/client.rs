@@ -76,6 +76,14 @@ impl Client {
         self.send(Method::PATCH, path, &[], Some(body)).await
     }
 
+    pub async fn put<B: Serialize, T: DeserializeOwned>(
+        &self,
+        path: &str,
+        body: &B,
+    ) -> Result<T, ClientError> {
+        self.send(Method::PUT, path, &[], Some(body)).await
+    }
+
     /// A `GET` whose answer is text (such as a Markdown export), not JSON.
     pub async fn get_text(&self, path: &str) -> Result<String, ClientError> {
         let bytes = self.send_raw::<()>(Method::GET, path, &[], None).await?;

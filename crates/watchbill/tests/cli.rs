@@ -141,11 +141,51 @@ fn post_mortems_are_written_reviewed_and_published_from_the_cli(backend: Backend
         assert!(output.status.success(), "{args:?}: {}", stderr(&output));
         stdout(&output)
     };
+    let template = temp_file(
+        "template.md",
+        "## What broke\n\n{{timeline}}\n\n## How to tackle it next time\n",
+    );
+    let settings = ok(&[
+        "post-mortem",
+        "settings",
+        "--team",
+        "1",
+        "--template",
+        template.to_str().unwrap(),
+        "--distribute-to",
+        "eng@example.com",
+        "--draft-reminder-days",
+        "3",
+    ]);
+    assert!(settings.starts_with("Distribution: eng@example.com\nReminders: 172800 s after a high-urgency resolution without one; drafts after 3 days\nTemplate:\n## What broke\n"), "{settings}");
+    let output = server.run(
+        &token,
+        &[
+            "post-mortem",
+            "settings",
+            "--team",
+            "1",
+            "--distribute-to",
+            "not-mail",
+        ],
+    );
+    assert_eq!(output.status.code(), Some(1));
+    assert!(
+        stderr(&output).contains("distribution[0]"),
+        "{}",
+        stderr(&output)
+    );
     ok(&["page", "--service", "Course platform", "Video CDN timeouts"]);
     ok(&["resolve", "INC-1"]);
+
     assert_eq!(
         ok(&["post-mortem", "new", "INC-1", "--tag", "cdn"]),
         "PM-1 written: Video CDN timeouts\n"
+    );
+    let draft = ok(&["post-mortem", "show", "PM-1"]);
+    assert!(
+        draft.contains("\n## What broke\n"),
+        "the team's template: {draft}"
     );
     let body = temp_file(
         "pm.md",

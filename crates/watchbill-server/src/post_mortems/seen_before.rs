@@ -1,14 +1,19 @@
 //! "Seen before": past post-mortems that match an incident, because they cover an incident of
-//! the same service or because their words match its title. The ranking is the core's
-//! (`rank_matches`); this module fetches the candidates and quotes how to tackle it.
+//! the same service or because their titles and tags hold most of the words of its title. The
+//! full-text index brings candidates (those holding every word, then any, newest first, a
+//! bounded number of each); the core scores and ranks them (`title_similarity`,
+//! `rank_matches`); this module quotes how to tackle it.
 
-use watchbill_core::post_mortem::{excerpt, rank_matches, search_terms, section, TACKLE_HEADING};
+use watchbill_core::post_mortem::{
+    excerpt, rank_matches, search_terms, section, title_similarity, TACKLE_HEADING,
+};
 use watchbill_store::paging::Incident;
 use watchbill_store::{StoreError, Tx};
 
 /// How many words of the title a lookup uses, and how many candidates each query brings.
 const TERMS: usize = 8;
-const CANDIDATES: i64 = 10;
+const CANDIDATES: i64 = 50;
+const SERVICE_CANDIDATES: i64 = 10;
 /// How much of "how to tackle it" a hint quotes.
 const TACKLE_CHARS: usize = 240;
 
@@ -24,7 +29,8 @@ pub struct SeenBefore {
     pub tackle: Option<String>,
     /// Whether it covers an incident of the same service.
     pub same_service: bool,
-    /// Higher is better: up to 1 for its words, plus 0.6 for the same service.
+    /// Higher is better: the share of the incident's title words it holds (at least half, or
+    /// it is not shown for its words), plus 0.6 for the same service.
     pub score: f64,
 }
 
@@ -46,15 +52,24 @@ pub async fn lookup(
     limit: usize,
 ) -> Result<Vec<SeenBefore>, StoreError> {
     let terms = search_terms(&incident.title, TERMS);
-    let text = tx.post_mortems_matching_any(&terms, CANDIDATES).await?;
+    let text: Vec<(i64, f64)> = tx
+        .post_mortem_title_candidates(&terms, CANDIDATES)
+        .await?
+        .into_iter()
+        .map(|c| {
+            let words = format!("{} {}", c.title, c.tags.join(" "));
+            (c.id, title_similarity(&terms, &words))
+        })
+        .collect();
     let service = tx
-        .service_post_mortem_ids(incident.service_id, CANDIDATES)
+        .service_post_mortem_ids(incident.service_id, SERVICE_CANDIDATES)
         .await?;
     let ranked = rank_matches(&text, &service);
     if ranked.is_empty() {
         return Ok(Vec::new());
     }
-    let ids: Vec<i64> = ranked.iter().map(|m| m.id).collect();
+    // One more than wanted, in case one of them covers the incident itself.
+    let ids: Vec<i64> = ranked.iter().take(limit + 1).map(|m| m.id).collect();
     let mut loaded: std::collections::HashMap<i64, _> = tx
         .post_mortems_by_id(&ids)
         .await?

@@ -41,5 +41,10 @@ ALTER TABLE post_mortems ADD COLUMN search tsvector GENERATED ALWAYS AS (
     || setweight(to_tsvector('english'::regconfig, body), 'C')
 ) STORED;
 CREATE INDEX post_mortems_search ON post_mortems USING GIN (search);
+-- The title and tags alone, small enough to stay in the row, for "seen before".
+ALTER TABLE post_mortems ADD COLUMN title_search tsvector GENERATED ALWAYS AS (
+    to_tsvector('english'::regconfig, title || ' ' || tags)
+) STORED;
+CREATE INDEX post_mortems_title_search ON post_mortems USING GIN (title_search);
 
 ALTER TABLE notices ADD COLUMN html TEXT;

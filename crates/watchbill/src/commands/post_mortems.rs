@@ -37,6 +37,14 @@ struct Detail {
 }
 
 #[derive(Debug, Deserialize)]
+struct Settings {
+    template: String,
+    distribution: Vec<String>,
+    remind_after_seconds: i64,
+    draft_reminder_days: i64,
+}
+
+#[derive(Debug, Deserialize)]
 struct SeenBefore {
     number: String,
     title: String,
@@ -213,6 +221,46 @@ pub async fn run(args: PostMortemArgs) -> Result<(), CommandError> {
                     println!("  how to tackle it: {tackle}");
                 }
             }
+        }
+        PostMortemAction::Settings {
+            team,
+            template,
+            distribution,
+            remind_after_seconds,
+            draft_reminder_days,
+        } => {
+            let path = format!("/api/v1/teams/{team}/post-mortem-settings");
+            let mut change = serde_json::Map::new();
+            if let Some(file) = template {
+                change.insert("template".to_owned(), Value::from(read(&file)?));
+            }
+            if !distribution.is_empty() {
+                change.insert("distribution".to_owned(), json!(distribution));
+            }
+            if let Some(seconds) = remind_after_seconds {
+                change.insert("remind_after_seconds".to_owned(), Value::from(seconds));
+            }
+            if let Some(days) = draft_reminder_days {
+                change.insert("draft_reminder_days".to_owned(), Value::from(days));
+            }
+            let settings: Settings = if change.is_empty() {
+                client.get(&path, &[]).await?
+            } else {
+                client.put(&path, &Value::Object(change)).await?
+            };
+            println!(
+                "Distribution: {}",
+                if settings.distribution.is_empty() {
+                    "the team only".to_owned()
+                } else {
+                    settings.distribution.join(", ")
+                }
+            );
+            println!(
+                "Reminders: {} s after a high-urgency resolution without one; drafts after {} days",
+                settings.remind_after_seconds, settings.draft_reminder_days
+            );
+            println!("Template:\n{}", settings.template);
         }
     }
     Ok(())
