@@ -101,6 +101,16 @@ pub struct TitleCandidate {
     pub tags: Vec<String>,
 }
 
+/// What a "seen before" hint shows of a post-mortem.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PostMortemBrief {
+    pub id: i64,
+    pub title: String,
+    pub status: String,
+    /// Markdown.
+    pub body: String,
+}
+
 #[async_trait]
 pub trait PostMortemTx: Send {
     async fn insert_post_mortem(&mut self, input: &PostMortemInput) -> Result<PostMortem>;
@@ -123,22 +133,31 @@ pub trait PostMortemTx: Send {
     async fn post_mortem_tickets(&mut self, id: i64) -> Result<Vec<StoredTicket>>;
     /// The post-mortems that cover an incident.
     async fn incident_post_mortems(&mut self, incident: IncidentId) -> Result<Vec<PostMortem>>;
-    /// Searches: ranked by text when there is text, newest first otherwise.
+    /// Searches: ranked by text when there is text (among the newest 500 matches), newest
+    /// first otherwise.
     async fn search_post_mortems(&mut self, query: &PostMortemQuery) -> Result<Vec<PostMortemHit>>;
     /// Candidates for "seen before": post-mortems whose title or tags hold every one of `terms`
     /// (plain alphanumeric words, matched as prefixes), and those that hold any, at most
     /// `limit` of each, newest first. Only the index is read, never a whole body, so the cost
     /// stays small however common the words are; the caller ranks them.
+    /// Post-mortems that cover `exclude` are left out.
     async fn post_mortem_title_candidates(
         &mut self,
         terms: &[String],
         limit: i64,
+        exclude: IncidentId,
     ) -> Result<Vec<TitleCandidate>>;
     /// The newest post-mortems that cover an incident of `service`.
-    async fn service_post_mortem_ids(&mut self, service: ServiceId, limit: i64)
-        -> Result<Vec<i64>>;
-    /// Post-mortems by id, in the order asked (unknown ids are left out).
-    async fn post_mortems_by_id(&mut self, ids: &[i64]) -> Result<Vec<PostMortem>>;
+    /// Post-mortems that cover `exclude` are left out.
+    async fn service_post_mortem_ids(
+        &mut self,
+        service: ServiceId,
+        limit: i64,
+        exclude: IncidentId,
+    ) -> Result<Vec<i64>>;
+    /// The title, status and body of post-mortems by id, in one statement (unknown ids are
+    /// left out; no order).
+    async fn post_mortem_briefs(&mut self, ids: &[i64]) -> Result<Vec<PostMortemBrief>>;
     async fn post_mortem_settings(&mut self, team: TeamId) -> Result<Option<PostMortemSettings>>;
     async fn put_post_mortem_settings(&mut self, settings: &PostMortemSettings) -> Result<()>;
     /// High-urgency incidents resolved within `[since, until)` that no post-mortem covers.

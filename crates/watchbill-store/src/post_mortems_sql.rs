@@ -69,6 +69,9 @@ macro_rules! post_mortems_tx_impl {
         const POST_MORTEM_COLUMNS: &str = "id, team_id, title, body, figures, status, created_by, created_at, \
              updated_at, published_at, tags, owner_id";
 
+        /// How many of a text search's matches, the newest, are ranked.
+        const RANKED: i64 = 500;
+
         /// A search's filter value.
         enum PostMortemParam {
             Int(i64),
@@ -83,7 +86,10 @@ macro_rules! post_mortems_tx_impl {
                     return Ok(Vec::new());
                 }
                 let list = id_list(ids);
+                // Statements with ids written in are one-off: they are not kept prepared, so that
+                // they never push the statements that recur out of the connection's cache.
                 let rows = sqlx::query(&format!("SELECT {POST_MORTEM_COLUMNS} FROM post_mortems WHERE id IN ({list})"))
+                    .persistent(false)
                     .fetch_all(&mut *self.tx)
                     .await?;
                 let mut incidents: std::collections::HashMap<i64, Vec<watchbill_core::IncidentId>> =
@@ -92,6 +98,7 @@ macro_rules! post_mortems_tx_impl {
                     "SELECT post_mortem_id, incident_id FROM post_mortem_incidents WHERE post_mortem_id IN ({list}) \
                      ORDER BY incident_id"
                 ))
+                .persistent(false)
                 .fetch_all(&mut *self.tx)
                 .await?
                 {
@@ -105,6 +112,7 @@ macro_rules! post_mortems_tx_impl {
                     "SELECT post_mortem_id, user_id FROM post_mortem_reviewers WHERE post_mortem_id IN ({list}) \
                      ORDER BY user_id"
                 ))
+                .persistent(false)
                 .fetch_all(&mut *self.tx)
                 .await?
                 {
@@ -144,19 +152,22 @@ macro_rules! post_mortems_tx_impl {
                 Ok(ids.iter().filter_map(|id| found.remove(id)).collect())
             }
 
-            /// The ids and ranks a search finds, best first.
+            /// The ids and ranks a search finds, best first. With text, the matches are
+            /// found first, newest first, at most [`RANKED`]; only those are ranked, so a word
+            /// found in nearly every post-mortem costs no more than a rarer one.
             async fn find_post_mortems(&mut self, query: &PostMortemQuery) -> Result<Vec<(i64, f64)>> {
                 let terms = query
                     .text
                     .as_deref()
                     .map(|text| watchbill_core::post_mortem::search_terms(text, 16))
                     .unwrap_or_default();
+                let limit = query.limit.clamp(1, 1000);
                 let mut params: Vec<PostMortemParam> = Vec::new();
                 let mut sql = if terms.is_empty() {
-                    "SELECT p.id AS id, CAST(0 AS DOUBLE PRECISION) AS score FROM post_mortems p WHERE 1 = 1".to_owned()
+                    "SELECT p.id AS id FROM post_mortems p WHERE 1 = 1".to_owned()
                 } else {
                     params.push(PostMortemParam::Text($query(&terms, crate::post_mortems_sql::Terms::All)));
-                    format!("SELECT p.id AS id, {} AS score FROM {}", $rank, $text_from)
+                    format!("SELECT p.id AS id FROM {}", $text_from)
                 };
                 let mut filter = |sql: &mut String, clause: &str, param: PostMortemParam| {
                     params.push(param);
@@ -185,7 +196,8 @@ macro_rules! post_mortems_tx_impl {
                 if let Some(until) = query.until {
                     filter(&mut sql, " AND p.created_at < ?", PostMortemParam::Int(until.as_second()));
                 }
-                sql.push_str(&format!(" ORDER BY score DESC, p.id DESC LIMIT {}", query.limit.clamp(1, 1000)));
+                let window = if terms.is_empty() { limit } else { RANKED };
+                sql.push_str(&format!(" ORDER BY p.id DESC LIMIT {window}"));
                 let mut q = sqlx::query(&sql);
                 for param in params {
                     q = match param {
@@ -193,7 +205,25 @@ macro_rules! post_mortems_tx_impl {
                         PostMortemParam::Text(value) => q.bind(value),
                     };
                 }
-                q.fetch_all(&mut *self.tx)
+                let ids = q
+                    .fetch_all(&mut *self.tx)
+                    .await?
+                    .iter()
+                    .map(|row| row.try_get("id"))
+                    .collect::<std::result::Result<Vec<i64>, _>>()?;
+                if terms.is_empty() || ids.is_empty() {
+                    return Ok(ids.into_iter().map(|id| (id, 0.0)).collect());
+                }
+                let ranked = format!(
+                    "SELECT p.id AS id, {} AS score FROM {} AND p.id IN ({}) ORDER BY score DESC, p.id DESC LIMIT {limit}",
+                    $rank,
+                    $text_from,
+                    id_list(&ids)
+                );
+                sqlx::query(&ranked)
+                    .persistent(false)
+                    .bind($query(&terms, crate::post_mortems_sql::Terms::All))
+                    .fetch_all(&mut *self.tx)
                     .await?
                     .iter()
                     .map(|row| Ok((row.try_get("id")?, row.try_get("score")?)))
@@ -347,28 +377,28 @@ macro_rules! post_mortems_tx_impl {
                     .collect())
             }
 
-            async fn post_mortem_title_candidates(&mut self, terms: &[String], limit: i64) -> Result<Vec<TitleCandidate>> {
+            async fn post_mortem_title_candidates(
+                &mut self,
+                terms: &[String],
+                limit: i64,
+                exclude: watchbill_core::IncidentId,
+            ) -> Result<Vec<TitleCandidate>> {
                 if terms.is_empty() {
                     return Ok(Vec::new());
                 }
-                let mut ids: Vec<i64> = Vec::new();
-                for how in [crate::post_mortems_sql::Terms::AllInTitle, crate::post_mortems_sql::Terms::AnyInTitle] {
-                    for row in sqlx::query($newest_in_title)
-                        .bind($query(terms, how))
-                        .bind(limit)
-                        .fetch_all(&mut *self.tx)
-                        .await?
-                    {
-                        let id: i64 = row.try_get("id")?;
-                        if !ids.contains(&id) {
-                            ids.push(id);
-                        }
-                    }
-                }
-                if ids.is_empty() {
-                    return Ok(Vec::new());
-                }
-                sqlx::query(&format!("SELECT id, title, tags FROM post_mortems WHERE id IN ({}) ORDER BY id DESC", id_list(&ids)))
+                // Both queries and the titles in one statement: this runs on the way to a page.
+                let sql = format!(
+                    "SELECT p.id, p.title, p.tags FROM post_mortems p WHERE (p.id IN ({every}) OR p.id IN ({any})) \
+                     AND NOT EXISTS (SELECT 1 FROM post_mortem_incidents pi WHERE pi.post_mortem_id = p.id \
+                     AND pi.incident_id = $4) ORDER BY p.id DESC",
+                    every = $newest_in_title,
+                    any = $newest_in_title.replace("$1", "$3"),
+                );
+                sqlx::query(&sql)
+                    .bind($query(terms, crate::post_mortems_sql::Terms::AllInTitle))
+                    .bind(limit)
+                    .bind($query(terms, crate::post_mortems_sql::Terms::AnyInTitle))
+                    .bind(exclude.0)
                     .fetch_all(&mut *self.tx)
                     .await?
                     .iter()
@@ -379,13 +409,22 @@ macro_rules! post_mortems_tx_impl {
                     .collect()
             }
 
-            async fn service_post_mortem_ids(&mut self, service: watchbill_core::ServiceId, limit: i64) -> Result<Vec<i64>> {
+            async fn service_post_mortem_ids(
+                &mut self,
+                service: watchbill_core::ServiceId,
+                limit: i64,
+                exclude: watchbill_core::IncidentId,
+            ) -> Result<Vec<i64>> {
                 sqlx::query(
                     "SELECT DISTINCT pi.post_mortem_id AS id FROM post_mortem_incidents pi \
-                     JOIN incidents i ON i.id = pi.incident_id WHERE i.service_id = $1 ORDER BY id DESC LIMIT $2",
+                     JOIN incidents i ON i.id = pi.incident_id WHERE i.service_id = $1 \
+                     AND NOT EXISTS (SELECT 1 FROM post_mortem_incidents own \
+                     WHERE own.post_mortem_id = pi.post_mortem_id AND own.incident_id = $3) \
+                     ORDER BY id DESC LIMIT $2",
                 )
                 .bind(service.0)
                 .bind(limit)
+                .bind(exclude.0)
                 .fetch_all(&mut *self.tx)
                 .await?
                 .iter()
@@ -393,8 +432,24 @@ macro_rules! post_mortems_tx_impl {
                 .collect()
             }
 
-            async fn post_mortems_by_id(&mut self, ids: &[i64]) -> Result<Vec<PostMortem>> {
-                self.load_post_mortems(ids).await
+            async fn post_mortem_briefs(&mut self, ids: &[i64]) -> Result<Vec<PostMortemBrief>> {
+                if ids.is_empty() {
+                    return Ok(Vec::new());
+                }
+                sqlx::query(&format!("SELECT id, title, status, body FROM post_mortems WHERE id IN ({})", id_list(ids)))
+                    .persistent(false)
+                    .fetch_all(&mut *self.tx)
+                    .await?
+                    .iter()
+                    .map(|row| {
+                        Ok(PostMortemBrief {
+                            id: row.try_get("id")?,
+                            title: row.try_get("title")?,
+                            status: row.try_get("status")?,
+                            body: row.try_get("body")?,
+                        })
+                    })
+                    .collect()
             }
 
             async fn post_mortem_settings(&mut self, team: TeamId) -> Result<Option<PostMortemSettings>> {

@@ -151,7 +151,7 @@ mod tx {
         PostgresTx,
         sqlx::postgres::PgRow,
         "post_mortems p WHERE p.search @@ to_tsquery('english', $1)",
-        "CAST(ts_rank_cd(p.search, to_tsquery('english', $1)) AS DOUBLE PRECISION)",
+        "CAST(ts_rank(p.search, to_tsquery('english', $1)) AS DOUBLE PRECISION)",
         "SELECT id FROM post_mortems WHERE title_search @@ to_tsquery('english', $1) ORDER BY id DESC LIMIT $2",
         crate::post_mortems_sql::tsquery
     );

@@ -1440,13 +1440,14 @@ mod post_mortems {
                     "nothing".to_owned(),
                 ],
                 5,
+                open.id,
             )
             .await
             .unwrap();
         assert_eq!(any.len(), 2, "{any:?}");
         assert_eq!(any[0].title, "Database failover", "newest first");
         let both = tx
-            .post_mortem_title_candidates(&["video".to_owned(), "timeout".to_owned()], 1)
+            .post_mortem_title_candidates(&["video".to_owned(), "timeout".to_owned()], 1, open.id)
             .await
             .unwrap();
         assert_eq!(
@@ -1455,7 +1456,9 @@ mod post_mortems {
             "the title that holds every word"
         );
         assert_eq!(
-            tx.service_post_mortem_ids(billing.id, 5).await.unwrap(),
+            tx.service_post_mortem_ids(billing.id, 5, open.id)
+                .await
+                .unwrap(),
             [in_body.id]
         );
         assert_eq!(tx.post_mortem_tickets(in_title.id).await.unwrap().len(), 1);
@@ -1463,13 +1466,31 @@ mod post_mortems {
             tx.incident_post_mortems(cdn.id).await.unwrap()[0].id,
             in_title.id
         );
-        let ordered = tx
-            .post_mortems_by_id(&[in_body.id, 999, in_title.id])
+        // Those that cover the incident at hand are left out.
+        assert!(tx
+            .service_post_mortem_ids(billing.id, 5, invoices.id)
+            .await
+            .unwrap()
+            .is_empty());
+        assert!(tx
+            .post_mortem_title_candidates(&["invoices".to_owned()], 5, invoices.id)
+            .await
+            .unwrap()
+            .is_empty());
+        let mut briefs = tx
+            .post_mortem_briefs(&[in_body.id, 999, in_title.id])
             .await
             .unwrap();
+        briefs.sort_by_key(|b| b.id);
         assert_eq!(
-            ordered.iter().map(|p| p.id).collect::<Vec<_>>(),
-            [in_body.id, in_title.id]
+            briefs
+                .iter()
+                .map(|b| (b.id, b.title.as_str()))
+                .collect::<Vec<_>>(),
+            [
+                (in_title.id, "Video CDN timeouts"),
+                (in_body.id, "Invoices were late")
+            ]
         );
         // Resolved high-urgency incidents without a post-mortem: none here but the open one is
         // not resolved, so nothing is found; an uncovered resolved one is.

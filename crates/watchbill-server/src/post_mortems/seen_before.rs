@@ -53,7 +53,7 @@ pub async fn lookup(
 ) -> Result<Vec<SeenBefore>, StoreError> {
     let terms = search_terms(&incident.title, TERMS);
     let text: Vec<(i64, f64)> = tx
-        .post_mortem_title_candidates(&terms, CANDIDATES)
+        .post_mortem_title_candidates(&terms, CANDIDATES, incident.id)
         .await?
         .into_iter()
         .map(|c| {
@@ -62,31 +62,29 @@ pub async fn lookup(
         })
         .collect();
     let service = tx
-        .service_post_mortem_ids(incident.service_id, SERVICE_CANDIDATES)
+        .service_post_mortem_ids(incident.service_id, SERVICE_CANDIDATES, incident.id)
         .await?;
     let ranked = rank_matches(&text, &service);
     if ranked.is_empty() {
         return Ok(Vec::new());
     }
-    // One more than wanted, in case one of them covers the incident itself.
-    let ids: Vec<i64> = ranked.iter().take(limit + 1).map(|m| m.id).collect();
-    let mut loaded: std::collections::HashMap<i64, _> = tx
-        .post_mortems_by_id(&ids)
+    let ids: Vec<i64> = ranked.iter().take(limit).map(|m| m.id).collect();
+    let mut briefs: std::collections::HashMap<i64, _> = tx
+        .post_mortem_briefs(&ids)
         .await?
         .into_iter()
-        .map(|pm| (pm.id, pm))
+        .map(|brief| (brief.id, brief))
         .collect();
     Ok(ranked
         .iter()
-        .filter_map(|m| loaded.remove(&m.id).map(|pm| (m, pm)))
-        .filter(|(_, pm)| !pm.input.incidents.contains(&incident.id))
         .take(limit)
-        .map(|(m, pm)| SeenBefore {
-            id: pm.id,
-            number: super::number(pm.id),
-            tackle: section(&pm.input.body, TACKLE_HEADING).map(|t| excerpt(&t, TACKLE_CHARS)),
-            title: pm.input.title,
-            status: pm.status,
+        .filter_map(|m| briefs.remove(&m.id).map(|brief| (m, brief)))
+        .map(|(m, brief)| SeenBefore {
+            id: brief.id,
+            number: super::number(brief.id),
+            tackle: section(&brief.body, TACKLE_HEADING).map(|t| excerpt(&t, TACKLE_CHARS)),
+            title: brief.title,
+            status: brief.status,
             same_service: m.same_service,
             score: m.score,
         })
