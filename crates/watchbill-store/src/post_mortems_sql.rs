@@ -26,7 +26,7 @@ pub(crate) fn fts5_query(terms: &[String], how: Terms) -> String {
 }
 
 /// Terms as a PostgreSQL `tsquery`: `cdn:* & timeout:*`, or `cdn:* | timeout:*`. The title
-/// searches run against the `title_search` column, so the query itself is the same.
+/// searches run against the `post_mortem_titles` table, so the query itself is the same.
 pub(crate) fn tsquery(terms: &[String], how: Terms) -> String {
     let joint = match how {
         Terms::All | Terms::AllInTitle => " & ",
@@ -58,11 +58,20 @@ pub(crate) fn tags_from(column: &str) -> Vec<String> {
 
 /// Implements [`crate::post_mortems::PostMortemTx`] for `$tx`. `$text_from` is the `FROM` and
 /// match condition of a text search with the query text as `$1` and the post-mortems as `p`,
-/// `$rank` its rank expression (higher is better, `DOUBLE PRECISION`), `$newest_in_title` the
-/// ids whose title and tags match `$1`, newest first, at most `$2`, and `$query` the function
-/// that writes terms as the backend's query text.
+/// `$rank` its rank expression (higher is better, `DOUBLE PRECISION`), `$newest_matching` and
+/// `$newest_in_title` the ids whose text, or title and tags, match `$1`, newest first, at most
+/// `$2`, read from the search index alone, and `$query` the function that writes terms as the
+/// backend's query text.
 macro_rules! post_mortems_tx_impl {
-    ($tx:ident, $row:ty, $text_from:literal, $rank:literal, $newest_in_title:literal, $query:path) => {
+    (
+        $tx:ident,
+        $row:ty,
+        $text_from:literal,
+        $rank:literal,
+        $newest_matching:literal,
+        $newest_in_title:literal,
+        $query:path
+    ) => {
         use crate::post_mortems::*;
         use crate::post_mortems_sql::{tags_column, tags_from};
 
@@ -198,13 +207,20 @@ macro_rules! post_mortems_tx_impl {
                 }
                 let window = if terms.is_empty() { limit } else { RANKED };
                 sql.push_str(&format!(" ORDER BY p.id DESC LIMIT {window}"));
-                let mut q = sqlx::query(&sql);
-                for param in params {
-                    q = match param {
-                        PostMortemParam::Int(value) => q.bind(value),
-                        PostMortemParam::Text(value) => q.bind(value),
-                    };
-                }
+                // Text alone needs nothing but the index; filters need the rows.
+                let only_text = !terms.is_empty() && params.len() == 1;
+                let q = if only_text {
+                    sqlx::query($newest_matching).bind($query(&terms, crate::post_mortems_sql::Terms::All)).bind(RANKED)
+                } else {
+                    let mut q = sqlx::query(&sql);
+                    for param in params {
+                        q = match param {
+                            PostMortemParam::Int(value) => q.bind(value),
+                            PostMortemParam::Text(value) => q.bind(value),
+                        };
+                    }
+                    q
+                };
                 let ids = q
                     .fetch_all(&mut *self.tx)
                     .await?
@@ -388,8 +404,9 @@ macro_rules! post_mortems_tx_impl {
                 }
                 // Both queries and the titles in one statement: this runs on the way to a page.
                 let sql = format!(
-                    "SELECT p.id, p.title, p.tags FROM post_mortems p WHERE (p.id IN ({every}) OR p.id IN ({any})) \
-                     AND NOT EXISTS (SELECT 1 FROM post_mortem_incidents pi WHERE pi.post_mortem_id = p.id \
+                    "SELECT p.id, p.title, p.tags FROM post_mortems p \
+                     JOIN (SELECT id FROM ({every}) e UNION SELECT id FROM ({any}) a) c ON c.id = p.id \
+                     WHERE NOT EXISTS (SELECT 1 FROM post_mortem_incidents pi WHERE pi.post_mortem_id = p.id \
                      AND pi.incident_id = $4) ORDER BY p.id DESC",
                     every = $newest_in_title,
                     any = $newest_in_title.replace("$1", "$3"),

@@ -164,6 +164,7 @@ mod tx {
         "post_mortem_search JOIN post_mortems p ON p.id = post_mortem_search.rowid WHERE post_mortem_search MATCH $1",
         "(-bm25(post_mortem_search, 10.0, 5.0, 1.0))",
         "SELECT rowid AS id FROM post_mortem_search WHERE post_mortem_search MATCH $1 ORDER BY rowid DESC LIMIT $2",
+        "SELECT rowid AS id FROM post_mortem_search WHERE post_mortem_search MATCH $1 ORDER BY rowid DESC LIMIT $2",
         crate::post_mortems_sql::fts5_query
     );
     crate::notices_sql::notices_tx_impl!(SqliteTx, sqlx::sqlite::SqliteRow, "");
