@@ -541,7 +541,12 @@ mod tests {
             "{title tags} : (\"video\"* OR \"cdn\"*)"
         );
         assert_eq!(tsquery(&terms, Terms::All), "video:* & cdn:*");
-        assert_eq!(tsquery(&terms, Terms::AnyInTitle), "video:*AB | cdn:*AB");
+        assert_eq!(tsquery(&terms, Terms::AnyInTitle), "video:* | cdn:*");
+        assert_eq!(
+            fts5_query(&terms, Terms::AllInTitle),
+            "{title tags} : (\"video\"* AND \"cdn\"*)"
+        );
+        assert_eq!(tsquery(&terms, Terms::AllInTitle), "video:* & cdn:*");
     }
 
     #[test]
