@@ -182,9 +182,10 @@ def main():
               f"({len(incidents) / elapsed:.0f}/s)")
 
         if database.startswith("postgres"):
-            # What autovacuum does within a minute or so of a burst of writes: statistics for the
-            # planner and a clean visibility map.
-            subprocess.run(["psql", database, "-qc", "VACUUM ANALYZE"], check=True)
+            # What autovacuum and the checkpointer do within a minute or so of a burst of writes:
+            # statistics for the planner, a clean visibility map, and the writes flushed, so
+            # that a checkpoint does not land in the middle of the measurement.
+            subprocess.run(["psql", database, "-qc", "VACUUM ANALYZE", "-c", "CHECKPOINT"], check=True)
         queries = ["video", "cdn timeouts", "quiz engine crash", "payment", "memory leak", "slow queries",
                    "certificate", "rolled back deploy", "replicas", "stale cache purged", "dns", "failover",
                    "load balancer errors", "upload workers", "runbooks", "login", "disk full", "retries backoff",

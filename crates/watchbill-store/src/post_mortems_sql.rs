@@ -58,7 +58,9 @@ pub(crate) fn tags_from(column: &str) -> Vec<String> {
 
 /// Implements [`crate::post_mortems::PostMortemTx`] for `$tx`. `$text_from` is the `FROM` and
 /// match condition of a text search with the query text as `$1` and the post-mortems as `p`,
-/// `$rank` its rank expression (higher is better, `DOUBLE PRECISION`), `$newest_matching` and
+/// `$rank` its rank expression (higher is better, `DOUBLE PRECISION`), `$rank_from` where that
+/// expression can be computed for rows already known to match (`$1` being the query text),
+/// `$newest_matching` and
 /// `$newest_in_title` the ids whose text, or title and tags, match `$1`, newest first, at most
 /// `$2`, read from the search index alone, and `$query` the function that writes terms as the
 /// backend's query text.
@@ -68,6 +70,7 @@ macro_rules! post_mortems_tx_impl {
         $row:ty,
         $text_from:literal,
         $rank:literal,
+        $rank_from:literal,
         $newest_matching:literal,
         $newest_in_title:literal,
         $query:path
@@ -233,7 +236,7 @@ macro_rules! post_mortems_tx_impl {
                 let ranked = format!(
                     "SELECT p.id AS id, {} AS score FROM {} AND p.id IN ({}) ORDER BY score DESC, p.id DESC LIMIT {limit}",
                     $rank,
-                    $text_from,
+                    $rank_from,
                     id_list(&ids)
                 );
                 sqlx::query(&ranked)

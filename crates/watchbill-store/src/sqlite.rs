@@ -163,6 +163,8 @@ mod tx {
         sqlx::sqlite::SqliteRow,
         "post_mortem_search JOIN post_mortems p ON p.id = post_mortem_search.rowid WHERE post_mortem_search MATCH $1",
         "(-bm25(post_mortem_search, 10.0, 5.0, 1.0))",
+        // bm25 needs the match it ranks.
+        "post_mortem_search JOIN post_mortems p ON p.id = post_mortem_search.rowid WHERE post_mortem_search MATCH $1",
         "SELECT rowid AS id FROM post_mortem_search WHERE post_mortem_search MATCH $1 ORDER BY rowid DESC LIMIT $2",
         "SELECT rowid AS id FROM post_mortem_search WHERE post_mortem_search MATCH $1 ORDER BY rowid DESC LIMIT $2",
         crate::post_mortems_sql::fts5_query
