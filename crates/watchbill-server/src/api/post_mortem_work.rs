@@ -5,7 +5,6 @@
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
-use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
@@ -17,7 +16,7 @@ use watchbill_store::tickets::{NewTicket, StoredTicket, TicketLink};
 
 use super::incidents::parse_incident;
 use super::post_mortems::parse_number;
-use super::tickets::{assign_duty, date, priority, TicketView};
+use super::tickets::{assign_duty, date, priority, CommentBody, CommentView, TicketView};
 use crate::auth::Caller;
 use crate::error::{ApiError, ApiResult, ErrorCode};
 use crate::extract::{ApiJson, ApiPath};
@@ -33,15 +32,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(incident_seen_before))
 }
 
-#[derive(Debug, Clone, Serialize, ToSchema)]
-pub struct CommentView {
-    pub id: i64,
-    pub at: Timestamp,
-    pub author: String,
-    /// Markdown.
-    pub body: String,
-}
-
+/// A comment on a post-mortem reads like one on a ticket.
 impl From<PostMortemComment> for CommentView {
     fn from(c: PostMortemComment) -> CommentView {
         CommentView {
@@ -77,13 +68,6 @@ impl From<StoredTicket> for ActionItemView {
             assignee_id: t.assignee.map(|u| u.0),
         }
     }
-}
-
-#[derive(Debug, Clone, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct CommentBody {
-    /// Markdown.
-    pub body: String,
 }
 
 /// Comments on a post-mortem that is not yet published (responder).

@@ -27,7 +27,8 @@ use watchbill_store::Tx;
 
 use super::incidents::parse_incident;
 use super::oncall::PersonView;
-use super::post_mortem_work::{ActionItemView, CommentView};
+use super::post_mortem_work::ActionItemView;
+use super::tickets::CommentView;
 use crate::auth::Caller;
 use crate::error::{ApiError, ApiResult, ErrorCode};
 use crate::extract::{ApiJson, ApiPath, ApiQuery};

@@ -15,12 +15,13 @@ use super::markdown;
 use super::{render, see_other, Posted, Shell, Viewer, WebResult};
 use crate::api::post_mortem_work::{
     add_action_item, add_comment, get_settings, put_settings, ActionItemBody, ActionItemView,
-    CommentBody, PostMortemSettingsBody,
+    PostMortemSettingsBody,
 };
 use crate::api::post_mortems::{
     create_post_mortem, export_markdown, get_post_mortem, list_post_mortems, update_post_mortem,
     NewPostMortemBody, PostMortemPatch, PostMortemSearch, PostMortemView,
 };
+use crate::api::tickets::CommentBody;
 use crate::error::ApiError;
 use crate::extract::{ApiJson, ApiPath, ApiQuery};
 use crate::state::AppState;
