@@ -137,7 +137,8 @@ pub trait PostMortemTx: Send {
     /// first otherwise.
     async fn search_post_mortems(&mut self, query: &PostMortemQuery) -> Result<Vec<PostMortemHit>>;
     /// Candidates for "seen before": post-mortems whose title or tags hold every one of `terms`
-    /// (plain alphanumeric words, matched as prefixes), and those that hold any, at most
+    /// (plain alphanumeric words, matched as whole words after stemming), and those that hold
+    /// any, at most
     /// `limit` of each, newest first. Only the index is read, never a whole body, so the cost
     /// stays small however common the words are; the caller ranks them.
     /// Post-mortems that cover `exclude` are left out.

@@ -13,28 +13,34 @@ pub(crate) enum Terms {
     AnyInTitle,
 }
 
-/// Terms as an FTS5 query, each as a prefix: `"cdn"* AND "timeout"*`, or limited to the title
-/// and tags columns, `{title tags} : ("cdn"* OR "timeout"*)`. Terms are plain alphanumeric
+/// Terms as an FTS5 query: for the library every term as a prefix, `"cdn"* AND "timeout"*`
+/// (someone typing may not have finished a word); for titles whole words, limited to the title
+/// and tags columns, `{title tags} : ("cdn" OR "timeout")` (an incident's title is finished, and
+/// a prefix costs a scan of every word that starts with it). Terms are plain alphanumeric
 /// words, so quoting them is enough.
 pub(crate) fn fts5_query(terms: &[String], how: Terms) -> String {
-    let quoted: Vec<String> = terms.iter().map(|t| format!("\"{t}\"*")).collect();
+    let quoted = |suffix: &str| -> Vec<String> {
+        terms.iter().map(|t| format!("\"{t}\"{suffix}")).collect()
+    };
     match how {
-        Terms::All => quoted.join(" AND "),
-        Terms::AllInTitle => format!("{{title tags}} : ({})", quoted.join(" AND ")),
-        Terms::AnyInTitle => format!("{{title tags}} : ({})", quoted.join(" OR ")),
+        Terms::All => quoted("*").join(" AND "),
+        Terms::AllInTitle => format!("{{title tags}} : ({})", quoted("").join(" AND ")),
+        Terms::AnyInTitle => format!("{{title tags}} : ({})", quoted("").join(" OR ")),
     }
 }
 
-/// Terms as a PostgreSQL `tsquery`: `cdn:* & timeout:*`, or `cdn:* | timeout:*`. The title
-/// searches run against the `post_mortem_titles` table, so the query itself is the same.
+/// Terms as a PostgreSQL `tsquery`, as [`fts5_query`] writes them: `cdn:* & timeout:*` for the
+/// library, `cdn & timeout` or `cdn | timeout` for titles (which run against the
+/// `post_mortem_titles` table).
 pub(crate) fn tsquery(terms: &[String], how: Terms) -> String {
-    let joint = match how {
-        Terms::All | Terms::AllInTitle => " & ",
-        Terms::AnyInTitle => " | ",
+    let (suffix, joint) = match how {
+        Terms::All => (":*", " & "),
+        Terms::AllInTitle => ("", " & "),
+        Terms::AnyInTitle => ("", " | "),
     };
     terms
         .iter()
-        .map(|t| format!("{t}:*"))
+        .map(|t| format!("{t}{suffix}"))
         .collect::<Vec<_>>()
         .join(joint)
 }
@@ -541,15 +547,15 @@ mod tests {
         assert_eq!(fts5_query(&terms, Terms::All), "\"video\"* AND \"cdn\"*");
         assert_eq!(
             fts5_query(&terms, Terms::AnyInTitle),
-            "{title tags} : (\"video\"* OR \"cdn\"*)"
+            "{title tags} : (\"video\" OR \"cdn\")"
         );
         assert_eq!(tsquery(&terms, Terms::All), "video:* & cdn:*");
-        assert_eq!(tsquery(&terms, Terms::AnyInTitle), "video:* | cdn:*");
+        assert_eq!(tsquery(&terms, Terms::AnyInTitle), "video | cdn");
         assert_eq!(
             fts5_query(&terms, Terms::AllInTitle),
-            "{title tags} : (\"video\"* AND \"cdn\"*)"
+            "{title tags} : (\"video\" AND \"cdn\")"
         );
-        assert_eq!(tsquery(&terms, Terms::AllInTitle), "video:* & cdn:*");
+        assert_eq!(tsquery(&terms, Terms::AllInTitle), "video & cdn");
     }
 
     #[test]
