@@ -133,7 +133,7 @@ pub trait PostMortemTx: Send {
     async fn post_mortem_tickets(&mut self, id: i64) -> Result<Vec<StoredTicket>>;
     /// The post-mortems that cover an incident.
     async fn incident_post_mortems(&mut self, incident: IncidentId) -> Result<Vec<PostMortem>>;
-    /// Searches: ranked by text when there is text (among the newest 500 matches), newest
+    /// Searches: ranked by text when there is text (among the newest 250 matches), newest
     /// first otherwise.
     async fn search_post_mortems(&mut self, query: &PostMortemQuery) -> Result<Vec<PostMortemHit>>;
     /// Candidates for "seen before": post-mortems whose title or tags hold every one of `terms`

@@ -88,7 +88,7 @@ macro_rules! post_mortems_tx_impl {
              updated_at, published_at, tags, owner_id";
 
         /// How many of a text search's matches, the newest, are ranked.
-        const RANKED: i64 = 500;
+        const RANKED: i64 = 250;
 
         /// A search's filter value.
         enum PostMortemParam {
