@@ -21,8 +21,8 @@ use crate::roster::RosterCache;
 /// Open tickets due within two days (in UTC; each person's own day is checked below).
 const DUE_SOON: &str = r#"status IN (open, in_progress) AND due <= "+2d" ORDER BY due ASC"#;
 
-/// The channels a notice may use.
-const QUIET_KINDS: [&str; 3] = ["email", "webhook", "slack"];
+/// The channels a reminder may use: never a call or a text.
+pub const QUIET_KINDS: [&str; 3] = ["email", "webhook", "slack"];
 
 /// Queues the reminders that are due at `now`; answers how many were new.
 pub async fn queue(

@@ -15,12 +15,10 @@ use watchbill_store::post_mortems::{PostMortemQuery, PostMortemSettings};
 use watchbill_store::{StoreError, Tx};
 
 use super::number;
+use crate::paging::reminders::QUIET_KINDS;
 
 /// How far back resolved incidents are looked at; older ones are left alone.
 const LOOK_BACK: SignedDuration = SignedDuration::from_hours(30 * 24);
-
-/// The channels a reminder may use.
-const QUIET_KINDS: [&str; 3] = ["email", "webhook", "slack"];
 
 /// What a reminder says, before it is addressed.
 struct Reminder {

@@ -57,6 +57,15 @@ pub fn initials(name: &str) -> String {
         .collect()
 }
 
+/// The words of a form field that lists several (labels, addresses, incidents), separated by
+/// commas, spaces or line breaks.
+pub fn words(text: &str) -> Vec<String> {
+    text.split(|c: char| c == ',' || c.is_whitespace())
+        .filter(|w| !w.is_empty())
+        .map(str::to_owned)
+        .collect()
+}
+
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {
@@ -70,6 +79,15 @@ mod tests {
         assert_eq!(relative(later(3_900), now), "in 1h 5m");
         assert_eq!(relative(later(10), now), "in 1m");
         assert_eq!(relative(later(-7_200), now), "2h 0m ago");
+    }
+
+    #[test]
+    fn listed_words_split_on_commas_spaces_and_lines() {
+        assert_eq!(
+            super::words("a@x.test, b@x.test\r\nc@x.test  "),
+            ["a@x.test", "b@x.test", "c@x.test"]
+        );
+        assert!(super::words(" , ").is_empty());
     }
 
     #[test]

@@ -10,7 +10,7 @@ use serde::Deserialize;
 use watchbill_core::tickets::Priority;
 use watchbill_core::Role;
 
-use super::format::{when, zone};
+use super::format::{when, words, zone};
 use super::{render, see_other, Posted, Shell, Viewer, WebResult};
 use crate::api::mail::{create_address, delete_address, MailAddressBody};
 use crate::error::ApiError;
@@ -168,12 +168,6 @@ pub async fn add(
                 .map(Some)
                 .map_err(|_| ApiError::invalid(field, format!("`{text}` is not a number"))),
         }
-    };
-    let words = |text: &str| {
-        text.split([' ', ','])
-            .filter(|w| !w.is_empty())
-            .map(str::to_owned)
-            .collect()
     };
     let body = MailAddressBody {
         address: form.address,

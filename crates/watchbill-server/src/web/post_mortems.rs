@@ -10,7 +10,7 @@ use serde::Deserialize;
 use watchbill_core::tickets::Priority;
 use watchbill_core::Role;
 
-use super::format::{when, zone};
+use super::format::{when, words, zone};
 use super::markdown;
 use super::{render, see_other, Posted, Shell, Viewer, WebResult};
 use crate::api::post_mortem_work::{
@@ -144,12 +144,7 @@ pub async fn create(
     Posted { viewer, form }: Posted<NewForm>,
 ) -> WebResult<Response> {
     let body = NewPostMortemBody {
-        incidents: form
-            .incidents
-            .split([',', ' '])
-            .filter(|w| !w.is_empty())
-            .map(str::to_owned)
-            .collect(),
+        incidents: words(&form.incidents),
         title: optional(&form.title),
         tags: Vec::new(),
     };
@@ -307,13 +302,7 @@ pub async fn edit(
         title: Some(form.title),
         // Browsers send a textarea's lines with CRLF; the stored Markdown keeps plain LF.
         body: Some(form.body.replace("\r\n", "\n")),
-        tags: Some(
-            form.tags
-                .split([' ', ','])
-                .filter(|w| !w.is_empty())
-                .map(str::to_owned)
-                .collect(),
-        ),
+        tags: Some(words(&form.tags)),
         ..PostMortemPatch::default()
     };
     let axum::Json(updated) =
@@ -336,12 +325,7 @@ pub async fn move_on(
 ) -> WebResult<Response> {
     let patch = PostMortemPatch {
         status: Some(form.status),
-        reviewers: form.reviewers.map(|list| {
-            list.split([',', ' '])
-                .filter(|w| !w.is_empty())
-                .map(str::to_owned)
-                .collect()
-        }),
+        reviewers: form.reviewers.as_deref().map(words),
         ..PostMortemPatch::default()
     };
     let axum::Json(updated) =
@@ -456,13 +440,7 @@ pub async fn save_settings(
 ) -> WebResult<Response> {
     let body = PostMortemSettingsBody {
         template: Some(form.template.replace("\r\n", "\n")),
-        distribution: Some(
-            form.distribution
-                .split([',', ' ', '\n', '\r'])
-                .filter(|w| !w.is_empty())
-                .map(str::to_owned)
-                .collect(),
-        ),
+        distribution: Some(words(&form.distribution)),
         remind_after_seconds: Some(form.remind_after_hours.saturating_mul(3600)),
         draft_reminder_days: Some(form.draft_reminder_days),
     };

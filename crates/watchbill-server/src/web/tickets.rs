@@ -16,7 +16,7 @@ use watchbill_core::tickets::{Priority, TicketKind, TicketStatus};
 use watchbill_core::{Role, TeamId, UserId};
 use watchbill_store::tickets::StoredTicket;
 
-use super::format::{when, zone};
+use super::format::{when, words, zone};
 use super::markdown;
 use super::session::read_upload;
 use super::{render, see_other, Posted, Shell, Viewer, WebResult};
@@ -193,14 +193,6 @@ fn rows(
     tickets
         .into_iter()
         .map(|t| row(TicketView::from(t), names, today))
-        .collect()
-}
-
-/// Splits a space- or comma-separated field into labels.
-fn words(text: &str) -> Vec<String> {
-    text.split([' ', ','])
-        .filter(|w| !w.is_empty())
-        .map(str::to_owned)
         .collect()
 }
 
