@@ -404,6 +404,20 @@ pub trait PagingTx: Send {
     async fn log_many(&mut self, lines: &[(IncidentId, String, String, String)]) -> Result<()>;
     async fn set_timers(&mut self, timers: &[(IncidentId, Timestamp, Step)]) -> Result<()>;
 
+    // Set-based forms for the escalation engine, which fires many timers per transaction.
+    /// These incidents, with their assignees, in no particular order; unknown ids are left out.
+    async fn incidents_by_ids(&mut self, ids: &[IncidentId]) -> Result<Vec<Incident>>;
+    async fn set_incident_steps(&mut self, steps: &[(IncidentId, Step)]) -> Result<()>;
+    async fn clear_timers(&mut self, incidents: &[IncidentId]) -> Result<()>;
+    /// Removes every assignee of these incidents.
+    async fn clear_assignees(&mut self, incidents: &[IncidentId]) -> Result<()>;
+    /// Adds assignees; one already there stays once.
+    async fn add_assignees(&mut self, assignees: &[(IncidentId, UserId)]) -> Result<()>;
+    /// Queues notifications; returns the idempotency keys that were new (a key written before
+    /// is one notification, not two).
+    async fn insert_notifications(&mut self, inputs: &[NotificationInput]) -> Result<Vec<String>>;
+    async fn mark_notifications_sent(&mut self, ids: &[i64]) -> Result<()>;
+
     // Events and the timeline.
     async fn insert_event(&mut self, input: &EventInput) -> Result<i64>;
     async fn events(&mut self, incident: IncidentId) -> Result<Vec<EventRecord>>;

@@ -166,13 +166,22 @@ macro_rules! paging_tx_impl {
                 if incidents.is_empty() {
                     return Ok(());
                 }
-                let ids: Vec<i64> = incidents.iter().map(|i| i.id.0).collect();
-                let rows = sqlx::query(&format!(
-                    "SELECT incident_id, user_id FROM incident_assignees WHERE incident_id IN ({}) ORDER BY user_id",
-                    id_list(&ids)
-                ))
-                .fetch_all(&mut *self.tx)
-                .await?;
+                let rows = if let [one] = incidents {
+                    sqlx::query("SELECT incident_id, user_id FROM incident_assignees WHERE incident_id = $1 ORDER BY user_id")
+                        .bind(one.id.0)
+                        .fetch_all(&mut *self.tx)
+                        .await?
+                } else {
+                    // An id list makes a statement of its own; it is not worth preparing.
+                    let ids: Vec<i64> = incidents.iter().map(|i| i.id.0).collect();
+                    sqlx::query(&format!(
+                        "SELECT incident_id, user_id FROM incident_assignees WHERE incident_id IN ({}) ORDER BY user_id",
+                        id_list(&ids)
+                    ))
+                    .persistent(false)
+                    .fetch_all(&mut *self.tx)
+                    .await?
+                };
                 for row in &rows {
                     let incident: i64 = row.try_get("incident_id")?;
                     if let Some(found) = incidents.iter_mut().find(|i| i.id.0 == incident) {
@@ -864,6 +873,127 @@ macro_rules! paging_tx_impl {
                 Ok(())
             }
 
+            async fn incidents_by_ids(&mut self, ids: &[IncidentId]) -> Result<Vec<Incident>> {
+                let mut incidents = Vec::with_capacity(ids.len());
+                for chunk in ids.chunks(ROWS_PER_STATEMENT * 4) {
+                    let ids: Vec<i64> = chunk.iter().map(|id| id.0).collect();
+                    let rows = sqlx::query(&format!("SELECT {INCIDENT_COLUMNS} FROM incidents WHERE id IN ({})", id_list(&ids)))
+                        .persistent(false)
+                        .fetch_all(&mut *self.tx)
+                        .await?;
+                    let mut found = rows.iter().map(incident_from).collect::<Result<Vec<_>>>()?;
+                    self.attach_assignees(&mut found).await?;
+                    incidents.append(&mut found);
+                }
+                Ok(incidents)
+            }
+
+            async fn set_incident_steps(&mut self, steps: &[(IncidentId, Step)]) -> Result<()> {
+                for chunk in steps.chunks(ROWS_PER_STATEMENT) {
+                    // A derived table of (id, level, pass): both databases join an UPDATE to it.
+                    let rows: Vec<String> = (0..chunk.len())
+                        .map(|i| {
+                            let b = i * 3;
+                            format!("SELECT ${} AS id, ${} AS level, ${} AS pass", b + 1, b + 2, b + 3)
+                        })
+                        .collect();
+                    let sql = format!(
+                        "UPDATE incidents SET escalation_level = steps.level, escalation_pass = steps.pass \
+                         FROM ({}) AS steps WHERE incidents.id = steps.id",
+                        rows.join(" UNION ALL ")
+                    );
+                    let mut query = sqlx::query(&sql);
+                    for (incident, step) in chunk {
+                        query = query.bind(incident.0).bind(step.level as i64).bind(i64::from(step.pass));
+                    }
+                    query.execute(&mut *self.tx).await?;
+                }
+                Ok(())
+            }
+
+            async fn clear_timers(&mut self, incidents: &[IncidentId]) -> Result<()> {
+                for chunk in incidents.chunks(ROWS_PER_STATEMENT * 4) {
+                    let ids: Vec<i64> = chunk.iter().map(|id| id.0).collect();
+                    sqlx::query(&format!("DELETE FROM escalation_timers WHERE incident_id IN ({})", id_list(&ids)))
+                        .persistent(false)
+                        .execute(&mut *self.tx)
+                        .await?;
+                }
+                Ok(())
+            }
+
+            async fn clear_assignees(&mut self, incidents: &[IncidentId]) -> Result<()> {
+                for chunk in incidents.chunks(ROWS_PER_STATEMENT * 4) {
+                    let ids: Vec<i64> = chunk.iter().map(|id| id.0).collect();
+                    sqlx::query(&format!("DELETE FROM incident_assignees WHERE incident_id IN ({})", id_list(&ids)))
+                        .persistent(false)
+                        .execute(&mut *self.tx)
+                        .await?;
+                }
+                Ok(())
+            }
+
+            async fn add_assignees(&mut self, assignees: &[(IncidentId, UserId)]) -> Result<()> {
+                for chunk in assignees.chunks(ROWS_PER_STATEMENT) {
+                    let sql = format!(
+                        "INSERT INTO incident_assignees (incident_id, user_id) VALUES {} \
+                         ON CONFLICT (incident_id, user_id) DO NOTHING",
+                        (0..chunk.len()).map(|i| format!("(${}, ${})", i * 2 + 1, i * 2 + 2)).collect::<Vec<_>>().join(", ")
+                    );
+                    let mut query = sqlx::query(&sql);
+                    for (incident, user) in chunk {
+                        query = query.bind(incident.0).bind(user.0);
+                    }
+                    query.execute(&mut *self.tx).await.map_err(|e| StoreError::from_sqlx(e, "this assignee"))?;
+                }
+                Ok(())
+            }
+
+            async fn insert_notifications(&mut self, inputs: &[NotificationInput]) -> Result<Vec<String>> {
+                let mut inserted = Vec::with_capacity(inputs.len());
+                for chunk in inputs.chunks(ROWS_PER_STATEMENT) {
+                    let values: Vec<String> = (0..chunk.len())
+                        .map(|i| {
+                            let b = i * 6 + 1;
+                            format!("(${}, ${}, ${}, ${}, ${}, 'pending', 0, ${}, $1)", b + 1, b + 2, b + 3, b + 4, b + 5, b + 6)
+                        })
+                        .collect();
+                    let sql = format!(
+                        "INSERT INTO notifications (idempotency_key, incident_id, user_id, kind, address, status, attempts, due_at, created_at) \
+                         VALUES {} ON CONFLICT (idempotency_key) DO NOTHING RETURNING idempotency_key",
+                        values.join(", ")
+                    );
+                    let mut query = sqlx::query(&sql).bind(seconds(self.now));
+                    for input in chunk {
+                        query = query
+                            .bind(&input.idempotency_key)
+                            .bind(input.incident_id.0)
+                            .bind(input.user_id.0)
+                            .bind(&input.kind)
+                            .bind(&input.address)
+                            .bind(seconds(input.due_at));
+                    }
+                    for row in query.fetch_all(&mut *self.tx).await? {
+                        inserted.push(row.try_get("idempotency_key")?);
+                    }
+                }
+                Ok(inserted)
+            }
+
+            async fn mark_notifications_sent(&mut self, ids: &[i64]) -> Result<()> {
+                for chunk in ids.chunks(ROWS_PER_STATEMENT * 4) {
+                    sqlx::query(&format!(
+                        "UPDATE notifications SET status = 'sent', sent_at = $1, last_error = '' WHERE id IN ({})",
+                        id_list(chunk)
+                    ))
+                    .persistent(false)
+                    .bind(seconds(self.now))
+                    .execute(&mut *self.tx)
+                    .await?;
+                }
+                Ok(())
+            }
+
             async fn insert_event(&mut self, input: &EventInput) -> Result<i64> {
                 let row = sqlx::query(
                     "INSERT INTO events (integration_id, incident_id, received_at, action, dedup_key, summary, severity, source, outcome, payload) \
@@ -1075,6 +1205,7 @@ macro_rules! paging_tx_impl {
                     "UPDATE notifications SET due_at = $1, attempts = attempts + 1 WHERE id IN ({}) RETURNING {NOTIFICATION_COLUMNS}",
                     id_list(&ids)
                 ))
+                .persistent(false)
                 .bind(seconds(lease_until))
                 .fetch_all(&mut *self.tx)
                 .await?;

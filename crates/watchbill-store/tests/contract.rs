@@ -1537,3 +1537,134 @@ mod post_mortems {
         assert_eq!(ids(hits), [in_title.id]);
     }
 }
+
+mod escalation {
+    //! The set-based writes the escalation engine makes for many incidents at once.
+
+    use jiff::{SignedDuration, Timestamp};
+    use watchbill_core::paging::{Step, Urgency};
+    use watchbill_core::IncidentId;
+    use watchbill_store::paging::{NewIncident, NotificationInput, ServiceInput};
+    use watchbill_store::Backend;
+
+    use super::{open, seed_team};
+
+    contract!(many_incidents_escalate_in_one_write);
+
+    async fn many_incidents_escalate_in_one_write(backend: Backend) {
+        let (_db, store) = open(backend).await;
+        let (users, team) = seed_team(&store).await;
+        let mut tx = store.write().await.unwrap();
+        let service = tx
+            .insert_service(&ServiceInput {
+                team_id: team.id,
+                name: "Course platform".to_owned(),
+                description: String::new(),
+                escalation_policy_id: None,
+                default_urgency: Urgency::High,
+                low_urgency_tickets: false,
+            })
+            .await
+            .unwrap();
+        // More incidents than one statement takes, so the chunks are exercised too.
+        let mut ids = Vec::new();
+        for n in 0..150 {
+            let incident = tx
+                .insert_incident(&NewIncident {
+                    service_id: service.id,
+                    dedup_key: format!("key-{n}"),
+                    title: format!("Incident {n}"),
+                    urgency: Urgency::High,
+                })
+                .await
+                .unwrap();
+            ids.push(incident.id);
+        }
+        let now = Timestamp::now();
+        let timers: Vec<_> = ids.iter().map(|id| (*id, now, Step::default())).collect();
+        tx.set_timers(&timers).await.unwrap();
+        tx.add_assignees(&[(ids[0], users[0].id), (ids[1], users[0].id)])
+            .await
+            .unwrap();
+
+        // Incidents by id come with their assignees; unknown ids are left out.
+        let mut wanted = ids.clone();
+        wanted.push(IncidentId(999_999));
+        let found = tx.incidents_by_ids(&wanted).await.unwrap();
+        assert_eq!(found.len(), 150);
+        let first = found.iter().find(|i| i.id == ids[0]).unwrap();
+        assert_eq!(first.assignees, [users[0].id]);
+
+        // Steps, assignees and timers of many incidents in one call each.
+        let steps: Vec<_> = ids
+            .iter()
+            .enumerate()
+            .map(|(n, id)| {
+                let step = Step {
+                    level: n % 3,
+                    pass: (n % 2) as u32,
+                };
+                (*id, step)
+            })
+            .collect();
+        tx.set_incident_steps(&steps).await.unwrap();
+        tx.clear_assignees(&ids[..1]).await.unwrap();
+        tx.add_assignees(&[
+            (ids[0], users[1].id),
+            (ids[0], users[2].id),
+            (ids[1], users[0].id),
+        ])
+        .await
+        .unwrap();
+        tx.clear_timers(&ids[..100]).await.unwrap();
+        let found = tx.incidents_by_ids(&ids).await.unwrap();
+        for (id, step) in &steps {
+            let incident = found.iter().find(|i| i.id == *id).unwrap();
+            assert_eq!(incident.step, *step, "INC-{id}");
+        }
+        let first = found.iter().find(|i| i.id == ids[0]).unwrap();
+        assert_eq!(first.assignees, [users[1].id, users[2].id]);
+        let second = found.iter().find(|i| i.id == ids[1]).unwrap();
+        assert_eq!(
+            second.assignees,
+            [users[0].id],
+            "an assignee added twice is there once"
+        );
+        assert_eq!(tx.timer(ids[99]).await.unwrap(), None);
+        assert!(tx.timer(ids[100]).await.unwrap().is_some());
+
+        // Notifications: a key queued before is not queued again, within a call or across.
+        let input = |n: usize, key: &str| NotificationInput {
+            idempotency_key: key.to_owned(),
+            incident_id: ids[n],
+            user_id: users[0].id,
+            kind: "email".to_owned(),
+            address: "ada@example.test".to_owned(),
+            due_at: now,
+        };
+        let first_round: Vec<_> = (0..100).map(|n| input(n, &format!("page-{n}"))).collect();
+        let inserted = tx.insert_notifications(&first_round).await.unwrap();
+        assert_eq!(inserted.len(), 100);
+        let again = tx
+            .insert_notifications(&[
+                input(0, "page-0"),
+                input(1, "page-new"),
+                input(1, "page-new"),
+            ])
+            .await
+            .unwrap();
+        assert_eq!(again, ["page-new"]);
+        let lease = now.saturating_add(SignedDuration::from_secs(60)).unwrap();
+        let claimed = tx.claim_due_notifications(now, lease, 500).await.unwrap();
+        assert_eq!(claimed.len(), 101);
+        let sent: Vec<i64> = claimed.iter().take(80).map(|n| n.id).collect();
+        tx.mark_notifications_sent(&sent).await.unwrap();
+        let of_first = tx.notifications(ids[0]).await.unwrap();
+        assert_eq!(of_first.len(), 1);
+        assert_eq!(of_first[0].status, "sent");
+        assert!(of_first[0].sent_at.is_some());
+        let of_last = tx.notifications(ids[99]).await.unwrap();
+        assert_eq!(of_last[0].status, "pending");
+        tx.commit().await.unwrap();
+    }
+}
