@@ -18,7 +18,7 @@ use crate::auth::Caller;
 use crate::error::{ApiError, ApiResult, ErrorCode};
 use crate::extract::{ApiJson, ApiPath, ApiQuery};
 use crate::paging::actions::{self, ActionError};
-use crate::paging::webhooks;
+use crate::paging::{pages, webhooks};
 use crate::state::AppState;
 
 pub fn routes() -> OpenApiRouter<AppState> {
@@ -441,9 +441,9 @@ async fn apply(
             let incident = open_incident(tx, id).await?;
             tx.user(user).await?;
             let round = format!("responder@{}", tx.now().as_second());
-            actions::page_users(
+            pages::page_users(
                 tx,
-                &mut actions::People::default(),
+                &mut pages::People::default(),
                 &incident,
                 &[user],
                 &round,
@@ -468,9 +468,9 @@ async fn apply(
             .await?;
             webhooks::emit(tx, id, "incident.reassigned", actor).await?;
             let round = format!("reassign@{}", tx.now().as_second());
-            actions::page_users(
+            pages::page_users(
                 tx,
-                &mut actions::People::default(),
+                &mut pages::People::default(),
                 &incident,
                 &[user],
                 &round,

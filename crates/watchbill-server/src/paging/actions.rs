@@ -4,12 +4,9 @@
 //! an event and the engine all change incidents the same way, atomically.
 
 use jiff::{SignedDuration, Timestamp};
-use watchbill_core::paging::{IncidentStatus, Level, Policy, Step, Target, Urgency};
+use watchbill_core::paging::{IncidentStatus, Level, Policy, Step, Target};
 use watchbill_core::{IncidentId, PolicyId, ScheduleId, TeamId, UserId};
-use watchbill_store::model::User;
-use watchbill_store::paging::{
-    ContactMethod, Incident, NotificationInput, NotificationRule, TargetKind,
-};
+use watchbill_store::paging::{Incident, TargetKind};
 use watchbill_store::{StoreError, Tx};
 
 use crate::roster::Roster;
@@ -150,115 +147,6 @@ pub async fn snooze(
     )
     .await?;
     Ok(until)
-}
-
-/// People's names, contact methods and notification rules, read once per transaction however
-/// many incidents page them.
-#[derive(Debug, Default)]
-pub struct People {
-    known: std::collections::HashMap<UserId, (User, Vec<ContactMethod>, Vec<NotificationRule>)>,
-}
-
-impl People {
-    async fn get(
-        &mut self,
-        tx: &mut dyn Tx,
-        user: UserId,
-    ) -> Result<(User, Vec<ContactMethod>, Vec<NotificationRule>), StoreError> {
-        if let Some(found) = self.known.get(&user) {
-            return Ok(found.clone());
-        }
-        let found = (
-            tx.user(user).await?,
-            tx.contact_methods(user).await?,
-            tx.rules(user).await?,
-        );
-        self.known.insert(user, found.clone());
-        Ok(found)
-    }
-}
-
-/// Pages `users` about the incident now, through their notification rules, and makes them
-/// assignees. `reason` goes on the timeline.
-///
-/// `round` names this paging among all of the incident's: an escalation timer's step and due
-/// time, or a person's action and its instant. It is part of each notification's idempotency
-/// key, so repeating the same round (a transaction retried after a crash) sends nothing twice,
-/// while a new round (a snooze ending, a repeat of the policy) pages again.
-pub async fn page_users(
-    tx: &mut dyn Tx,
-    people: &mut People,
-    incident: &Incident,
-    users: &[UserId],
-    round: &str,
-    reason: &str,
-) -> Result<(), StoreError> {
-    let now = tx.now();
-    for user in users {
-        tx.add_assignee(incident.id, *user).await?;
-        let (person, methods, rules) = people.get(tx, *user).await?;
-        // Without rules, every contact method is used at once.
-        let plan: Vec<(i64, i64)> = if rules.is_empty() {
-            methods.iter().map(|m| (m.id, 0)).collect()
-        } else {
-            rules
-                .iter()
-                .map(|r| (r.contact_method_id, r.delay_seconds))
-                .collect()
-        };
-        if plan.is_empty() {
-            tx.log(
-                incident.id,
-                "not_notified",
-                "watchbill",
-                &format!("{} has no contact methods", person.name),
-            )
-            .await?;
-            continue;
-        }
-        let mut queued = Vec::new();
-        for (method_id, delay) in plan {
-            let Some(method) = methods.iter().find(|m| m.id == method_id) else {
-                continue;
-            };
-            let key = format!("{}:{round}:{user}:{}:{delay}", incident.id, method.id);
-            let mut due = now
-                .saturating_add(SignedDuration::from_secs(delay))
-                .unwrap_or(now);
-            if incident.urgency == Urgency::Low {
-                if let Ok(zone) = jiff::tz::TimeZone::get(&person.time_zone) {
-                    due = watchbill_core::paging::daytime(due, &zone);
-                }
-            }
-            let inserted = tx
-                .insert_notification(&NotificationInput {
-                    idempotency_key: key,
-                    incident_id: incident.id,
-                    user_id: *user,
-                    kind: method.kind.clone(),
-                    address: method.address.clone(),
-                    due_at: due,
-                })
-                .await?;
-            if inserted.is_some() {
-                queued.push(if delay > 0 {
-                    format!("{} in {delay}s", method.kind)
-                } else {
-                    method.kind.clone()
-                });
-            }
-        }
-        if !queued.is_empty() {
-            tx.log(
-                incident.id,
-                "paging",
-                "watchbill",
-                &format!("{reason}: paging {} by {}", person.name, queued.join(", ")),
-            )
-            .await?;
-        }
-    }
-    Ok(())
 }
 
 /// The incident's escalation policy in the core's form, if its service has one.

@@ -14,12 +14,14 @@ use std::time::Duration;
 use jiff::SignedDuration;
 use tokio::sync::Notify;
 use tokio::task::JoinSet;
-use watchbill_core::paging::IncidentStatus;
-use watchbill_store::paging::{EscalationTimer, Notification};
+use watchbill_core::paging::{IncidentStatus, Step};
+use watchbill_core::IncidentId;
+use watchbill_store::paging::{EscalationTimer, Incident, Notification};
 use watchbill_store::{Store, StoreError, Tx};
 
 use super::actions::{self, ActionError};
 use super::channels::{Channels, Page, SeenBeforeLink};
+use super::pages;
 use super::links::{Link, LinkAction, LinkSigner, LINK_LIFETIME};
 use crate::post_mortems::seen_before::SeenBefore;
 use crate::roster::RosterCache;
@@ -35,7 +37,47 @@ const SEEN_BEFORE_HINTS: usize = 3;
 struct StepCache {
     roster: Arc<crate::roster::Roster>,
     policies: HashMap<watchbill_core::ServiceId, Option<watchbill_core::paging::Policy>>,
-    people: actions::People,
+    people: pages::People,
+}
+
+/// The writes of one escalation pass, made together once every timer has been decided.
+#[derive(Debug, Default)]
+struct Fired {
+    pages: pages::PageBatch,
+    steps: Vec<(IncidentId, Step)>,
+    timers: Vec<(IncidentId, jiff::Timestamp, Step)>,
+    cleared: Vec<IncidentId>,
+    /// Incidents that climbed a level (or repeated), announced to webhooks once written.
+    escalated: Vec<IncidentId>,
+}
+
+impl Fired {
+    async fn write(self, tx: &mut dyn Tx) -> Result<(), StoreError> {
+        self.pages.write(tx).await?;
+        if !self.steps.is_empty() {
+            tx.set_incident_steps(&self.steps).await?;
+        }
+        if !self.timers.is_empty() {
+            tx.set_timers(&self.timers).await?;
+        }
+        if !self.cleared.is_empty() {
+            tx.clear_timers(&self.cleared).await?;
+        }
+        for id in self.escalated {
+            super::webhooks::emit(tx, id, "incident.escalated", "watchbill").await?;
+        }
+        Ok(())
+    }
+}
+
+/// What one claim of notifications reads once: its incidents, read together, and the
+/// services, people and "seen before" hints they share.
+#[derive(Debug, Default)]
+struct PageCache {
+    incidents: HashMap<IncidentId, Incident>,
+    services: HashMap<watchbill_core::ServiceId, String>,
+    people: HashMap<watchbill_core::UserId, String>,
+    seen_before: HashMap<IncidentId, Vec<SeenBefore>>,
 }
 
 /// What one step did; tests step the engine and look.
@@ -399,25 +441,46 @@ impl Engine {
                 .await
                 .map_err(|e| StoreError::Corrupt(e.message.into_owned()))?,
             policies: HashMap::new(),
-            people: actions::People::default(),
+            people: pages::People::default(),
         };
+        let ids: Vec<IncidentId> = timers.iter().map(|t| t.incident_id).collect();
+        let incidents: HashMap<IncidentId, Incident> = tx
+            .incidents_by_ids(&ids)
+            .await?
+            .into_iter()
+            .map(|incident| (incident.id, incident))
+            .collect();
+        let mut fired = Fired::default();
         for timer in &timers {
-            self.fire(tx.as_mut(), &mut step, timer).await?;
+            match incidents.get(&timer.incident_id) {
+                Some(incident) => {
+                    self.fire(tx.as_mut(), &mut step, &mut fired, timer, incident)
+                        .await?
+                }
+                None => fired.cleared.push(timer.incident_id),
+            }
         }
+        fired.write(tx.as_mut()).await?;
         tx.commit().await?;
         Ok(timers.len())
     }
 
+    /// Decides one timer; its writes wait in `fired`. Only a snooze's end, which is rare,
+    /// writes at once.
     async fn fire(
         &self,
         tx: &mut dyn Tx,
         step: &mut StepCache,
+        fired: &mut Fired,
         timer: &EscalationTimer,
+        incident: &Incident,
     ) -> Result<(), StoreError> {
         let id = timer.incident_id;
-        let incident = tx.incident(id).await?;
         match incident.status {
-            IncidentStatus::Resolved => return tx.clear_timer(id).await,
+            IncidentStatus::Resolved => {
+                fired.cleared.push(id);
+                return Ok(());
+            }
             IncidentStatus::Acknowledged => {
                 // Only a snooze leaves a timer on an acknowledged incident.
                 tx.set_incident_status(id, IncidentStatus::Triggered)
@@ -435,7 +498,7 @@ impl Engine {
         let cached = step.policies.get(&incident.service_id).cloned();
         let found = match cached {
             Some(policy) => Ok(policy),
-            None => actions::incident_policy(tx, &incident)
+            None => actions::incident_policy(tx, incident)
                 .await
                 .inspect(|policy| {
                     step.policies.insert(incident.service_id, policy.clone());
@@ -443,32 +506,36 @@ impl Engine {
         };
         let policy = match found {
             Ok(Some(policy)) => policy,
-            Ok(None) => return tx.clear_timer(id).await,
+            Ok(None) => {
+                fired.cleared.push(id);
+                return Ok(());
+            }
             Err(ActionError::Store(error)) => return Err(error),
             Err(error) => {
-                tx.log(id, "escalation_error", "watchbill", &error.to_string())
-                    .await?;
-                return tx.clear_timer(id).await;
+                fired
+                    .pages
+                    .line(id, "escalation_error", error.to_string());
+                fired.cleared.push(id);
+                return Ok(());
             }
         };
         let Some(level) = policy.level(timer.step) else {
-            return tx.clear_timer(id).await;
+            fired.cleared.push(id);
+            return Ok(());
         };
         let now = tx.now();
         let (users, gaps) =
-            match actions::resolve_targets(tx, &step.roster, &incident, level, now).await {
+            match actions::resolve_targets(tx, &step.roster, incident, level, now).await {
                 Ok(found) => found,
                 Err(ActionError::Store(error)) => return Err(error),
                 Err(error) => (Vec::new(), vec![error.to_string()]),
             };
         for gap in &gaps {
-            tx.log(
+            fired.pages.line(
                 id,
                 "no_one",
-                "watchbill",
-                &format!("Level {}: {gap}", timer.step.level + 1),
-            )
-            .await?;
+                format!("Level {}: {gap}", timer.step.level + 1),
+            );
         }
         let label = if timer.step.pass > 0 {
             format!(
@@ -480,39 +547,39 @@ impl Engine {
             format!("Level {}", timer.step.level + 1)
         };
         if timer.step.level > 0 || timer.step.pass > 0 {
-            tx.log(
+            fired.pages.line(
                 id,
                 "escalated",
-                "watchbill",
-                &format!("Escalated to {}", label.to_lowercase()),
-            )
-            .await?;
+                format!("Escalated to {}", label.to_lowercase()),
+            );
         }
-        tx.set_assignees(id, &[]).await?;
+        fired.pages.clear_assignees(id);
         let round = format!(
             "level{}.pass{}@{}",
             timer.step.level,
             timer.step.pass,
             timer.due_at.as_second()
         );
-        actions::page_users(tx, &mut step.people, &incident, &users, &round, &label).await?;
-        tx.set_incident_step(id, timer.step).await?;
+        fired
+            .pages
+            .page(tx, &mut step.people, incident, &users, &round, &label)
+            .await?;
+        fired.steps.push((id, timer.step));
         if timer.step.level > 0 || timer.step.pass > 0 {
-            super::webhooks::emit(tx, id, "incident.escalated", "watchbill").await?;
+            fired.escalated.push(id);
         }
         match policy.next_due(timer.step, now) {
-            Some((next, due)) => tx.set_timer(id, due, next).await,
+            Some((next, due)) => fired.timers.push((id, due, next)),
             None => {
-                tx.log(
+                fired.pages.line(
                     id,
                     "exhausted",
-                    "watchbill",
-                    "The escalation policy has no further level",
-                )
-                .await?;
-                tx.clear_timer(id).await
+                    "The escalation policy has no further level".to_owned(),
+                );
+                fired.cleared.push(id);
             }
         }
+        Ok(())
     }
 
     /// Sends due notifications. A claim is prepared in one read, sent concurrently, and its
@@ -534,12 +601,20 @@ impl Engine {
         let mut stale = Vec::new();
         {
             let mut tx = self.store.read().await?;
-            let mut seen_before = HashMap::new();
-            for notification in claimed {
-                match self
-                    .page(tx.as_mut(), &mut seen_before, &notification)
+            let mut ids: Vec<IncidentId> = claimed.iter().map(|n| n.input.incident_id).collect();
+            ids.sort_unstable_by_key(|id| id.0);
+            ids.dedup();
+            let mut known = PageCache {
+                incidents: tx
+                    .incidents_by_ids(&ids)
                     .await?
-                {
+                    .into_iter()
+                    .map(|incident| (incident.id, incident))
+                    .collect(),
+                ..PageCache::default()
+            };
+            for notification in claimed {
+                match self.page(tx.as_mut(), &mut known, &notification).await? {
                     Some(page) => pages.push((notification, page)),
                     None => stale.push(notification.input.incident_id),
                 }
@@ -594,11 +669,12 @@ impl Engine {
         let mut tx = self.store.write().await?;
         let (mut sent, mut failed) = (0, 0);
         let mut lines = Vec::with_capacity(outcomes.len());
+        let mut delivered = Vec::with_capacity(outcomes.len());
         for (notification, page, outcome) in outcomes {
             let input = &notification.input;
             match outcome {
                 Ok(detail) => {
-                    tx.mark_notification_sent(notification.id).await?;
+                    delivered.push(notification.id);
                     lines.push((
                         input.incident_id,
                         "notified".to_owned(),
@@ -631,33 +707,51 @@ impl Engine {
                 }
             }
         }
+        if !delivered.is_empty() {
+            tx.mark_notifications_sent(&delivered).await?;
+        }
         tx.log_many(&lines).await?;
         tx.commit().await?;
         Ok((sent, failed))
     }
 
-    /// What a notification says, or `None` when its incident no longer wants it sent. The
-    /// "seen before" hints are looked up once per incident and claim.
+    /// What a notification says, or `None` when its incident no longer wants it sent.
     async fn page(
         &self,
         tx: &mut dyn Tx,
-        seen_before: &mut HashMap<watchbill_core::IncidentId, Vec<SeenBefore>>,
+        known: &mut PageCache,
         notification: &Notification,
     ) -> Result<Option<Page>, StoreError> {
         let input = &notification.input;
-        let incident = tx.incident(input.incident_id).await?;
+        let Some(incident) = known.incidents.get(&input.incident_id) else {
+            return Ok(None);
+        };
         if incident.status != IncidentStatus::Triggered {
             return Ok(None);
         }
-        let service = tx.service(incident.service_id).await?;
-        let person = tx.user(input.user_id).await?;
-        let hints = match seen_before.get(&incident.id) {
+        let service = match known.services.get(&incident.service_id) {
+            Some(name) => name.clone(),
+            None => {
+                let name = tx.service(incident.service_id).await?.name;
+                known.services.insert(incident.service_id, name.clone());
+                name
+            }
+        };
+        let person = match known.people.get(&input.user_id) {
+            Some(name) => name.clone(),
+            None => {
+                let name = tx.user(input.user_id).await?.name;
+                known.people.insert(input.user_id, name.clone());
+                name
+            }
+        };
+        let hints = match known.seen_before.get(&incident.id) {
             Some(hints) => hints.clone(),
             None => {
                 let hints =
-                    crate::post_mortems::seen_before::lookup(tx, &incident, SEEN_BEFORE_HINTS)
+                    crate::post_mortems::seen_before::lookup(tx, incident, SEEN_BEFORE_HINTS)
                         .await?;
-                seen_before.insert(incident.id, hints.clone());
+                known.seen_before.insert(incident.id, hints.clone());
                 hints
             }
         };
@@ -676,10 +770,10 @@ impl Engine {
             idempotency_key: input.idempotency_key.clone(),
             incident_number: format!("INC-{}", incident.id),
             title: incident.title.clone(),
-            service: service.name,
+            service,
             status: incident.status.to_string(),
             urgency: incident.urgency.as_str().to_owned(),
-            person: person.name,
+            person,
             ack_url: link(LinkAction::Acknowledge),
             resolve_url: link(LinkAction::Resolve),
             incident_url: format!("{}/incidents/{}", self.public_url, incident.id),

@@ -8,6 +8,7 @@ pub mod engine;
 pub mod events;
 pub mod intake;
 pub mod links;
+pub mod pages;
 pub mod reminders;
 pub mod requesters;
 pub mod webhooks;
