@@ -199,11 +199,13 @@ pub async fn serve(config: ServeConfig) -> Result<(), ServeError> {
         .smtp_listen
         .as_ref()
         .map(|_| config.smtp_from.to_lowercase());
-    // On PostgreSQL several engine workers share the work, each claiming different rows; on
-    // SQLite, whose single writer serialises them anyway, one is enough.
+    // On PostgreSQL two engine workers share the work, each claiming different rows, so one
+    // can fire escalations while the other waits on a claim's sends; more only split the
+    // claims into smaller ones. On SQLite, whose single writer serialises them anyway, one is
+    // enough.
     let workers = match state.store.backend() {
         watchbill_store::Backend::Sqlite => 1,
-        watchbill_store::Backend::Postgres => 4,
+        watchbill_store::Backend::Postgres => 2,
     };
     let (stop_engine, engine_stopped) = tokio::sync::watch::channel(false);
     let mut engines = Vec::new();

@@ -21,8 +21,8 @@ use watchbill_store::{Store, StoreError, Tx};
 
 use super::actions::{self, ActionError};
 use super::channels::{Channels, Page, SeenBeforeLink};
-use super::pages;
 use super::links::{Link, LinkAction, LinkSigner, LINK_LIFETIME};
+use super::pages;
 use crate::post_mortems::seen_before::SeenBefore;
 use crate::roster::RosterCache;
 
@@ -512,9 +512,7 @@ impl Engine {
             }
             Err(ActionError::Store(error)) => return Err(error),
             Err(error) => {
-                fired
-                    .pages
-                    .line(id, "escalation_error", error.to_string());
+                fired.pages.line(id, "escalation_error", error.to_string());
                 fired.cleared.push(id);
                 return Ok(());
             }

@@ -14,7 +14,7 @@ use tokio::sync::{mpsc, oneshot, Mutex, Notify};
 use watchbill_core::paging::{outcome, EventAction, Outcome};
 use watchbill_core::{IncidentId, IntegrationId};
 use watchbill_store::paging::{EventInput, Integration, IntegrationKind, NewIncident};
-use watchbill_store::{Backend, Store, StoreError, Tx};
+use watchbill_store::{Store, StoreError, Tx};
 
 use super::actions::{self, ActionError};
 use super::batch::Batch;
@@ -187,22 +187,20 @@ pub const HEARTBEAT_DEDUP_KEY: &str = "heartbeat";
 const BATCH: usize = 512;
 
 impl Intake {
-    /// Starts the writers. SQLite has one writer (it has one write lock); PostgreSQL several.
+    /// Starts the writer. One per process, on either database: a batch grows with the load,
+    /// so one commit (one flush of the log) serves every event that waited for it. Several
+    /// writers split the waiting events into smaller batches and more commits; on PostgreSQL
+    /// that measured no faster at full load and several times slower from event to page at
+    /// 1,000 events a second (BENCHMARKS.md). Servers sharing a database each have their own.
     pub fn start(store: Arc<dyn Store>, wake_engine: Arc<Notify>) -> Intake {
         let (sender, receiver) = mpsc::channel::<Job>(16 * BATCH);
-        let count = match store.backend() {
-            Backend::Sqlite => 1,
-            Backend::Postgres => 4,
-        };
         let shared = Arc::new(Writers {
             store,
             receiver: Mutex::new(receiver),
             wake_engine,
             limiter: RateLimiter::default(),
         });
-        for _ in 0..count {
-            tokio::spawn(writer(shared.clone()));
-        }
+        tokio::spawn(writer(shared));
         Intake { sender }
     }
 
