@@ -74,6 +74,15 @@ impl IntegrationKind {
     }
 }
 
+/// Where an event with a given key goes, read in one statement on the way in.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IntakeRoute {
+    pub integration: Integration,
+    pub service: Service,
+    /// Whether a maintenance window of the service covers the moment asked about.
+    pub in_maintenance: bool,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Integration {
     pub id: IntegrationId,
@@ -322,7 +331,9 @@ pub trait PagingTx: Send {
     async fn services(&mut self) -> Result<Vec<Service>>;
     async fn insert_integration(&mut self, input: &IntegrationInput) -> Result<Integration>;
     async fn integrations(&mut self, service: Option<ServiceId>) -> Result<Vec<Integration>>;
-    async fn find_integration_by_secret(&mut self, secret: &str) -> Result<Option<Integration>>;
+    /// The integration with this secret, its service, and whether the service is in
+    /// maintenance at `at`.
+    async fn intake_route(&mut self, secret: &str, at: Timestamp) -> Result<Option<IntakeRoute>>;
     /// Gives an integration a new secret; the old one stops working.
     async fn rotate_integration_secret(&mut self, id: IntegrationId) -> Result<Integration>;
     async fn delete_integration(&mut self, id: IntegrationId) -> Result<()>;

@@ -47,17 +47,23 @@ macro_rules! paging_tx_impl {
             due_at, last_error, created_at, sent_at";
 
         fn service_from(row: &$row) -> Result<Service> {
-            let policy: Option<i64> = row.try_get("escalation_policy_id")?;
+            service_from_columns(row, "")
+        }
+
+        /// A service from columns named with `prefix` (for a row that joins it to another).
+        fn service_from_columns(row: &$row, prefix: &str) -> Result<Service> {
+            let column = |name: &str| format!("{prefix}{name}");
+            let policy: Option<i64> = row.try_get(column("escalation_policy_id").as_str())?;
             Ok(Service {
-                id: ServiceId(row.try_get("id")?),
-                team_id: TeamId(row.try_get("team_id")?),
-                name: row.try_get("name")?,
-                description: row.try_get("description")?,
+                id: ServiceId(row.try_get(column("id").as_str())?),
+                team_id: TeamId(row.try_get(column("team_id").as_str())?),
+                name: row.try_get(column("name").as_str())?,
+                description: row.try_get(column("description").as_str())?,
                 escalation_policy_id: policy.map(PolicyId),
-                default_urgency: urgency(row.try_get("default_urgency")?)?,
-                low_urgency_tickets: row.try_get::<i64, _>("low_urgency_tickets")? != 0,
-                created_at: timestamp(row.try_get("created_at")?)?,
-                updated_at: timestamp(row.try_get("updated_at")?)?,
+                default_urgency: urgency(row.try_get(column("default_urgency").as_str())?)?,
+                low_urgency_tickets: row.try_get::<i64, _>(column("low_urgency_tickets").as_str())? != 0,
+                created_at: timestamp(row.try_get(column("created_at").as_str())?)?,
+                updated_at: timestamp(row.try_get(column("updated_at").as_str())?)?,
             })
         }
 
@@ -310,12 +316,32 @@ macro_rules! paging_tx_impl {
                 rows.iter().map(integration_from).collect()
             }
 
-            async fn find_integration_by_secret(&mut self, secret: &str) -> Result<Option<Integration>> {
-                let row = sqlx::query(&format!("SELECT {INTEGRATION_COLUMNS} FROM integrations WHERE secret = $1"))
-                    .bind(secret)
-                    .fetch_optional(&mut *self.tx)
-                    .await?;
-                row.as_ref().map(integration_from).transpose()
+            async fn intake_route(&mut self, secret: &str, at: Timestamp) -> Result<Option<IntakeRoute>> {
+                let service_columns: Vec<String> = SERVICE_COLUMNS
+                    .split(", ")
+                    .map(|column| format!("s.{column} AS service_{column}"))
+                    .collect();
+                let integration_columns: Vec<String> =
+                    INTEGRATION_COLUMNS.split(", ").map(|column| format!("i.{column}")).collect();
+                let row = sqlx::query(&format!(
+                    "SELECT {}, {}, EXISTS (SELECT 1 FROM maintenance_windows m WHERE m.service_id = s.id \
+                     AND m.start_at <= $2 AND (m.end_at IS NULL OR m.end_at > $2)) AS in_maintenance \
+                     FROM integrations i JOIN services s ON s.id = i.service_id WHERE i.secret = $1",
+                    integration_columns.join(", "),
+                    service_columns.join(", ")
+                ))
+                .bind(secret)
+                .bind(seconds(at))
+                .fetch_optional(&mut *self.tx)
+                .await?;
+                let Some(row) = row else {
+                    return Ok(None);
+                };
+                Ok(Some(IntakeRoute {
+                    integration: integration_from(&row)?,
+                    service: service_from_columns(&row, "service_")?,
+                    in_maintenance: row.try_get::<bool, _>("in_maintenance")?,
+                }))
             }
 
             async fn rotate_integration_secret(&mut self, id: IntegrationId) -> Result<Integration> {

@@ -101,6 +101,15 @@ pub struct TitleCandidate {
     pub tags: Vec<String>,
 }
 
+/// Both lists of "seen before" candidates, read in one statement.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SeenBeforeCandidates {
+    /// Post-mortems whose title or tags hold every, or any, of the incident's title words.
+    pub by_title: Vec<TitleCandidate>,
+    /// Post-mortems that cover an incident of the same service, newest first.
+    pub by_service: Vec<i64>,
+}
+
 /// What a "seen before" hint shows of a post-mortem.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PostMortemBrief {
@@ -136,26 +145,21 @@ pub trait PostMortemTx: Send {
     /// Searches: ranked by text when there is text (among the newest 250 matches), newest
     /// first otherwise.
     async fn search_post_mortems(&mut self, query: &PostMortemQuery) -> Result<Vec<PostMortemHit>>;
-    /// Candidates for "seen before": post-mortems whose title or tags hold every one of `terms`
-    /// (plain alphanumeric words, matched as whole words after stemming), and those that hold
-    /// any, at most
-    /// `limit` of each, newest first. Only the index is read, never a whole body, so the cost
-    /// stays small however common the words are; the caller ranks them.
-    /// Post-mortems that cover `exclude` are left out.
-    async fn post_mortem_title_candidates(
+    /// Candidates for "seen before", in one statement (it runs on the way to a page):
+    /// post-mortems whose title or tags hold every one of `terms` (plain alphanumeric words,
+    /// matched as whole words after stemming), and those that hold any, at most `limit` of
+    /// each, newest first; and the newest `service_limit` that cover an incident of
+    /// `service`. Only the index is read, never a whole body, so the cost stays small however
+    /// common the words are; the caller ranks them. Post-mortems that cover `exclude` are left
+    /// out.
+    async fn seen_before_candidates(
         &mut self,
         terms: &[String],
         limit: i64,
-        exclude: IncidentId,
-    ) -> Result<Vec<TitleCandidate>>;
-    /// The newest post-mortems that cover an incident of `service`.
-    /// Post-mortems that cover `exclude` are left out.
-    async fn service_post_mortem_ids(
-        &mut self,
         service: ServiceId,
-        limit: i64,
+        service_limit: i64,
         exclude: IncidentId,
-    ) -> Result<Vec<i64>>;
+    ) -> Result<SeenBeforeCandidates>;
     /// The title, status and body of post-mortems by id, in one statement (unknown ids are
     /// left out; no order).
     async fn post_mortem_briefs(&mut self, ids: &[i64]) -> Result<Vec<PostMortemBrief>>;

@@ -402,60 +402,60 @@ macro_rules! post_mortems_tx_impl {
                     .collect())
             }
 
-            async fn post_mortem_title_candidates(
+            async fn seen_before_candidates(
                 &mut self,
                 terms: &[String],
                 limit: i64,
-                exclude: watchbill_core::IncidentId,
-            ) -> Result<Vec<TitleCandidate>> {
-                if terms.is_empty() {
-                    return Ok(Vec::new());
-                }
-                // Both queries and the titles in one statement: this runs on the way to a page.
-                let sql = format!(
-                    "SELECT p.id, p.title, p.tags FROM post_mortems p \
-                     JOIN (SELECT id FROM ({every}) e UNION SELECT id FROM ({any}) a) c ON c.id = p.id \
-                     WHERE NOT EXISTS (SELECT 1 FROM post_mortem_incidents pi WHERE pi.post_mortem_id = p.id \
-                     AND pi.incident_id = $4) ORDER BY p.id DESC",
-                    every = $newest_in_title,
-                    any = $newest_in_title.replace("$1", "$3"),
-                );
-                sqlx::query(&sql)
-                    .bind($query(terms, crate::post_mortems_sql::Terms::AllInTitle))
-                    .bind(limit)
-                    .bind($query(terms, crate::post_mortems_sql::Terms::AnyInTitle))
-                    .bind(exclude.0)
-                    .fetch_all(&mut *self.tx)
-                    .await?
-                    .iter()
-                    .map(|row| {
-                        let tags: String = row.try_get("tags")?;
-                        Ok(TitleCandidate { id: row.try_get("id")?, title: row.try_get("title")?, tags: tags_from(&tags) })
-                    })
-                    .collect()
-            }
-
-            async fn service_post_mortem_ids(
-                &mut self,
                 service: watchbill_core::ServiceId,
-                limit: i64,
+                service_limit: i64,
                 exclude: watchbill_core::IncidentId,
-            ) -> Result<Vec<i64>> {
-                sqlx::query(
-                    "SELECT DISTINCT pi.post_mortem_id AS id FROM post_mortem_incidents pi \
+            ) -> Result<SeenBeforeCandidates> {
+                // The service's part takes $1 to $3 in both forms, the title words' $4 to $6.
+                let by_service = "SELECT id, '' AS title, '' AS tags, CAST(1 AS BIGINT) AS by_service FROM (\
+                     SELECT DISTINCT pi.post_mortem_id AS id FROM post_mortem_incidents pi \
                      JOIN incidents i ON i.id = pi.incident_id WHERE i.service_id = $1 \
                      AND NOT EXISTS (SELECT 1 FROM post_mortem_incidents own \
                      WHERE own.post_mortem_id = pi.post_mortem_id AND own.incident_id = $3) \
-                     ORDER BY id DESC LIMIT $2",
-                )
-                .bind(service.0)
-                .bind(limit)
-                .bind(exclude.0)
-                .fetch_all(&mut *self.tx)
-                .await?
-                .iter()
-                .map(|row| Ok(row.try_get("id")?))
-                .collect()
+                     ORDER BY id DESC LIMIT $2) s";
+                let query = if terms.is_empty() {
+                    sqlx::query(by_service)
+                        .bind(service.0)
+                        .bind(service_limit)
+                        .bind(exclude.0)
+                        .fetch_all(&mut *self.tx)
+                        .await?
+                } else {
+                    let sql = format!(
+                        "SELECT p.id, p.title, p.tags, CAST(0 AS BIGINT) AS by_service FROM post_mortems p \
+                         JOIN (SELECT id FROM ({every}) e UNION SELECT id FROM ({any}) a) c ON c.id = p.id \
+                         WHERE NOT EXISTS (SELECT 1 FROM post_mortem_incidents pi WHERE pi.post_mortem_id = p.id \
+                         AND pi.incident_id = $3) UNION ALL {by_service}",
+                        every = $newest_in_title.replace("$1", "$4").replace("$2", "$5"),
+                        any = $newest_in_title.replace("$1", "$6").replace("$2", "$5"),
+                    );
+                    sqlx::query(&sql)
+                        .bind(service.0)
+                        .bind(service_limit)
+                        .bind(exclude.0)
+                        .bind($query(terms, crate::post_mortems_sql::Terms::AllInTitle))
+                        .bind(limit)
+                        .bind($query(terms, crate::post_mortems_sql::Terms::AnyInTitle))
+                        .fetch_all(&mut *self.tx)
+                        .await?
+                };
+                let mut found = SeenBeforeCandidates::default();
+                for row in &query {
+                    let id: i64 = row.try_get("id")?;
+                    if row.try_get::<i64, _>("by_service")? == 1 {
+                        found.by_service.push(id);
+                    } else {
+                        let tags: String = row.try_get("tags")?;
+                        found.by_title.push(TitleCandidate { id, title: row.try_get("title")?, tags: tags_from(&tags) });
+                    }
+                }
+                found.by_title.sort_by(|a, b| b.id.cmp(&a.id));
+                found.by_service.sort_by(|a, b| b.cmp(a));
+                Ok(found)
             }
 
             async fn post_mortem_briefs(&mut self, ids: &[i64]) -> Result<Vec<PostMortemBrief>> {

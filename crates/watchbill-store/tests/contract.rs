@@ -1433,50 +1433,57 @@ mod post_mortems {
         // Any word of a title or tag for "seen before" (not of a body), and the service's own
         // post-mortems.
         let any = tx
-            .post_mortem_title_candidates(
+            .seen_before_candidates(
                 &[
                     "invoices".to_owned(),
                     "failover".to_owned(),
                     "nothing".to_owned(),
                 ],
                 5,
+                billing.id,
+                5,
                 open.id,
             )
             .await
             .unwrap();
-        assert_eq!(any.len(), 2, "{any:?}");
-        assert_eq!(any[0].title, "Database failover", "newest first");
+        assert_eq!(any.by_title.len(), 2, "{any:?}");
+        assert_eq!(any.by_title[0].title, "Database failover", "newest first");
+        assert_eq!(any.by_service, [in_body.id], "the service's own");
         let both = tx
-            .post_mortem_title_candidates(&["video".to_owned(), "timeout".to_owned()], 1, open.id)
+            .seen_before_candidates(
+                &["video".to_owned(), "timeout".to_owned()],
+                1,
+                billing.id,
+                5,
+                open.id,
+            )
             .await
             .unwrap();
         assert_eq!(
-            both.iter().map(|c| c.id).collect::<Vec<_>>(),
+            both.by_title.iter().map(|c| c.id).collect::<Vec<_>>(),
             [in_title.id],
             "the title that holds every word"
         );
-        assert_eq!(
-            tx.service_post_mortem_ids(billing.id, 5, open.id)
-                .await
-                .unwrap(),
-            [in_body.id]
-        );
+        let no_words = tx
+            .seen_before_candidates(&[], 5, billing.id, 5, open.id)
+            .await
+            .unwrap();
+        assert!(no_words.by_title.is_empty());
+        assert_eq!(no_words.by_service, [in_body.id]);
         assert_eq!(tx.post_mortem_tickets(in_title.id).await.unwrap().len(), 1);
         assert_eq!(
             tx.incident_post_mortems(cdn.id).await.unwrap()[0].id,
             in_title.id
         );
         // Those that cover the incident at hand are left out.
-        assert!(tx
-            .service_post_mortem_ids(billing.id, 5, invoices.id)
+        let own = tx
+            .seen_before_candidates(&["invoices".to_owned()], 5, billing.id, 5, invoices.id)
             .await
-            .unwrap()
-            .is_empty());
-        assert!(tx
-            .post_mortem_title_candidates(&["invoices".to_owned()], 5, invoices.id)
-            .await
-            .unwrap()
-            .is_empty());
+            .unwrap();
+        assert!(
+            own.by_title.is_empty() && own.by_service.is_empty(),
+            "{own:?}"
+        );
         let mut briefs = tx
             .post_mortem_briefs(&[in_body.id, 999, in_title.id])
             .await
@@ -1538,18 +1545,71 @@ mod post_mortems {
     }
 }
 
-mod escalation {
-    //! The set-based writes the escalation engine makes for many incidents at once.
+mod paging {
+    //! What the paging loop reads and writes in one statement for many rows: an event's route,
+    //! and the escalation engine's writes for many incidents at once.
 
     use jiff::{SignedDuration, Timestamp};
     use watchbill_core::paging::{Step, Urgency};
     use watchbill_core::IncidentId;
-    use watchbill_store::paging::{NewIncident, NotificationInput, ServiceInput};
+    use watchbill_store::paging::{
+        IntegrationInput, IntegrationKind, NewIncident, NotificationInput, ServiceInput,
+    };
     use watchbill_store::Backend;
 
     use super::{open, seed_team};
 
-    contract!(many_incidents_escalate_in_one_write);
+    contract!(
+        an_event_key_finds_its_service_and_maintenance,
+        many_incidents_escalate_in_one_write
+    );
+
+    async fn an_event_key_finds_its_service_and_maintenance(backend: Backend) {
+        let (_db, store) = open(backend).await;
+        let (_, team) = seed_team(&store).await;
+        let mut tx = store.write().await.unwrap();
+        let service = tx
+            .insert_service(&ServiceInput {
+                team_id: team.id,
+                name: "Course platform".to_owned(),
+                description: "Videos and quizzes".to_owned(),
+                escalation_policy_id: None,
+                default_urgency: Urgency::Low,
+                low_urgency_tickets: true,
+            })
+            .await
+            .unwrap();
+        let integration = tx
+            .insert_integration(&IntegrationInput {
+                service_id: service.id,
+                kind: IntegrationKind::EventsV2,
+                name: "Events".to_owned(),
+                rate_per_minute: 60,
+            })
+            .await
+            .unwrap();
+        let now = Timestamp::now();
+        let route = tx
+            .intake_route(&integration.secret, now)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(route.integration, integration);
+        assert_eq!(route.service, service);
+        assert!(!route.in_maintenance);
+        assert_eq!(tx.intake_route("no-such-key", now).await.unwrap(), None);
+        let hour = SignedDuration::from_hours(1);
+        tx.insert_maintenance(service.id, now - hour, Some(now + hour), "upgrade")
+            .await
+            .unwrap();
+        let during = tx.intake_route(&integration.secret, now).await.unwrap();
+        assert!(during.unwrap().in_maintenance);
+        let after = tx
+            .intake_route(&integration.secret, now + hour + hour)
+            .await
+            .unwrap();
+        assert!(!after.unwrap().in_maintenance, "the window has ended");
+    }
 
     async fn many_incidents_escalate_in_one_write(backend: Backend) {
         let (_db, store) = open(backend).await;

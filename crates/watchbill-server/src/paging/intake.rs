@@ -132,7 +132,17 @@ impl Lookups {
         if let Some(found) = self.integrations.get(key) {
             return Ok(found.clone());
         }
-        let found = tx.find_integration_by_secret(key).await?;
+        // The key's service and its maintenance come in the same statement; most batches
+        // need them.
+        let found = match tx.intake_route(key, tx.now()).await? {
+            Some(route) => {
+                let service = route.service.id;
+                self.services.insert(service, route.service);
+                self.maintenance.insert(service, route.in_maintenance);
+                Some(route.integration)
+            }
+            None => None,
+        };
         self.integrations.insert(key.to_owned(), found.clone());
         Ok(found)
     }

@@ -52,19 +52,24 @@ pub async fn lookup(
     limit: usize,
 ) -> Result<Vec<SeenBefore>, StoreError> {
     let terms = search_terms(&incident.title, TERMS);
-    let text: Vec<(i64, f64)> = tx
-        .post_mortem_title_candidates(&terms, CANDIDATES, incident.id)
-        .await?
+    let candidates = tx
+        .seen_before_candidates(
+            &terms,
+            CANDIDATES,
+            incident.service_id,
+            SERVICE_CANDIDATES,
+            incident.id,
+        )
+        .await?;
+    let text: Vec<(i64, f64)> = candidates
+        .by_title
         .into_iter()
         .map(|c| {
             let words = format!("{} {}", c.title, c.tags.join(" "));
             (c.id, title_similarity(&terms, &words))
         })
         .collect();
-    let service = tx
-        .service_post_mortem_ids(incident.service_id, SERVICE_CANDIDATES, incident.id)
-        .await?;
-    let ranked = rank_matches(&text, &service);
+    let ranked = rank_matches(&text, &candidates.by_service);
     if ranked.is_empty() {
         return Ok(Vec::new());
     }
