@@ -752,7 +752,9 @@ macro_rules! paging_tx_impl {
                         "SELECT {INCIDENT_COLUMNS} FROM incidents WHERE service_id = $1 AND status <> 'resolved' \
                          AND dedup_key IN ({placeholders})"
                     );
-                    let mut query = sqlx::query(&sql).bind(service.0);
+                    // Planned afresh each time: the text varies with the number of keys, and a
+                    // plan kept from when the table was small would scan it whole as it grows.
+                    let mut query = sqlx::query(&sql).persistent(false).bind(service.0);
                     for key in chunk {
                         query = query.bind(key);
                     }
