@@ -392,9 +392,6 @@ pub trait PagingTx: Send {
     async fn add_alert(&mut self, id: IncidentId) -> Result<()>;
     /// Moves an incident to `status`, stamping when.
     async fn set_incident_status(&mut self, id: IncidentId, status: IncidentStatus) -> Result<()>;
-    async fn set_incident_step(&mut self, id: IncidentId, step: Step) -> Result<()>;
-    async fn set_assignees(&mut self, id: IncidentId, users: &[UserId]) -> Result<()>;
-    async fn add_assignee(&mut self, id: IncidentId, user: UserId) -> Result<()>;
     async fn incident(&mut self, id: IncidentId) -> Result<Incident>;
     async fn incidents(&mut self, filter: &IncidentFilter) -> Result<Vec<Incident>>;
 
@@ -462,11 +459,6 @@ pub trait PagingTx: Send {
     ) -> Result<Vec<EscalationTimer>>;
 
     // The notification outbox.
-    /// Queues a notification; `None` when one with the same idempotency key exists.
-    async fn insert_notification(
-        &mut self,
-        input: &NotificationInput,
-    ) -> Result<Option<Notification>>;
     /// Due pending notifications, leased until `lease_until` and counted as an attempt, so
     /// that a crashed sender's work is retried after the lease but not before.
     async fn claim_due_notifications(
@@ -475,7 +467,6 @@ pub trait PagingTx: Send {
         lease_until: Timestamp,
         limit: i64,
     ) -> Result<Vec<Notification>>;
-    async fn mark_notification_sent(&mut self, id: i64) -> Result<()>;
     /// Records a failed attempt; retried at `retry_at`, or failed for good without one.
     async fn mark_notification_failed(
         &mut self,

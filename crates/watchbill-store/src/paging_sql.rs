@@ -662,39 +662,6 @@ macro_rules! paging_tx_impl {
                 Ok(())
             }
 
-            async fn set_incident_step(&mut self, id: IncidentId, step: Step) -> Result<()> {
-                sqlx::query("UPDATE incidents SET escalation_level = $1, escalation_pass = $2 WHERE id = $3")
-                    .bind(step.level as i64)
-                    .bind(i64::from(step.pass))
-                    .bind(id.0)
-                    .execute(&mut *self.tx)
-                    .await?;
-                Ok(())
-            }
-
-            async fn set_assignees(&mut self, id: IncidentId, users: &[UserId]) -> Result<()> {
-                sqlx::query("DELETE FROM incident_assignees WHERE incident_id = $1")
-                    .bind(id.0)
-                    .execute(&mut *self.tx)
-                    .await?;
-                for user in users {
-                    self.add_assignee(id, *user).await?;
-                }
-                Ok(())
-            }
-
-            async fn add_assignee(&mut self, id: IncidentId, user: UserId) -> Result<()> {
-                sqlx::query(
-                    "INSERT INTO incident_assignees (incident_id, user_id) VALUES ($1, $2) ON CONFLICT (incident_id, user_id) DO NOTHING",
-                )
-                .bind(id.0)
-                .bind(user.0)
-                .execute(&mut *self.tx)
-                .await
-                .map_err(|e| StoreError::from_sqlx(e, "this assignee"))?;
-                Ok(())
-            }
-
             async fn incident(&mut self, id: IncidentId) -> Result<Incident> {
                 let row = sqlx::query(&format!("SELECT {INCIDENT_COLUMNS} FROM incidents WHERE id = $1"))
                     .bind(id.0)
@@ -1198,24 +1165,6 @@ macro_rules! paging_tx_impl {
                     .collect()
             }
 
-            async fn insert_notification(&mut self, input: &NotificationInput) -> Result<Option<Notification>> {
-                let row = sqlx::query(&format!(
-                    "INSERT INTO notifications (idempotency_key, incident_id, user_id, kind, address, status, attempts, due_at, created_at) \
-                     VALUES ($1, $2, $3, $4, $5, 'pending', 0, $6, $7) ON CONFLICT (idempotency_key) DO NOTHING \
-                     RETURNING {NOTIFICATION_COLUMNS}"
-                ))
-                .bind(&input.idempotency_key)
-                .bind(input.incident_id.0)
-                .bind(input.user_id.0)
-                .bind(&input.kind)
-                .bind(&input.address)
-                .bind(seconds(input.due_at))
-                .bind(seconds(self.now))
-                .fetch_optional(&mut *self.tx)
-                .await?;
-                row.as_ref().map(notification_from).transpose()
-            }
-
             async fn claim_due_notifications(&mut self, now: Timestamp, lease_until: Timestamp, limit: i64) -> Result<Vec<Notification>> {
                 let rows = sqlx::query(concat!(
                     "SELECT id FROM notifications WHERE status = 'pending' AND due_at <= $1 ORDER BY due_at, id LIMIT $2 ",
@@ -1240,15 +1189,6 @@ macro_rules! paging_tx_impl {
                 let mut notifications = claimed.iter().map(notification_from).collect::<Result<Vec<_>>>()?;
                 notifications.sort_by_key(|n| n.id);
                 Ok(notifications)
-            }
-
-            async fn mark_notification_sent(&mut self, id: i64) -> Result<()> {
-                sqlx::query("UPDATE notifications SET status = 'sent', sent_at = $1, last_error = '' WHERE id = $2")
-                    .bind(seconds(self.now))
-                    .bind(id)
-                    .execute(&mut *self.tx)
-                    .await?;
-                Ok(())
             }
 
             async fn mark_notification_failed(&mut self, id: i64, error: &str, retry_at: Option<Timestamp>) -> Result<()> {

@@ -454,7 +454,7 @@ async fn apply(
         IncidentAction::Reassign(user) => {
             let incident = open_incident(tx, id).await?;
             let person = tx.user(user).await?;
-            tx.set_assignees(id, &[]).await?;
+            tx.clear_assignees(&[id]).await?;
             if incident.status == IncidentStatus::Acknowledged {
                 tx.set_incident_status(id, IncidentStatus::Triggered)
                     .await?;

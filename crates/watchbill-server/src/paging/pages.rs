@@ -7,6 +7,7 @@
 //! it pages. A manual page (a responder added, a reassignment) takes the same path with one
 //! incident.
 
+use std::collections::hash_map::Entry;
 use std::collections::{HashMap, HashSet};
 
 use jiff::SignedDuration;
@@ -29,24 +30,21 @@ impl People {
         tx: &mut dyn Tx,
         user: UserId,
     ) -> Result<&(User, Vec<ContactMethod>, Vec<NotificationRule>), StoreError> {
-        if !self.known.contains_key(&user) {
-            let found = (
+        Ok(match self.known.entry(user) {
+            Entry::Occupied(known) => known.into_mut(),
+            Entry::Vacant(slot) => slot.insert((
                 tx.user(user).await?,
                 tx.contact_methods(user).await?,
                 tx.rules(user).await?,
-            );
-            self.known.insert(user, found);
-        }
-        self.known
-            .get(&user)
-            .ok_or_else(|| StoreError::Corrupt("a person read but not kept".to_owned()))
+            )),
+        })
     }
 }
 
 /// A timeline line in the order it was planned. A paging line names only the notifications
 /// that turn out to be new when written, so it is composed then.
 #[derive(Debug)]
-enum Entry {
+enum Planned {
     Line {
         incident: IncidentId,
         kind: &'static str,
@@ -67,13 +65,13 @@ pub struct PageBatch {
     cleared: Vec<IncidentId>,
     assignees: Vec<(IncidentId, UserId)>,
     notifications: Vec<NotificationInput>,
-    entries: Vec<Entry>,
+    entries: Vec<Planned>,
 }
 
 impl PageBatch {
     /// A timeline line by watchbill itself, kept in order with the paging lines.
     pub fn line(&mut self, incident: IncidentId, kind: &'static str, message: String) {
-        self.entries.push(Entry::Line {
+        self.entries.push(Planned::Line {
             incident,
             kind,
             message,
@@ -152,7 +150,7 @@ impl PageBatch {
                     due_at: due,
                 });
             }
-            self.entries.push(Entry::Paging {
+            self.entries.push(Planned::Paging {
                 incident: incident.id,
                 person: person.name.clone(),
                 reason: reason.to_owned(),
@@ -184,12 +182,12 @@ impl PageBatch {
         let mut lines = Vec::with_capacity(self.entries.len());
         for entry in self.entries {
             match entry {
-                Entry::Line {
+                Planned::Line {
                     incident,
                     kind,
                     message,
                 } => lines.push((incident, kind.to_owned(), "watchbill".to_owned(), message)),
-                Entry::Paging {
+                Planned::Paging {
                     incident,
                     person,
                     reason,
