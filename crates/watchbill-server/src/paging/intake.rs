@@ -1,6 +1,6 @@
 //! Intake: accepted events become incidents, durably, many per commit.
 //!
-//! Handlers hand each request's events to [`Intake::submit`] and wait. Writer tasks take
+//! Handlers hand each request's events to [`Intake::submit`] and wait. The writer task takes
 //! whatever requests are waiting, apply them all in one transaction and commit once, then
 //! answer every request. So an event is acknowledged only after its commit, and throughput is
 //! not bound to one disk flush per request: under load, one flush serves a whole batch.
@@ -10,7 +10,7 @@ use std::sync::Arc;
 
 use jiff::Timestamp;
 
-use tokio::sync::{mpsc, oneshot, Mutex, Notify};
+use tokio::sync::{mpsc, oneshot, Notify};
 use watchbill_core::paging::{outcome, EventAction, Outcome};
 use watchbill_core::{IncidentId, IntegrationId};
 use watchbill_store::paging::{EventInput, Integration, IntegrationKind, NewIncident};
@@ -95,11 +95,10 @@ pub struct Intake {
     sender: mpsc::Sender<Job>,
 }
 
-/// What every writer shares.
+/// What the writer works with.
 #[derive(Debug)]
-struct Writers {
+struct Writer {
     store: Arc<dyn Store>,
-    receiver: Mutex<mpsc::Receiver<Job>>,
     wake_engine: Arc<Notify>,
     limiter: RateLimiter,
 }
@@ -204,13 +203,12 @@ impl Intake {
     /// 1,000 events a second (BENCHMARKS.md). Servers sharing a database each have their own.
     pub fn start(store: Arc<dyn Store>, wake_engine: Arc<Notify>) -> Intake {
         let (sender, receiver) = mpsc::channel::<Job>(16 * BATCH);
-        let shared = Arc::new(Writers {
+        let writer = Writer {
             store,
-            receiver: Mutex::new(receiver),
             wake_engine,
             limiter: RateLimiter::default(),
-        });
-        tokio::spawn(writer(shared));
+        };
+        tokio::spawn(write(writer, receiver));
         Intake { sender }
     }
 
@@ -225,23 +223,16 @@ impl Intake {
     }
 }
 
-async fn writer(shared: Arc<Writers>) {
-    loop {
-        let mut jobs = Vec::new();
-        {
-            let mut receiver = shared.receiver.lock().await;
-            let Some(first) = receiver.recv().await else {
-                return;
-            };
-            jobs.push(first);
-            while jobs.len() < BATCH {
-                match receiver.try_recv() {
-                    Ok(job) => jobs.push(job),
-                    Err(_) => break,
-                }
+async fn write(writer: Writer, mut receiver: mpsc::Receiver<Job>) {
+    while let Some(first) = receiver.recv().await {
+        let mut jobs = vec![first];
+        while jobs.len() < BATCH {
+            match receiver.try_recv() {
+                Ok(job) => jobs.push(job),
+                Err(_) => break,
             }
         }
-        commit_batch(&shared, jobs).await;
+        commit_batch(&writer, jobs).await;
     }
 }
 
@@ -252,12 +243,12 @@ const ATTEMPTS: u32 = 10;
 /// opened the same incident at the same moment, or a deadlock between two batches) retries
 /// the batch, which then sees that incident. Retries wait a little longer each time, with
 /// jitter, so writers that collided do not collide again in lockstep.
-async fn commit_batch(shared: &Writers, jobs: Vec<Job>) {
+async fn commit_batch(writer: &Writer, jobs: Vec<Job>) {
     tracing::trace!(requests = jobs.len(), "intake batch");
     let mut attempt = 0;
     let results = loop {
         attempt += 1;
-        match apply_batch(shared, &jobs).await {
+        match apply_batch(writer, &jobs).await {
             Ok(results) => break Ok(results),
             Err(error) if error.is_retryable() && attempt < ATTEMPTS => {
                 tracing::debug!(%error, attempt, "intake batch conflicted; retrying");
@@ -278,7 +269,7 @@ async fn commit_batch(shared: &Writers, jobs: Vec<Job>) {
                 let _ = job.reply.send(result);
             }
             if opened {
-                shared.wake_engine.notify_one();
+                writer.wake_engine.notify_one();
             }
         }
         Err(error) => {
@@ -292,8 +283,8 @@ async fn commit_batch(shared: &Writers, jobs: Vec<Job>) {
 
 type JobResult = Result<Vec<Accepted>, IntakeError>;
 
-async fn apply_batch(shared: &Writers, jobs: &[Job]) -> Result<Vec<JobResult>, StoreError> {
-    let mut tx = shared.store.write().await?;
+async fn apply_batch(writer: &Writer, jobs: &[Job]) -> Result<Vec<JobResult>, StoreError> {
+    let mut tx = writer.store.write().await?;
     let mut lookups = Lookups::default();
     let mut batch = Batch::default();
     // Every trigger's open incident, found in one query per service.
@@ -316,7 +307,7 @@ async fn apply_batch(shared: &Writers, jobs: &[Job]) -> Result<Vec<JobResult>, S
             tx.as_mut(),
             &mut lookups,
             &mut batch,
-            &shared.limiter,
+            &writer.limiter,
             &job.submission,
             index,
         )
