@@ -317,19 +317,23 @@ macro_rules! paging_tx_impl {
             }
 
             async fn intake_route(&mut self, secret: &str, at: Timestamp) -> Result<Option<IntakeRoute>> {
-                let service_columns: Vec<String> = SERVICE_COLUMNS
-                    .split(", ")
-                    .map(|column| format!("s.{column} AS service_{column}"))
-                    .collect();
-                let integration_columns: Vec<String> =
-                    INTEGRATION_COLUMNS.split(", ").map(|column| format!("i.{column}")).collect();
-                let row = sqlx::query(&format!(
-                    "SELECT {}, {}, EXISTS (SELECT 1 FROM maintenance_windows m WHERE m.service_id = s.id \
-                     AND m.start_at <= $2 AND (m.end_at IS NULL OR m.end_at > $2)) AS in_maintenance \
-                     FROM integrations i JOIN services s ON s.id = i.service_id WHERE i.secret = $1",
-                    integration_columns.join(", "),
-                    service_columns.join(", ")
-                ))
+                // Every batch of events asks this; its text is written once.
+                static SQL: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+                    let service_columns: Vec<String> = SERVICE_COLUMNS
+                        .split(", ")
+                        .map(|column| format!("s.{column} AS service_{column}"))
+                        .collect();
+                    let integration_columns: Vec<String> =
+                        INTEGRATION_COLUMNS.split(", ").map(|column| format!("i.{column}")).collect();
+                    format!(
+                        "SELECT {}, {}, EXISTS (SELECT 1 FROM maintenance_windows m WHERE m.service_id = s.id \
+                         AND m.start_at <= $2 AND (m.end_at IS NULL OR m.end_at > $2)) AS in_maintenance \
+                         FROM integrations i JOIN services s ON s.id = i.service_id WHERE i.secret = $1",
+                        integration_columns.join(", "),
+                        service_columns.join(", ")
+                    )
+                });
+                let row = sqlx::query(SQL.as_str())
                 .bind(secret)
                 .bind(seconds(at))
                 .fetch_optional(&mut *self.tx)
