@@ -29,6 +29,12 @@ def main():
     parser.add_argument("--batch", type=int, default=32, help="alerts per transaction")
     parser.add_argument("--batches", type=int, default=2000)
     parser.add_argument("--page-size", type=int, default=4096)
+    parser.add_argument("--no-timeline", action="store_true",
+                        help="leave out the timeline line of each alert")
+    parser.add_argument("--no-event-index", action="store_true",
+                        help="drop the events' per-incident index")
+    parser.add_argument("--no-count", action="store_true",
+                        help="leave out the update of the alert counts")
     args = parser.parse_args()
     workdir = tempfile.mkdtemp(prefix="watchbill-sqlite-writes-")
     db = sqlite3.connect(os.path.join(workdir, "bench.db"), isolation_level=None)
@@ -38,6 +44,8 @@ def main():
     for path in sorted(glob.glob(os.path.join(MIGRATIONS, "*.sql"))):
         with open(path) as f:
             db.executescript(f.read())
+    if args.no_event_index:
+        db.execute("DROP INDEX events_by_incident")
     db.execute("INSERT INTO teams (id, name, description, created_at, updated_at) VALUES (1, 'Bench', '', 0, 0)")
     db.execute(
         "INSERT INTO services (id, team_id, name, description, default_urgency, created_at, updated_at) "
@@ -53,13 +61,15 @@ def main():
         ids = random.sample(range(1, INCIDENTS + 1), args.batch)
         db.execute("BEGIN IMMEDIATE")
         cases = " ".join(f"WHEN {i} THEN 1" for i in ids)
-        db.execute(
+        if not args.no_count:
+          db.execute(
             f"UPDATE incidents SET alert_count = alert_count + CASE id {cases} END, last_alert_at = ? "
             f"WHERE id IN ({','.join(map(str, ids))})", (now,))
         lines = []
         for i in ids:
             lines += [i, now, "alert", "Events (bench)", f"Another alert: Load test key-{i}"]
-        db.execute(
+        if not args.no_timeline:
+          db.execute(
             "INSERT INTO incident_log (incident_id, at, kind, actor, message) VALUES "
             + ", ".join("(?, ?, ?, ?, ?)" for _ in ids), lines)
         events = []

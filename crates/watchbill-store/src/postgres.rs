@@ -16,6 +16,9 @@ use crate::{Backend, MigrationReport, Store, StoreError, Tx};
 /// The advisory lock key held while migrating ("watchbil" in ASCII).
 const MIGRATION_LOCK: i64 = 0x7761_7463_6862_696c;
 
+/// How long a pooled connection may sit unused before it is checked again.
+const PING_WHEN_IDLE_FOR: Duration = Duration::from_secs(30);
+
 /// A store in a PostgreSQL database.
 #[derive(Debug)]
 pub struct PostgresStore {
@@ -26,9 +29,23 @@ pub struct PostgresStore {
 impl PostgresStore {
     pub async fn open(url: &str, clock: Arc<dyn Clock>) -> Result<PostgresStore, StoreError> {
         let options: PgConnectOptions = url.parse().map_err(StoreError::Database)?;
+        // A few connections are kept open, so the first burst after a start or a quiet spell
+        // does not wait for new sessions. A connection is pinged only when it has been idle
+        // a while (a restarted database or a dropped link shows there), not before every
+        // transaction, which would add a round trip to each.
         let pool = PgPoolOptions::new()
             .max_connections(16)
+            .min_connections(4)
             .acquire_timeout(Duration::from_secs(10))
+            .test_before_acquire(false)
+            .before_acquire(|connection, meta| {
+                Box::pin(async move {
+                    if meta.idle_for >= PING_WHEN_IDLE_FOR {
+                        sqlx::Connection::ping(connection).await?;
+                    }
+                    Ok(true)
+                })
+            })
             .connect_with(
                 options
                     .application_name("watchbill")

@@ -36,13 +36,17 @@ impl SqliteStore {
             // Intake's multi-row statements come in a few dozen shapes; keep them all prepared.
             .statement_cache_capacity(512)
             .foreign_keys(true);
+        // A connection to a local file does not go stale, so it is not pinged before each
+        // transaction: a ping is a round trip to the connection's thread.
         let writer = SqlitePoolOptions::new()
             .max_connections(1)
+            .test_before_acquire(false)
             .connect_with(options.clone())
             .await
             .map_err(StoreError::Database)?;
         let reader = SqlitePoolOptions::new()
             .max_connections(4)
+            .test_before_acquire(false)
             .connect_with(options.read_only(true))
             .await
             .map_err(StoreError::Database)?;

@@ -28,6 +28,12 @@ use crate::roster::RosterCache;
 
 /// How long a claimed notification stays reserved for its sender.
 const LEASE: SignedDuration = SignedDuration::from_secs(30);
+/// How many claims of notifications [`Engine::run`] sends at once.
+const IN_FLIGHT: usize = 4;
+/// How often [`Engine::run`] does the chores that are rarely due.
+const CHORES_EVERY: Duration = Duration::from_millis(200);
+/// The most notifications one claim takes.
+const CLAIM: i64 = 128;
 /// Attempts before a notification is given up.
 const MAX_ATTEMPTS: i64 = 5;
 /// How many past post-mortems a page names.
@@ -80,6 +86,16 @@ struct PageCache {
     seen_before: HashMap<IncidentId, Vec<SeenBefore>>,
 }
 
+/// How a background delivery ended: (sent, failed), or why not.
+type Delivered = Result<Result<(usize, usize), StoreError>, tokio::task::JoinError>;
+
+/// Claimed notifications, each with what it says, and the incidents of those no longer wanted.
+#[derive(Debug, Default)]
+struct Prepared {
+    pages: Vec<(Notification, Page)>,
+    stale: Vec<IncidentId>,
+}
+
 /// What one step did; tests step the engine and look.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 pub struct StepReport {
@@ -126,42 +142,114 @@ impl Engine {
         }
     }
 
-    /// Runs steps until `shutdown` completes: at every wake-up (a new incident, an action) and
-    /// at least every `tick`.
+    /// Runs passes until `shutdown` completes: at every wake-up (a new incident, an action) and
+    /// at least every `tick`. Unlike [`Engine::step`], a pass does not wait for its pages to be
+    /// sent: they go out in the background (at most [`IN_FLIGHT`] claims at a time) while the
+    /// next pass already fires the escalations that came due meanwhile. The chores that are
+    /// rarely due (silent heartbeats, outgoing webhooks, notices) run at most every
+    /// [`CHORES_EVERY`], not at every pass.
     pub async fn run(self, tick: Duration, shutdown: impl std::future::Future<Output = ()>) {
         tokio::pin!(shutdown);
+        let mut deliveries = JoinSet::new();
+        let mut chores_done: Option<std::time::Instant> = None;
         loop {
-            match self.step().await {
-                Ok(report) if report.escalations + report.sent + report.failed > 0 => {
-                    tracing::debug!(?report, "engine step");
-                    // More may be waiting; go again at once.
-                    continue;
+            let chores = chores_done.is_none_or(|at| at.elapsed() >= CHORES_EVERY);
+            if chores {
+                chores_done = Some(std::time::Instant::now());
+            }
+            let busy = match self.pass(chores).await {
+                Ok((report, prepared)) => {
+                    let busy =
+                        report.escalations + report.sent + report.failed > 0 || prepared.is_some();
+                    if busy {
+                        tracing::debug!(?report, "engine pass");
+                    }
+                    if let Some(prepared) = prepared {
+                        while deliveries.len() >= IN_FLIGHT {
+                            if let Some(done) = deliveries.join_next().await {
+                                Self::reap(done);
+                            }
+                        }
+                        let engine = self.clone();
+                        deliveries.spawn(async move { engine.deliver(prepared).await });
+                    }
+                    busy
                 }
-                Ok(_) => {}
-                Err(error) => tracing::warn!(%error, "engine step failed; retrying"),
+                Err(error) => {
+                    tracing::warn!(%error, "engine pass failed; retrying");
+                    false
+                }
+            };
+            while let Some(done) = deliveries.try_join_next() {
+                Self::reap(done);
+            }
+            if busy {
+                // More may be waiting; go again at once.
+                continue;
             }
             tokio::select! {
-                () = &mut shutdown => return,
+                () = &mut shutdown => break,
                 () = self.wake.notified() => {}
                 () = tokio::time::sleep(tick) => {}
             }
         }
+        // Pages already claimed are sent and recorded before the engine stops.
+        while let Some(done) = deliveries.join_next().await {
+            Self::reap(done);
+        }
     }
 
-    /// One pass: fire due escalations, then send due notifications.
+    /// Logs how a background delivery ended.
+    fn reap(done: Delivered) {
+        match done {
+            Ok(Ok((sent, failed))) => tracing::debug!(sent, failed, "pages delivered"),
+            Ok(Err(error)) => tracing::warn!(%error, "recording a delivery failed"),
+            Err(error) => tracing::error!(%error, "a delivery task failed"),
+        }
+    }
+
+    /// One step: fire due escalations, then send due notifications and wait for them, then
+    /// every chore. Tests step the engine and look.
     pub async fn step(&self) -> Result<StepReport, StoreError> {
-        let heartbeats = self.check_heartbeats().await?;
-        let escalations = self.escalate_due().await?;
+        let (mut report, prepared) = self.pass(true).await?;
+        if let Some(prepared) = prepared {
+            let (sent, failed) = self.deliver(prepared).await?;
+            report.sent += sent;
+            report.failed += failed;
+        }
+        Ok(report)
+    }
+
+    /// Fires due escalations and claims the notifications due, returned to be delivered;
+    /// with `chores`, also checks heartbeats and sends webhooks and notices.
+    async fn pass(&self, chores: bool) -> Result<(StepReport, Option<Prepared>), StoreError> {
+        let heartbeats = if chores {
+            self.check_heartbeats().await?
+        } else {
+            0
+        };
+        let (escalations, prepared) = self.escalate_due().await?;
         self.write_handoff_reports().await;
         self.queue_reminders().await;
-        let (sent, failed) = self.deliver_due().await?;
-        let (hooks_sent, hooks_failed) = self.deliver_webhooks().await?;
-        let (notices_sent, notices_failed) = self.deliver_notices().await?;
-        Ok(StepReport {
-            escalations: escalations + heartbeats,
-            sent: sent + hooks_sent + notices_sent,
-            failed: failed + hooks_failed + notices_failed,
-        })
+        let prepared = match prepared {
+            Some(prepared) => Some(prepared),
+            None => self.claim_due().await?,
+        };
+        let (mut sent, mut failed) = (0, 0);
+        if chores {
+            let (hooks_sent, hooks_failed) = self.deliver_webhooks().await?;
+            let (notices_sent, notices_failed) = self.deliver_notices().await?;
+            sent += hooks_sent + notices_sent;
+            failed += hooks_failed + notices_failed;
+        }
+        Ok((
+            StepReport {
+                escalations: escalations + heartbeats,
+                sent,
+                failed,
+            },
+            prepared,
+        ))
     }
 
     /// Whether a throttled check is due: at most once a minute of the store's clock.
@@ -427,12 +515,15 @@ impl Engine {
         Ok((sent, failed))
     }
 
-    async fn escalate_due(&self) -> Result<usize, StoreError> {
+    /// Fires the due escalation timers in one transaction. The pages they make that are due at
+    /// once are claimed and written out in that same transaction, so a first page waits for
+    /// one commit, not two; they are returned for [`Engine::deliver_due`].
+    async fn escalate_due(&self) -> Result<(usize, Option<Prepared>), StoreError> {
         let mut tx = self.store.write().await?;
         let now = tx.now();
         let timers = tx.claim_due_timers(now, 64).await?;
         if timers.is_empty() {
-            return Ok(0);
+            return Ok((0, None));
         }
         let mut step = StepCache {
             roster: self
@@ -460,9 +551,21 @@ impl Engine {
                 None => fired.cleared.push(timer.incident_id),
             }
         }
+        let paged = !fired.pages.is_empty();
         fired.write(tx.as_mut()).await?;
+        let prepared = if paged {
+            let lease_until = now.saturating_add(LEASE).unwrap_or(now);
+            let claimed = tx.claim_due_notifications(now, lease_until, CLAIM).await?;
+            // An incident read as acknowledged was triggered again by its snooze's end just
+            // now; it is read afresh.
+            let mut incidents = incidents;
+            incidents.retain(|_, incident| incident.status == IncidentStatus::Triggered);
+            Some(self.prepare(tx.as_mut(), claimed, incidents).await?)
+        } else {
+            None
+        };
         tx.commit().await?;
-        Ok(timers.len())
+        Ok((timers.len(), prepared))
     }
 
     /// Decides one timer; its writes wait in `fired`. Only a snooze's end, which is rare,
@@ -583,41 +686,66 @@ impl Engine {
     /// Sends due notifications. A claim is prepared in one read, sent concurrently, and its
     /// outcomes recorded in one write, so the database sees three transactions per claim
     /// however many pages it holds.
-    async fn deliver_due(&self) -> Result<(usize, usize), StoreError> {
+    /// Writes out what each claimed notification says. `incidents` holds those already read;
+    /// the others are read together.
+    async fn prepare(
+        &self,
+        tx: &mut dyn Tx,
+        claimed: Vec<Notification>,
+        mut incidents: HashMap<IncidentId, Incident>,
+    ) -> Result<Prepared, StoreError> {
+        let mut missing: Vec<IncidentId> = claimed
+            .iter()
+            .map(|n| n.input.incident_id)
+            .filter(|id| !incidents.contains_key(id))
+            .collect();
+        missing.sort_unstable_by_key(|id| id.0);
+        missing.dedup();
+        if !missing.is_empty() {
+            incidents.extend(
+                tx.incidents_by_ids(&missing)
+                    .await?
+                    .into_iter()
+                    .map(|incident| (incident.id, incident)),
+            );
+        }
+        let mut known = PageCache {
+            incidents,
+            ..PageCache::default()
+        };
+        let mut prepared = Prepared::default();
+        for notification in claimed {
+            match self.page(tx, &mut known, &notification).await? {
+                Some(page) => prepared.pages.push((notification, page)),
+                None => prepared.stale.push(notification.input.incident_id),
+            }
+        }
+        Ok(prepared)
+    }
+
+    /// Claims the notifications due (retries, and pages whose rule waits) and writes out what
+    /// each says; `None` when none is due.
+    async fn claim_due(&self) -> Result<Option<Prepared>, StoreError> {
         let claimed = {
             let mut tx = self.store.write().await?;
             let now = tx.now();
             let lease_until = now.saturating_add(LEASE).unwrap_or(now);
-            let claimed = tx.claim_due_notifications(now, lease_until, 128).await?;
+            let claimed = tx.claim_due_notifications(now, lease_until, CLAIM).await?;
             tx.commit().await?;
             claimed
         };
         if claimed.is_empty() {
-            return Ok((0, 0));
+            return Ok(None);
         }
-        let mut pages = Vec::with_capacity(claimed.len());
-        let mut stale = Vec::new();
-        {
-            let mut tx = self.store.read().await?;
-            let mut ids: Vec<IncidentId> = claimed.iter().map(|n| n.input.incident_id).collect();
-            ids.sort_unstable_by_key(|id| id.0);
-            ids.dedup();
-            let mut known = PageCache {
-                incidents: tx
-                    .incidents_by_ids(&ids)
-                    .await?
-                    .into_iter()
-                    .map(|incident| (incident.id, incident))
-                    .collect(),
-                ..PageCache::default()
-            };
-            for notification in claimed {
-                match self.page(tx.as_mut(), &mut known, &notification).await? {
-                    Some(page) => pages.push((notification, page)),
-                    None => stale.push(notification.input.incident_id),
-                }
-            }
-        }
+        let mut tx = self.store.read().await?;
+        Ok(Some(
+            self.prepare(tx.as_mut(), claimed, HashMap::new()).await?,
+        ))
+    }
+
+    /// Sends claimed notifications and records each outcome; returns (sent, failed).
+    async fn deliver(&self, prepared: Prepared) -> Result<(usize, usize), StoreError> {
+        let Prepared { pages, stale } = prepared;
         let mut sends = JoinSet::new();
         for (notification, page) in pages {
             let channels = self.channels.clone();

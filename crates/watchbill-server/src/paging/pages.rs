@@ -69,6 +69,11 @@ pub struct PageBatch {
 }
 
 impl PageBatch {
+    /// Whether the batch makes any notification.
+    pub fn is_empty(&self) -> bool {
+        self.notifications.is_empty()
+    }
+
     /// A timeline line by watchbill itself, kept in order with the paging lines.
     pub fn line(&mut self, incident: IncidentId, kind: &'static str, message: String) {
         self.entries.push(Planned::Line {
