@@ -2,7 +2,9 @@
 //!
 //! Writes go through a pool of exactly one connection, so transactions in this process never
 //! fight over SQLite's single write lock; reads use a separate pool and, thanks to WAL, never
-//! wait for writers. `synchronous = FULL` makes every commit durable before it returns.
+//! wait for writers. `synchronous = FULL` makes every commit durable before it returns. The
+//! log is copied back into the database file mostly by a checkpoint in the background, so the
+//! commit that fills it has little left to copy.
 
 use std::str::FromStr;
 use std::sync::Arc;
@@ -16,12 +18,52 @@ use watchbill_core::Clock;
 use crate::migrate::{CREATE_MIGRATIONS_TABLE, SQLITE};
 use crate::{Backend, MigrationReport, Store, StoreError, Tx};
 
+/// How often the background checkpoint copies the log back into the database file.
+const CHECKPOINT_EVERY: Duration = Duration::from_millis(200);
+
 /// A store in a SQLite file.
 #[derive(Debug)]
 pub struct SqliteStore {
     writer: SqlitePool,
     reader: SqlitePool,
     clock: Arc<dyn Clock>,
+    /// The background checkpoint, stopped with the store.
+    _checkpoints: Background,
+}
+
+/// A background task that stops when its owner is dropped.
+#[derive(Debug)]
+struct Background(tokio::task::JoinHandle<()>);
+
+impl Drop for Background {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+/// Copies the write-ahead log back into the database file every [`CHECKPOINT_EVERY`], on a
+/// connection of its own; a passive checkpoint never waits for the writer or readers. Left to
+/// SQLite alone, the commit that fills the log to 1,000 pages copies and flushes all of them
+/// before it returns, and every event waiting on that commit waits with it (hundreds of
+/// milliseconds here). That commit still checkpoints, because only a checkpoint made between
+/// two writes can let the log start over, but it finds nearly every page copied already.
+async fn checkpoint_in_background(pool: SqlitePool) {
+    let mut ticker = tokio::time::interval(CHECKPOINT_EVERY);
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        ticker.tick().await;
+        match sqlx::query("PRAGMA wal_checkpoint(PASSIVE)")
+            .fetch_one(&pool)
+            .await
+        {
+            Ok(row) => {
+                let log: i64 = row.try_get(1).unwrap_or(-1);
+                let copied: i64 = row.try_get(2).unwrap_or(-1);
+                tracing::trace!(log, copied, "checkpoint");
+            }
+            Err(error) => tracing::warn!(%error, "a checkpoint failed; trying again shortly"),
+        }
+    }
 }
 
 impl SqliteStore {
@@ -44,6 +86,12 @@ impl SqliteStore {
             .connect_with(options.clone())
             .await
             .map_err(StoreError::Database)?;
+        let checkpointer = SqlitePoolOptions::new()
+            .max_connections(1)
+            .test_before_acquire(false)
+            .connect_with(options.clone())
+            .await
+            .map_err(StoreError::Database)?;
         let reader = SqlitePoolOptions::new()
             .max_connections(4)
             .test_before_acquire(false)
@@ -54,6 +102,7 @@ impl SqliteStore {
             writer,
             reader,
             clock,
+            _checkpoints: Background(tokio::spawn(checkpoint_in_background(checkpointer))),
         })
     }
 }
