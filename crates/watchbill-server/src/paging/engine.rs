@@ -516,8 +516,8 @@ impl Engine {
     }
 
     /// Fires the due escalation timers in one transaction. The pages they make that are due at
-    /// once are claimed and written out in that same transaction, so a first page waits for
-    /// one commit, not two; they are returned for [`Engine::deliver_due`].
+    /// once are claimed in that same transaction, so a first page waits for one commit, not
+    /// two; they are written out and returned for [`Engine::deliver`].
     async fn escalate_due(&self) -> Result<(usize, Option<Prepared>), StoreError> {
         let mut tx = self.store.write().await?;
         let now = tx.now();
@@ -553,19 +553,25 @@ impl Engine {
         }
         let paged = !fired.pages.is_empty();
         fired.write(tx.as_mut()).await?;
-        let prepared = if paged {
+        let claimed = if paged {
             let lease_until = now.saturating_add(LEASE).unwrap_or(now);
-            let claimed = tx.claim_due_notifications(now, lease_until, CLAIM).await?;
-            // An incident read as acknowledged was triggered again by its snooze's end just
-            // now; it is read afresh.
-            let mut incidents = incidents;
-            incidents.retain(|_, incident| incident.status == IncidentStatus::Triggered);
-            Some(self.prepare(tx.as_mut(), claimed, incidents).await?)
+            tx.claim_due_notifications(now, lease_until, CLAIM).await?
         } else {
-            None
+            Vec::new()
         };
         tx.commit().await?;
-        Ok((timers.len(), prepared))
+        if claimed.is_empty() {
+            return Ok((timers.len(), None));
+        }
+        // What the pages say is read after the commit, in a read transaction: on SQLite the
+        // write transaction is the only one, and intake waits for it.
+        // An incident read as acknowledged was triggered again by its snooze's end just now;
+        // it is read afresh.
+        let mut incidents = incidents;
+        incidents.retain(|_, incident| incident.status == IncidentStatus::Triggered);
+        let mut read = self.store.read().await?;
+        let prepared = self.prepare(read.as_mut(), claimed, incidents).await?;
+        Ok((timers.len(), Some(prepared)))
     }
 
     /// Decides one timer; its writes wait in `fired`. Only a snooze's end, which is rare,
