@@ -125,6 +125,18 @@ pub fn outcome(action: EventAction, open: Option<IncidentStatus>) -> Outcome {
     }
 }
 
+/// How long an incident must go without alerts before a repeat gets a timeline line again.
+pub const ALERT_QUIET: SignedDuration = SignedDuration::from_secs(60);
+
+/// Whether a repeated alert gets a line of its own on the incident's timeline, given how many
+/// alerts the incident had before it (the one that opened it included) and when the last came.
+/// The first repeat does, and so does any that comes after [`ALERT_QUIET`] without alerts: an
+/// alert storm shows as the incident's alert count, its last alert and its list of events,
+/// not as thousands of identical lines burying what people did.
+pub fn alert_line_due(alerts_before: i64, last_alert_at: Timestamp, now: Timestamp) -> bool {
+    alerts_before <= 1 || now.duration_since(last_alert_at) >= ALERT_QUIET
+}
+
 /// Who a level of an escalation policy calls.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Target {
@@ -257,6 +269,23 @@ mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
     use crate::{ScheduleId, UserId};
+    use proptest::prelude::*;
+
+    proptest! {
+        /// The first repeat always shows; later ones only after a quiet minute.
+        #[test]
+        fn alert_lines_show_the_first_repeat_and_returns_after_quiet(
+            alerts_before in 1i64..10_000,
+            since_last in 0i64..3_600,
+        ) {
+            let last = Timestamp::from_second(1_700_000_000).unwrap();
+            let now = last + SignedDuration::from_secs(since_last);
+            prop_assert_eq!(
+                alert_line_due(alerts_before, last, now),
+                alerts_before == 1 || since_last >= 60
+            );
+        }
+    }
 
     fn policy(repeat: u32) -> Policy {
         Policy::new(

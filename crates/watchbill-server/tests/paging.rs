@@ -231,6 +231,35 @@ async fn duplicates_do_not_page_again_and_resolve_closes(backend: Backend) {
     assert_eq!(incident["alert_count"], 2);
     assert_eq!(incident["alerts"].as_array().unwrap().len(), 2);
 
+    // A storm of repeats shows in the count and the alerts, with one timeline line for the
+    // first repeat and one for a repeat after a quiet minute.
+    for n in 0..5 {
+        send_event(
+            &app,
+            trigger(&key, "disk", &format!("Disk still full ({n})")),
+        )
+        .await;
+    }
+    app.advance(61);
+    send_event(&app, trigger(&key, "disk", "Disk full once more")).await;
+    let (_, incident) = app.get("/api/v1/incidents/INC-1").await;
+    assert_eq!(incident["alert_count"], 8);
+    assert_eq!(incident["alerts"].as_array().unwrap().len(), 8);
+    let alert_lines: Vec<&str> = incident["timeline"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|entry| entry["kind"] == "alert")
+        .map(|entry| entry["message"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        alert_lines,
+        [
+            "Another alert: Disk still full",
+            "Another alert: Disk full once more"
+        ]
+    );
+
     let resolve = json!({"routing_key": key, "event_action": "resolve", "dedup_key": "disk"});
     let (status, _) = send_event(&app, resolve).await;
     assert_eq!(status, StatusCode::ACCEPTED);

@@ -10,7 +10,7 @@
 
 use std::collections::HashMap;
 
-use watchbill_core::paging::{outcome, EventAction, Outcome, Step, Urgency};
+use watchbill_core::paging::{alert_line_due, outcome, EventAction, Outcome, Step, Urgency};
 use watchbill_core::{IncidentId, ServiceId};
 use watchbill_store::paging::{EventInput, Integration, NewIncident};
 use watchbill_store::{StoreError, Tx};
@@ -43,6 +43,8 @@ pub struct Batch {
     opened: Vec<Option<IncidentId>>,
     pending: Vec<(usize, Opening)>,
     alerts: HashMap<IncidentId, i64>,
+    /// Each open incident's alert count and last alert as read, for [`alert_line_due`].
+    seen: HashMap<IncidentId, (i64, jiff::Timestamp)>,
     lines: Vec<(Slot, &'static str, String, String)>,
     events: Vec<(Option<Slot>, EventInput)>,
     /// Answers to fill in once their incident has an id: (job, event, opened index).
@@ -64,6 +66,8 @@ impl Batch {
             keys.sort();
             keys.dedup();
             for incident in tx.open_incidents_by_keys(service, &keys).await? {
+                self.seen
+                    .insert(incident.id, (incident.alert_count, incident.last_alert_at));
                 self.open
                     .insert((service, incident.dedup_key), Slot::Existing(incident.id));
             }
@@ -92,22 +96,32 @@ impl Batch {
                 let slot = slot.ok_or_else(|| {
                     StoreError::Corrupt("an alert without an incident".to_owned())
                 })?;
-                match slot {
-                    Slot::Existing(id) => *self.alerts.entry(id).or_default() += 1,
-                    Slot::New(index) => {
-                        if let Some((_, opening)) =
-                            self.pending.iter_mut().find(|(i, _)| *i == index)
-                        {
-                            opening.alerts += 1;
-                        }
+                let now = tx.now();
+                // How many alerts the incident had before this one, and when the last came.
+                let (before, last) = match slot {
+                    Slot::Existing(id) => {
+                        let added = self.alerts.entry(id).or_default();
+                        let (count, last) = self.seen.get(&id).copied().unwrap_or((1, now));
+                        let before = (count + *added, if *added > 0 { now } else { last });
+                        *added += 1;
+                        before
                     }
+                    Slot::New(index) => match self.pending.iter_mut().find(|(i, _)| *i == index) {
+                        Some((_, opening)) => {
+                            opening.alerts += 1;
+                            (opening.alerts - 1, now)
+                        }
+                        None => (1, now),
+                    },
+                };
+                if alert_line_due(before, last, now) {
+                    self.lines.push((
+                        slot,
+                        "alert",
+                        actor,
+                        format!("Another alert: {}", event.summary),
+                    ));
                 }
-                self.lines.push((
-                    slot,
-                    "alert",
-                    actor,
-                    format!("Another alert: {}", event.summary),
-                ));
                 (Some(slot), "alert_added")
             }
             _ if lookups.in_maintenance(tx, service.id).await? => (None, "suppressed"),
@@ -185,7 +199,11 @@ impl Batch {
     ) -> Result<(), StoreError> {
         let map_key = (service, key.to_owned());
         match tx.open_incident_by_dedup(service, key).await? {
-            Some(incident) => self.open.insert(map_key, Slot::Existing(incident.id)),
+            Some(incident) => {
+                self.seen
+                    .insert(incident.id, (incident.alert_count, incident.last_alert_at));
+                self.open.insert(map_key, Slot::Existing(incident.id))
+            }
             None => self.open.remove(&map_key),
         };
         Ok(())
@@ -218,6 +236,7 @@ impl Batch {
                         )
                     })?;
                 self.opened[*index] = Some(id);
+                self.seen.insert(id, (opening.alerts, tx.now()));
                 self.open.insert(
                     (opening.input.service_id, opening.input.dedup_key.clone()),
                     Slot::Existing(id),
@@ -231,6 +250,13 @@ impl Batch {
         if !self.alerts.is_empty() {
             let counts: Vec<(IncidentId, i64)> = self.alerts.drain().collect();
             tx.add_alerts(&counts).await?;
+            let now = tx.now();
+            for (id, added) in &counts {
+                if let Some((count, last)) = self.seen.get_mut(id) {
+                    *count += added;
+                    *last = now;
+                }
+            }
         }
         if !self.lines.is_empty() {
             let lines: Vec<(IncidentId, String, String, String)> = self

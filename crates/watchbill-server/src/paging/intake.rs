@@ -11,7 +11,7 @@ use std::sync::Arc;
 use jiff::Timestamp;
 
 use tokio::sync::{mpsc, oneshot, Notify};
-use watchbill_core::paging::{outcome, EventAction, Outcome};
+use watchbill_core::paging::{alert_line_due, outcome, EventAction, Outcome};
 use watchbill_core::{IncidentId, IntegrationId};
 use watchbill_store::paging::{EventInput, Integration, IntegrationKind, NewIncident};
 use watchbill_store::{Store, StoreError, Tx};
@@ -482,15 +482,17 @@ pub async fn apply_event(
         }
         Outcome::AddAlert => {
             let incident = open.as_ref().map(|i| i.id);
-            if let Some(id) = incident {
-                tx.add_alert(id).await?;
-                tx.log(
-                    id,
-                    "alert",
-                    &actor,
-                    &format!("Another alert: {}", event.summary),
-                )
-                .await?;
+            if let Some(open) = &open {
+                tx.add_alert(open.id).await?;
+                if alert_line_due(open.alert_count, open.last_alert_at, tx.now()) {
+                    tx.log(
+                        open.id,
+                        "alert",
+                        &actor,
+                        &format!("Another alert: {}", event.summary),
+                    )
+                    .await?;
+                }
             }
             (incident, "alert_added")
         }
