@@ -2,9 +2,11 @@
 //! triggers at a constant rate, each opening a new incident, and times how long until the
 //! primary's webhook page for it arrives at a receiver run here.
 //!
-//! Usage: `cargo run --release --example page_latency -- URL ADMIN_TOKEN [RATE] [SECONDS]`
-//! against `watchbill serve` (any database). It creates its own team, schedule, policy,
-//! service and contact method.
+//! Usage: `cargo run --release --example page_latency -- URL ADMIN_TOKEN [RATE] [SECONDS]
+//! [WARMUP_SECONDS]` against `watchbill serve` (any database). It creates its own team,
+//! schedule, policy, service and contact method. With a warm-up, events are sent at the same
+//! rate for that long first and left out of the figures, which then describe the steady state
+//! rather than a cold start.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::collections::HashMap;
@@ -56,6 +58,7 @@ async fn main() {
     let token = args.get(2).expect("ADMIN_TOKEN").clone();
     let rate: u64 = args.get(3).map_or(1000, |r| r.parse().unwrap());
     let seconds: u64 = args.get(4).map_or(10, |s| s.parse().unwrap());
+    let warmup: u64 = args.get(5).map_or(0, |s| s.parse().unwrap()) * rate;
 
     let arrivals: Arrivals = Arc::default();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -117,8 +120,9 @@ async fn main() {
     // How long each event waited for its 202: the intake's share of the whole latency.
     let accepted: Arc<Mutex<Vec<Duration>>> = Arc::default();
     let mut tasks = tokio::task::JoinSet::new();
-    for n in 0..total {
+    for n in 0..warmup + total {
         ticker.tick().await;
+        let measured = n >= warmup;
         let (client, url, key, sent, accepted) = (
             client.clone(),
             url.clone(),
@@ -127,19 +131,27 @@ async fn main() {
             accepted.clone(),
         );
         tasks.spawn(async move {
-            let title = format!("latency {n}");
+            let title = if measured {
+                format!("latency {n}")
+            } else {
+                format!("warm-up {n}")
+            };
             let body = json!({"routing_key": key, "event_action": "trigger", "dedup_key": format!("latency-{n}"),
                               "payload": {"summary": title, "source": "bench", "severity": "critical"}});
             let started = Instant::now();
-            sent.lock().unwrap().insert(title, started);
+            if measured {
+                sent.lock().unwrap().insert(title, started);
+            }
             let response = client.post(format!("{url}/v2/enqueue")).json(&body).send().await.unwrap();
             assert_eq!(response.status().as_u16(), 202);
-            accepted.lock().unwrap().push(started.elapsed());
+            if measured {
+                accepted.lock().unwrap().push(started.elapsed());
+            }
         });
     }
     while tasks.join_next().await.is_some() {}
     let deadline = Instant::now() + Duration::from_secs(30);
-    while arrivals.lock().unwrap().len() < total as usize && Instant::now() < deadline {
+    while arrivals.lock().unwrap().len() < (warmup + total) as usize && Instant::now() < deadline {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     let sent = sent.lock().unwrap();
