@@ -237,10 +237,17 @@ impl Engine {
         };
         let (mut sent, mut failed) = (0, 0);
         if chores {
-            let (hooks_sent, hooks_failed) = self.deliver_webhooks().await?;
-            let (notices_sent, notices_failed) = self.deliver_notices().await?;
-            sent += hooks_sent + notices_sent;
-            failed += hooks_failed + notices_failed;
+            // A failure here is logged, not returned: the pages claimed above must still go
+            // out now rather than after their lease, and these chores run again shortly.
+            for outcome in [self.deliver_webhooks().await, self.deliver_notices().await] {
+                match outcome {
+                    Ok((s, f)) => {
+                        sent += s;
+                        failed += f;
+                    }
+                    Err(error) => tracing::warn!(%error, "sending webhooks or notices failed"),
+                }
+            }
         }
         Ok((
             StepReport {
@@ -564,9 +571,9 @@ impl Engine {
             return Ok((timers.len(), None));
         }
         // What the pages say is read after the commit, in a read transaction: on SQLite the
-        // write transaction is the only one, and intake waits for it.
-        // An incident read as acknowledged was triggered again by its snooze's end just now;
-        // it is read afresh.
+        // write transaction is the only one, and intake waits for it. The incidents read above
+        // serve, except one read as acknowledged, which its snooze's end has just triggered
+        // again: that one is read afresh.
         let mut incidents = incidents;
         incidents.retain(|_, incident| incident.status == IncidentStatus::Triggered);
         let mut read = self.store.read().await?;
@@ -689,9 +696,6 @@ impl Engine {
         Ok(())
     }
 
-    /// Sends due notifications. A claim is prepared in one read, sent concurrently, and its
-    /// outcomes recorded in one write, so the database sees three transactions per claim
-    /// however many pages it holds.
     /// Writes out what each claimed notification says. `incidents` holds those already read;
     /// the others are read together.
     async fn prepare(
@@ -749,7 +753,8 @@ impl Engine {
         ))
     }
 
-    /// Sends claimed notifications and records each outcome; returns (sent, failed).
+    /// Sends claimed notifications concurrently and records their outcomes as they finish,
+    /// those ready together in one write; returns (sent, failed).
     async fn deliver(&self, prepared: Prepared) -> Result<(usize, usize), StoreError> {
         let Prepared { pages, stale } = prepared;
         let mut sends = JoinSet::new();
