@@ -66,6 +66,17 @@ async fn checkpoint_in_background(pool: SqlitePool) {
     }
 }
 
+/// A pool of up to `max` connections. A connection to a local file does not go stale, so it
+/// is not pinged before each transaction: a ping is a round trip to the connection's thread.
+async fn pool(max: u32, options: SqliteConnectOptions) -> Result<SqlitePool, StoreError> {
+    SqlitePoolOptions::new()
+        .max_connections(max)
+        .test_before_acquire(false)
+        .connect_with(options)
+        .await
+        .map_err(StoreError::Database)
+}
+
 impl SqliteStore {
     /// Opens (creating if needed) the database at `url`, e.g. `sqlite://watchbill.db`.
     pub async fn open(url: &str, clock: Arc<dyn Clock>) -> Result<SqliteStore, StoreError> {
@@ -78,26 +89,9 @@ impl SqliteStore {
             // Intake's multi-row statements come in a few dozen shapes; keep them all prepared.
             .statement_cache_capacity(512)
             .foreign_keys(true);
-        // A connection to a local file does not go stale, so it is not pinged before each
-        // transaction: a ping is a round trip to the connection's thread.
-        let writer = SqlitePoolOptions::new()
-            .max_connections(1)
-            .test_before_acquire(false)
-            .connect_with(options.clone())
-            .await
-            .map_err(StoreError::Database)?;
-        let checkpointer = SqlitePoolOptions::new()
-            .max_connections(1)
-            .test_before_acquire(false)
-            .connect_with(options.clone())
-            .await
-            .map_err(StoreError::Database)?;
-        let reader = SqlitePoolOptions::new()
-            .max_connections(4)
-            .test_before_acquire(false)
-            .connect_with(options.read_only(true))
-            .await
-            .map_err(StoreError::Database)?;
+        let writer = pool(1, options.clone()).await?;
+        let checkpointer = pool(1, options.clone()).await?;
+        let reader = pool(4, options.read_only(true)).await?;
         Ok(SqliteStore {
             writer,
             reader,
