@@ -6,6 +6,7 @@
 mod act;
 pub mod api;
 pub mod auth;
+mod batching;
 pub mod error;
 pub mod extract;
 mod health;

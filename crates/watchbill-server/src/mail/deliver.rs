@@ -145,14 +145,7 @@ impl MailQueue {
     pub fn start(state_cell: std::sync::Arc<std::sync::OnceLock<AppState>>) -> MailQueue {
         let (sender, mut receiver) = tokio::sync::mpsc::channel::<Job>(4 * BATCH);
         tokio::spawn(async move {
-            while let Some(first) = receiver.recv().await {
-                let mut jobs = vec![first];
-                while jobs.len() < BATCH {
-                    match receiver.try_recv() {
-                        Ok(job) => jobs.push(job),
-                        Err(_) => break,
-                    }
-                }
+            while let Some(jobs) = crate::batching::next_batch(&mut receiver, BATCH).await {
                 let Some(state) = state_cell.get() else {
                     for job in jobs {
                         let _ = job.reply.send(Err(Refusal::Temporary(

@@ -224,14 +224,7 @@ impl Intake {
 }
 
 async fn write(writer: Writer, mut receiver: mpsc::Receiver<Job>) {
-    while let Some(first) = receiver.recv().await {
-        let mut jobs = vec![first];
-        while jobs.len() < BATCH {
-            match receiver.try_recv() {
-                Ok(job) => jobs.push(job),
-                Err(_) => break,
-            }
-        }
+    while let Some(jobs) = crate::batching::next_batch(&mut receiver, BATCH).await {
         commit_batch(&writer, jobs).await;
     }
 }
