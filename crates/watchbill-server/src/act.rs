@@ -7,8 +7,10 @@ use axum::response::Html;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+use crate::api::incidents::ACTION_TRIES;
 use crate::paging::actions::{self, ActionError};
 use crate::paging::links::{Link, LinkAction};
+use crate::retrying::with_retries;
 use crate::state::AppState;
 
 pub fn routes() -> OpenApiRouter<AppState> {
@@ -100,7 +102,7 @@ async fn use_link(
         Ok(link) => link,
         Err(refusal) => return refusal,
     };
-    let result: Result<String, ActionError> = async {
+    let result = with_retries(ACTION_TRIES, || async {
         let mut tx = state.store.write().await?;
         let actor = format!("{} (link)", tx.user(link.user).await?.name);
         let changed = match link.action {
@@ -110,12 +112,12 @@ async fn use_link(
             LinkAction::Resolve => actions::resolve(tx.as_mut(), link.incident, &actor).await?,
         };
         tx.commit().await?;
-        Ok(if changed {
+        Ok::<_, ActionError>(if changed {
             "Done.".to_owned()
         } else {
             "Nothing to do: it already was.".to_owned()
         })
-    }
+    })
     .await;
     match result {
         Ok(message) => {

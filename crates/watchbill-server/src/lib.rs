@@ -16,6 +16,7 @@ pub mod org;
 pub mod paging;
 pub mod post_mortems;
 mod resolve;
+pub mod retrying;
 pub mod roster;
 pub mod setup;
 pub mod state;

@@ -31,6 +31,7 @@ on_both_backends!(
     responders_reassignment_and_snooze,
     concurrent_events_are_batched_and_none_is_lost,
     low_urgency_alerts_can_become_duty_tickets,
+    resolving_while_a_level_fires_waits_for_it_and_neither_fails,
 );
 
 /// A line-up: Ada (primary, paged by webhook) and Grace (secondary, paged by email); a policy
@@ -1133,4 +1134,57 @@ async fn low_urgency_alerts_can_become_duty_tickets(backend: Backend) {
     assert_eq!(ticket["title"], "Typo on the about page");
     assert_eq!(ticket["labels"], json!(["product-maintenance-duty"]));
     assert_eq!(ticket["incidents"], json!(["INC-2"]));
+}
+
+/// A person resolves an incident at the moment the engine fires its next level. The engine
+/// holds the level's timer and is about to change the incident; the resolve must wait for it
+/// rather than take the incident first, or the database has to undo one of the two.
+async fn resolving_while_a_level_fires_waits_for_it_and_neither_fails(backend: Backend) {
+    use watchbill_core::paging::IncidentStatus;
+    use watchbill_core::{Clock, IncidentId};
+
+    let app = TestApp::start(backend, "2026-11-26T12:00:00Z").await;
+    let receiver = Receiver::start().await;
+    let (_, key, _) = line_up(&app, &receiver).await;
+    send_event(&app, trigger(&key, "disk", "Disk full")).await;
+    app.settle().await;
+    app.advance(61);
+    let incident = IncidentId(1);
+
+    // The engine's side: the due timer is claimed (and locked) first.
+    let mut firing = app.store.write().await.unwrap();
+    let claimed = firing.claim_due_timers(app.clock.now(), 64).await.unwrap();
+    assert_eq!(claimed.len(), 1);
+
+    // A person resolves, in a transaction of its own and without retries.
+    let store = app.store.clone();
+    let resolving = tokio::spawn(async move {
+        let mut tx = store.write().await?;
+        watchbill_server::paging::actions::resolve(tx.as_mut(), incident, "Ada")
+            .await
+            .map_err(|e| watchbill_store::StoreError::Corrupt(e.to_string()))?;
+        tx.commit().await
+    });
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+
+    // The engine's side goes on to change the incident, then commits.
+    firing
+        .set_incident_status(incident, IncidentStatus::Triggered)
+        .await
+        .expect("the engine is not undone");
+    firing.commit().await.expect("the engine commits");
+    resolving
+        .await
+        .unwrap()
+        .expect("the resolve waits for the engine, then commits");
+
+    let (_, shown) = app.get("/api/v1/incidents/INC-1").await;
+    assert_eq!(shown["status"], "resolved");
+    app.advance(600);
+    app.settle().await;
+    assert_eq!(
+        receiver.received().len(),
+        1,
+        "nothing pages after the resolve"
+    );
 }

@@ -19,6 +19,7 @@ use crate::error::{ApiError, ApiResult, ErrorCode};
 use crate::extract::{ApiJson, ApiPath, ApiQuery};
 use crate::paging::actions::{self, ActionError};
 use crate::paging::{pages, webhooks};
+use crate::retrying::with_retries;
 use crate::state::AppState;
 
 pub fn routes() -> OpenApiRouter<AppState> {
@@ -409,14 +410,23 @@ pub async fn perform(
     caller.require(Role::Responder)?;
     let id = incident_id(id)?;
     action.validate()?;
-    let mut tx = state.store.write().await?;
-    let actor = actor_name(tx.as_mut(), caller).await?;
-    apply(tx.as_mut(), id, &actor, action).await?;
-    let incident = tx.incident(id).await?;
-    tx.commit().await?;
+    // The engine may be firing this incident at the same moment; if the database had to pick
+    // one of the two to undo, the action is simply tried again.
+    let incident = with_retries(ACTION_TRIES, || async {
+        let mut tx = state.store.write().await?;
+        let actor = actor_name(tx.as_mut(), caller).await;
+        apply(tx.as_mut(), id, &actor, action.clone()).await?;
+        let incident = tx.incident(id).await?;
+        tx.commit().await?;
+        Ok::<_, ActionError>(incident)
+    })
+    .await?;
     state.wake.notify_one();
     Ok(incident.into())
 }
+
+/// How many times an action is tried when it collides with another write.
+pub(crate) const ACTION_TRIES: u32 = 5;
 
 async fn apply(
     tx: &mut dyn Tx,
@@ -488,15 +498,15 @@ async fn apply(
 }
 
 /// The person behind a caller, for the timeline.
-async fn actor_name(tx: &mut dyn Tx, caller: &Caller) -> ApiResult<String> {
-    Ok(match caller.user {
+async fn actor_name(tx: &mut dyn Tx, caller: &Caller) -> String {
+    match caller.user {
         Some(user) => tx
             .user(user)
             .await
             .map(|u| u.name)
             .unwrap_or_else(|_| caller.label.clone()),
         None => caller.label.clone(),
-    })
+    }
 }
 
 async fn open_incident(tx: &mut dyn Tx, id: IncidentId) -> Result<Incident, ActionError> {

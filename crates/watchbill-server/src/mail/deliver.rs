@@ -17,6 +17,7 @@ use super::message::{first_word, read, Inbound};
 use crate::api::tickets::assign_duty;
 use crate::error::ApiError;
 use crate::paging::{actions, webhooks};
+use crate::retrying::{with_retries, FromStore};
 use crate::state::AppState;
 
 /// Attachments larger than this are left in the kept original only.
@@ -98,28 +99,6 @@ pub async fn deliver(
     state.mail.submit(envelope.clone(), raw.to_vec()).await
 }
 
-/// Retries `attempt` while the database reports a conflict (a deadlock or a serialization
-/// failure), waiting a little longer each time and with jitter, so that writers that collided
-/// do not collide again in step.
-async fn with_retries<T, F, Fut>(mut attempt: F) -> Result<T, Attempt>
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = Result<T, Attempt>>,
-{
-    let mut tries: u32 = 0;
-    loop {
-        tries += 1;
-        match attempt().await {
-            Err(Attempt::Store(error)) if error.is_retryable() && tries < 8 => {
-                let ceiling = 2u64.saturating_pow(tries.min(8)).saturating_mul(2);
-                let pause = rand::Rng::gen_range(&mut rand::thread_rng(), 1..=ceiling);
-                tokio::time::sleep(std::time::Duration::from_millis(pause)).await;
-            }
-            other => return other,
-        }
-    }
-}
-
 /// One message waiting for its commit.
 struct Job {
     envelope: Envelope,
@@ -178,7 +157,7 @@ impl MailQueue {
 }
 
 async fn file_batch(state: &AppState, jobs: Vec<Job>) {
-    let batched = with_retries(|| async {
+    let batched = with_retries(MAIL_TRIES, || async {
         let mut tx = state.store.write().await?;
         let mut addresses = Addresses::new();
         let mut results = Vec::with_capacity(jobs.len());
@@ -196,7 +175,7 @@ async fn file_batch(state: &AppState, jobs: Vec<Job>) {
             );
         }
         tx.commit().await?;
-        Ok(results)
+        Ok::<_, Attempt>(results)
     })
     .await;
     match batched {
@@ -209,7 +188,7 @@ async fn file_batch(state: &AppState, jobs: Vec<Job>) {
         Err(_) => {
             // One message at a time: each gets its own answer.
             for job in jobs {
-                let alone = with_retries(|| async {
+                let alone = with_retries(MAIL_TRIES, || async {
                     let mut tx = state.store.write().await?;
                     let result = file(
                         state,
@@ -221,7 +200,7 @@ async fn file_batch(state: &AppState, jobs: Vec<Job>) {
                     )
                     .await?;
                     tx.commit().await?;
-                    Ok(result)
+                    Ok::<_, Attempt>(result)
                 })
                 .await;
                 let answer = match alone {
@@ -242,6 +221,18 @@ enum Attempt {
     Store(StoreError),
     Refused(Refusal),
 }
+
+impl FromStore for Attempt {
+    fn store_error(&self) -> Option<&StoreError> {
+        match self {
+            Attempt::Store(error) => Some(error),
+            Attempt::Refused(_) => None,
+        }
+    }
+}
+
+/// How many times a batch of mail is tried before the relay is told to try later.
+const MAIL_TRIES: u32 = 8;
 
 impl From<StoreError> for Attempt {
     fn from(error: StoreError) -> Attempt {

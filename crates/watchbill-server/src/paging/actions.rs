@@ -22,6 +22,15 @@ pub enum ActionError {
     Invalid(String),
 }
 
+impl crate::retrying::FromStore for ActionError {
+    fn store_error(&self) -> Option<&StoreError> {
+        match self {
+            ActionError::Store(error) => Some(error),
+            ActionError::Resolved(_) | ActionError::Invalid(_) => None,
+        }
+    }
+}
+
 impl From<crate::error::ApiError> for ActionError {
     fn from(error: crate::error::ApiError) -> ActionError {
         ActionError::Invalid(error.message.into_owned())
@@ -40,9 +49,9 @@ pub async fn acknowledge(
         IncidentStatus::Resolved => Err(ActionError::Resolved(id)),
         IncidentStatus::Acknowledged => Ok(false),
         IncidentStatus::Triggered => {
+            stop_paging(tx, id).await?;
             tx.set_incident_status(id, IncidentStatus::Acknowledged)
                 .await?;
-            stop_paging(tx, id).await?;
             tx.log(
                 id,
                 "acknowledged",
@@ -62,14 +71,20 @@ pub async fn resolve(tx: &mut dyn Tx, id: IncidentId, actor: &str) -> Result<boo
     if incident.status == IncidentStatus::Resolved {
         return Ok(false);
     }
-    tx.set_incident_status(id, IncidentStatus::Resolved).await?;
     stop_paging(tx, id).await?;
+    tx.set_incident_status(id, IncidentStatus::Resolved).await?;
     tx.log(id, "resolved", actor, &format!("Resolved by {actor}"))
         .await?;
     super::webhooks::emit(tx, id, "incident.resolved", actor).await?;
     Ok(true)
 }
 
+/// Takes the incident's escalation timer away and cancels its unsent pages.
+///
+/// Architecture Invariant: a transaction that changes an incident and its timer takes the
+/// timer's row lock before the incident's, as the engine does (it claims due timers, then
+/// updates their incidents). Taking them the other way round deadlocks against a pass that
+/// fires the same incident.
 async fn stop_paging(tx: &mut dyn Tx, id: IncidentId) -> Result<(), StoreError> {
     tx.clear_timer(id).await?;
     let cancelled = tx.cancel_notifications(id).await?;
@@ -106,11 +121,12 @@ pub async fn escalate_now(
     let next = policy
         .next(incident.step)
         .ok_or_else(|| ActionError::Invalid("the policy has no further level".to_owned()))?;
+    // The timer first: see `stop_paging`.
+    tx.set_timer(id, tx.now(), next).await?;
     if incident.status == IncidentStatus::Acknowledged {
         tx.set_incident_status(id, IncidentStatus::Triggered)
             .await?;
     }
-    tx.set_timer(id, tx.now(), next).await?;
     tx.log(
         id,
         "escalated",

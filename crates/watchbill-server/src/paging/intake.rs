@@ -234,24 +234,10 @@ const ATTEMPTS: u32 = 10;
 
 /// Applies the jobs in one transaction and answers each. A conflict (another writer or server
 /// opened the same incident at the same moment, or a deadlock between two batches) retries
-/// the batch, which then sees that incident. Retries wait a little longer each time, with
-/// jitter, so writers that collided do not collide again in lockstep.
+/// the batch, which then sees that incident.
 async fn commit_batch(writer: &Writer, jobs: Vec<Job>) {
     tracing::trace!(requests = jobs.len(), "intake batch");
-    let mut attempt = 0;
-    let results = loop {
-        attempt += 1;
-        match apply_batch(writer, &jobs).await {
-            Ok(results) => break Ok(results),
-            Err(error) if error.is_retryable() && attempt < ATTEMPTS => {
-                tracing::debug!(%error, attempt, "intake batch conflicted; retrying");
-                let ceiling = 2u64.saturating_pow(attempt.min(8)).saturating_mul(2);
-                let pause = rand::Rng::gen_range(&mut rand::thread_rng(), 1..=ceiling);
-                tokio::time::sleep(std::time::Duration::from_millis(pause)).await;
-            }
-            Err(error) => break Err(error),
-        }
-    };
+    let results = crate::retrying::with_retries(ATTEMPTS, || apply_batch(writer, &jobs)).await;
     match results {
         Ok(results) => {
             let opened = results.iter().any(|r| {
