@@ -99,6 +99,8 @@ struct Prepared {
 /// What one step did; tests step the engine and look.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 pub struct StepReport {
+    /// Accepted events applied to incidents.
+    pub folded: usize,
     pub escalations: usize,
     pub sent: usize,
     pub failed: usize,
@@ -159,8 +161,8 @@ impl Engine {
             }
             let busy = match self.pass(chores).await {
                 Ok((report, prepared)) => {
-                    let busy =
-                        report.escalations + report.sent + report.failed > 0 || prepared.is_some();
+                    let busy = report.folded + report.escalations + report.sent + report.failed > 0
+                        || prepared.is_some();
                     if busy {
                         tracing::debug!(?report, "engine pass");
                     }
@@ -208,6 +210,21 @@ impl Engine {
         }
     }
 
+    /// Folds every waiting event into incidents and nothing more: no timer fires. Tests use it
+    /// to see an event's incident before its first page; returns how many were folded.
+    pub async fn fold_waiting(&self) -> Result<usize, StoreError> {
+        let mut total = 0;
+        loop {
+            let mut tx = self.store.write().await?;
+            let folded = super::fold::fold(tx.as_mut(), super::fold::FOLD_LIMIT).await?;
+            tx.commit().await?;
+            total += folded;
+            if folded == 0 {
+                return Ok(total);
+            }
+        }
+    }
+
     /// One step: fire due escalations, then send due notifications and wait for them, then
     /// every chore. Tests step the engine and look.
     pub async fn step(&self) -> Result<StepReport, StoreError> {
@@ -228,7 +245,7 @@ impl Engine {
         } else {
             0
         };
-        let (escalations, prepared) = self.escalate_due().await?;
+        let (folded, escalations, prepared) = self.escalate_due().await?;
         self.write_handoff_reports().await;
         self.queue_reminders().await;
         let prepared = match prepared {
@@ -251,6 +268,7 @@ impl Engine {
         }
         Ok((
             StepReport {
+                folded,
                 escalations: escalations + heartbeats,
                 sent,
                 failed,
@@ -522,15 +540,21 @@ impl Engine {
         Ok((sent, failed))
     }
 
-    /// Fires the due escalation timers in one transaction. The pages they make that are due at
-    /// once are claimed in that same transaction, so a first page waits for one commit, not
-    /// two; they are written out and returned for [`Engine::deliver`].
-    async fn escalate_due(&self) -> Result<(usize, Option<Prepared>), StoreError> {
+    /// Folds waiting events into incidents, then fires the due escalation timers, in one
+    /// transaction: an incident an event opens is paged in the same commit. The pages that
+    /// are due at once are claimed in that transaction too, so a first page waits for one
+    /// commit after its event's, not two; they are written out and returned for
+    /// [`Engine::deliver`]. Returns (events folded, timers fired, pages to send).
+    async fn escalate_due(&self) -> Result<(usize, usize, Option<Prepared>), StoreError> {
         let mut tx = self.store.write().await?;
         let now = tx.now();
+        let folded = super::fold::fold(tx.as_mut(), super::fold::FOLD_LIMIT).await?;
         let timers = tx.claim_due_timers(now, 64).await?;
         if timers.is_empty() {
-            return Ok((0, None));
+            if folded > 0 {
+                tx.commit().await?;
+            }
+            return Ok((folded, 0, None));
         }
         let mut step = StepCache {
             roster: self
@@ -568,7 +592,7 @@ impl Engine {
         };
         tx.commit().await?;
         if claimed.is_empty() {
-            return Ok((timers.len(), None));
+            return Ok((folded, timers.len(), None));
         }
         // What the pages say is read after the commit, in a read transaction: on SQLite the
         // write transaction is the only one, and intake waits for it. The incidents read above
@@ -578,7 +602,7 @@ impl Engine {
         incidents.retain(|_, incident| incident.status == IncidentStatus::Triggered);
         let mut read = self.store.read().await?;
         let prepared = self.prepare(read.as_mut(), claimed, incidents).await?;
-        Ok((timers.len(), Some(prepared)))
+        Ok((folded, timers.len(), Some(prepared)))
     }
 
     /// Decides one timer; its writes wait in `fired`. Only a snooze's end, which is rare,
