@@ -509,8 +509,9 @@ pub trait PagingTx: Send {
     // The inbox of accepted events.
     /// Appends accepted events, received at the transaction's time.
     async fn append_inbox(&mut self, events: &[NewInboxEvent]) -> Result<()>;
-    /// Takes up to `limit` of the oldest waiting events, oldest first: locked for this
-    /// transaction (another server's take skips them) and deleted when it commits.
+    /// Takes up to `limit` of the oldest waiting events, oldest first, deleted when this
+    /// transaction commits. One transaction takes at a time: while one holds the inbox,
+    /// another's take returns nothing rather than wait.
     async fn take_inbox(&mut self, limit: i64) -> Result<Vec<InboxEvent>>;
     /// How many accepted events are waiting.
     async fn inbox_len(&mut self) -> Result<i64>;

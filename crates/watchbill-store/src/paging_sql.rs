@@ -1311,11 +1311,18 @@ macro_rules! paging_tx_impl {
             }
 
             async fn take_inbox(&mut self, limit: i64) -> Result<Vec<InboxEvent>> {
-                let rows = sqlx::query(concat!(
+                // One fold at a time: whoever holds the folder's row folds; the others skip.
+                let folder = sqlx::query(concat!("SELECT id FROM inbox_folder WHERE id = 1 ", $lock))
+                    .fetch_optional(&mut *self.tx)
+                    .await?;
+                if folder.is_none() {
+                    return Ok(Vec::new());
+                }
+                // The folder's lock keeps other takers out, so the rows need none of their own.
+                let rows = sqlx::query(
                     "SELECT id, integration_id, received_at, action, dedup_key, summary, severity, source, payload \
-                     FROM inbox ORDER BY id LIMIT $1 ",
-                    $lock
-                ))
+                     FROM inbox ORDER BY id LIMIT $1",
+                )
                 .bind(limit)
                 .fetch_all(&mut *self.tx)
                 .await?;

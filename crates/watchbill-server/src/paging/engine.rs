@@ -32,6 +32,9 @@ const LEASE: SignedDuration = SignedDuration::from_secs(30);
 const IN_FLIGHT: usize = 4;
 /// How often [`Engine::run`] does the chores that are rarely due.
 const CHORES_EVERY: Duration = Duration::from_millis(200);
+/// How long [`Engine::run`] waits after a wake-up before its pass, to gather what else is
+/// arriving.
+const FOLD_GATHER: Duration = Duration::from_millis(5);
 /// The most notifications one claim takes.
 const CLAIM: i64 = 128;
 /// Attempts before a notification is given up.
@@ -161,9 +164,12 @@ impl Engine {
             }
             let busy = match self.pass(chores).await {
                 Ok((report, prepared)) => {
-                    let busy = report.folded + report.escalations + report.sent + report.failed > 0
+                    // A fold that emptied the inbox is not a reason to go again at once: the
+                    // next events fold together after a wake-up and a moment's gathering.
+                    let busy = report.folded >= super::fold::FOLD_LIMIT as usize
+                        || report.escalations + report.sent + report.failed > 0
                         || prepared.is_some();
-                    if busy {
+                    if busy || report.folded > 0 {
                         tracing::debug!(?report, "engine pass");
                     }
                     if let Some(prepared) = prepared {
@@ -191,7 +197,11 @@ impl Engine {
             }
             tokio::select! {
                 () = &mut shutdown => break,
-                () = self.wake.notified() => {}
+                () = self.wake.notified() => {
+                    // Under load, intake wakes the engine after every commit; waiting a moment
+                    // lets the events of several commits fold in one transaction.
+                    tokio::time::sleep(FOLD_GATHER).await;
+                }
                 () = tokio::time::sleep(tick) => {}
             }
         }

@@ -12,3 +12,8 @@ CREATE TABLE inbox (
     source TEXT NOT NULL,
     payload TEXT NOT NULL
 );
+
+-- One row whose lock a fold holds: events are folded by one transaction at a time, across
+-- every server, so each dedup key's events apply in the order they were accepted.
+CREATE TABLE inbox_folder (id INTEGER PRIMARY KEY);
+INSERT INTO inbox_folder (id) VALUES (1);
