@@ -213,7 +213,6 @@ async fn incident(app: &TestApp, key: &str, summary: &str) -> i64 {
         )
         .await;
     assert_eq!(status, StatusCode::ACCEPTED, "{body}");
-    app.fold().await;
     let (_, list) = app.get("/api/v1/incidents?status=open").await;
     list[0]["id"].as_i64().unwrap()
 }

@@ -35,7 +35,6 @@ pub(crate) const SQLITE: &[Migration] = migrations!("sqlite":
     (14, "0014", "mail"),
     (15, "0015", "post_mortems"),
     (16, "0016", "post_mortem_review"),
-    (17, "0017", "inbox"),
 );
 
 pub(crate) const POSTGRES: &[Migration] = migrations!("postgres":
@@ -55,7 +54,6 @@ pub(crate) const POSTGRES: &[Migration] = migrations!("postgres":
     (14, "0014", "mail"),
     (15, "0015", "post_mortems"),
     (16, "0016", "post_mortem_review"),
-    (17, "0017", "inbox"),
 );
 
 /// The table recording which migrations a database has, in the syntax both backends accept.

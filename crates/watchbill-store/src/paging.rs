@@ -216,34 +216,6 @@ pub struct IncidentFilter {
     pub limit: i64,
 }
 
-/// An accepted event waiting in the inbox to be applied to incidents.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct InboxEvent {
-    pub id: i64,
-    pub integration_id: IntegrationId,
-    pub received_at: Timestamp,
-    /// `trigger`, `acknowledge` or `resolve`.
-    pub action: String,
-    pub dedup_key: String,
-    pub summary: String,
-    pub severity: String,
-    pub source: String,
-    /// The event as received, JSON.
-    pub payload: String,
-}
-
-/// An event to append to the inbox; it is received at the transaction's time.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct NewInboxEvent {
-    pub integration_id: IntegrationId,
-    pub action: String,
-    pub dedup_key: String,
-    pub summary: String,
-    pub severity: String,
-    pub source: String,
-    pub payload: String,
-}
-
 /// An accepted event, as recorded.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct EventInput {
@@ -505,16 +477,6 @@ pub trait PagingTx: Send {
     /// Cancels an incident's notifications not yet sent.
     async fn cancel_notifications(&mut self, incident: IncidentId) -> Result<u64>;
     async fn notifications(&mut self, incident: IncidentId) -> Result<Vec<Notification>>;
-
-    // The inbox of accepted events.
-    /// Appends accepted events, received at the transaction's time.
-    async fn append_inbox(&mut self, events: &[NewInboxEvent]) -> Result<()>;
-    /// Takes up to `limit` of the oldest waiting events, oldest first, deleted when this
-    /// transaction commits. One transaction takes at a time: while one holds the inbox,
-    /// another's take returns nothing rather than wait.
-    async fn take_inbox(&mut self, limit: i64) -> Result<Vec<InboxEvent>>;
-    /// How many accepted events are waiting.
-    async fn inbox_len(&mut self) -> Result<i64>;
 
     // Heartbeat monitors.
     async fn insert_heartbeat(

@@ -773,10 +773,6 @@ macro_rules! paging_tx_impl {
             }
 
             async fn add_alerts(&mut self, counts: &[(IncidentId, i64)]) -> Result<()> {
-                // Rows are locked in the order of their ids, as every multi-row update of
-                // incidents does, so two such updates never wait for each other in a circle.
-                let mut counts = counts.to_vec();
-                counts.sort_unstable_by_key(|(id, _)| id.0);
                 for chunk in counts.chunks(ROWS_PER_STATEMENT) {
                     // `$1` is the time; then each incident's id and count as a pair.
                     let cases: Vec<String> =
@@ -892,9 +888,6 @@ macro_rules! paging_tx_impl {
             }
 
             async fn set_incident_steps(&mut self, steps: &[(IncidentId, Step)]) -> Result<()> {
-                // In the order of the incidents' ids: see `add_alerts`.
-                let mut steps = steps.to_vec();
-                steps.sort_unstable_by_key(|(id, _)| id.0);
                 for chunk in steps.chunks(ROWS_PER_STATEMENT) {
                     // A derived table of (id, level, pass): both databases join an UPDATE to it.
                     let rows: Vec<String> = (0..chunk.len())
@@ -1277,83 +1270,6 @@ macro_rules! paging_tx_impl {
                     .execute(&mut *self.tx)
                     .await?;
                 Ok(was_down)
-            }
-
-            async fn append_inbox(&mut self, events: &[NewInboxEvent]) -> Result<()> {
-                for chunk in events.chunks(EVENT_ROWS_PER_STATEMENT) {
-                    let values: Vec<String> = (0..chunk.len())
-                        .map(|i| {
-                            let b = i * 8;
-                            let cells: Vec<String> = (1..=8).map(|c| format!("${}", b + c)).collect();
-                            format!("({})", cells.join(", "))
-                        })
-                        .collect();
-                    let sql = format!(
-                        "INSERT INTO inbox (integration_id, received_at, action, dedup_key, summary, severity, source, payload) \
-                         VALUES {}",
-                        values.join(", ")
-                    );
-                    let mut query = sqlx::query(&sql);
-                    for event in chunk {
-                        query = query
-                            .bind(event.integration_id.0)
-                            .bind(seconds(self.now))
-                            .bind(&event.action)
-                            .bind(&event.dedup_key)
-                            .bind(&event.summary)
-                            .bind(&event.severity)
-                            .bind(&event.source)
-                            .bind(&event.payload);
-                    }
-                    query.execute(&mut *self.tx).await?;
-                }
-                Ok(())
-            }
-
-            async fn take_inbox(&mut self, limit: i64) -> Result<Vec<InboxEvent>> {
-                // One fold at a time: whoever holds the folder's row folds; the others skip.
-                let folder = sqlx::query(concat!("SELECT id FROM inbox_folder WHERE id = 1 ", $lock))
-                    .fetch_optional(&mut *self.tx)
-                    .await?;
-                if folder.is_none() {
-                    return Ok(Vec::new());
-                }
-                // The folder's lock keeps other takers out, so the rows need none of their own.
-                let rows = sqlx::query(
-                    "SELECT id, integration_id, received_at, action, dedup_key, summary, severity, source, payload \
-                     FROM inbox ORDER BY id LIMIT $1",
-                )
-                .bind(limit)
-                .fetch_all(&mut *self.tx)
-                .await?;
-                let events = rows
-                    .iter()
-                    .map(|row| {
-                        Ok(InboxEvent {
-                            id: row.try_get("id")?,
-                            integration_id: IntegrationId(row.try_get("integration_id")?),
-                            received_at: timestamp(row.try_get("received_at")?)?,
-                            action: row.try_get("action")?,
-                            dedup_key: row.try_get("dedup_key")?,
-                            summary: row.try_get("summary")?,
-                            severity: row.try_get("severity")?,
-                            source: row.try_get("source")?,
-                            payload: row.try_get("payload")?,
-                        })
-                    })
-                    .collect::<Result<Vec<_>>>()?;
-                for chunk in events.chunks(ROWS_PER_STATEMENT * 4) {
-                    let ids: Vec<i64> = chunk.iter().map(|event| event.id).collect();
-                    sqlx::query(&format!("DELETE FROM inbox WHERE id IN ({})", id_list(&ids)))
-                        .persistent(false)
-                        .execute(&mut *self.tx)
-                        .await?;
-                }
-                Ok(events)
-            }
-
-            async fn inbox_len(&mut self) -> Result<i64> {
-                Ok(sqlx::query_scalar("SELECT COUNT(*) FROM inbox").fetch_one(&mut *self.tx).await?)
             }
 
             async fn claim_overdue_heartbeats(&mut self, now: Timestamp, limit: i64) -> Result<Vec<IntegrationId>> {

@@ -203,7 +203,7 @@ fn intake_api_error(error: IntakeError) -> ApiError {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct WebhookAnswer {
     pub status: String,
-    /// One entry per event: `accepted` (stored; the engine applies it to its incident next).
+    /// One entry per event: what it did (`opened`, `alert_added`, `resolved`, …).
     pub outcomes: Vec<String>,
     pub dedup_keys: Vec<String>,
 }

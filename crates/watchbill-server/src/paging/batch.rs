@@ -1,4 +1,4 @@
-//! Set-based writes for a batch of accepted events, folded together (see `fold.rs`).
+//! Set-based writes for an intake batch.
 //!
 //! A batch may hold hundreds of triggers. Written one by one, each would cost several
 //! statements (find the open incident, add the alert or open one, its timeline line, the event
@@ -16,7 +16,7 @@ use watchbill_store::paging::{EventInput, Integration, NewIncident};
 use watchbill_store::{StoreError, Tx};
 
 use super::events::IntakeEvent;
-use super::intake::{Lookups, LOW_URGENCY_NOTE};
+use super::intake::{Accepted, Lookups, LOW_URGENCY_NOTE};
 
 /// Where an event's incident is: already in the database, or opened by this batch.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -47,6 +47,8 @@ pub struct Batch {
     seen: HashMap<IncidentId, (i64, jiff::Timestamp)>,
     lines: Vec<(Slot, &'static str, String, String)>,
     events: Vec<(Option<Slot>, EventInput)>,
+    /// Answers to fill in once their incident has an id: (job, event, opened index).
+    patches: Vec<(usize, usize, usize)>,
 }
 
 impl Batch {
@@ -80,7 +82,8 @@ impl Batch {
         lookups: &mut Lookups,
         integration: &Integration,
         event: &IntakeEvent,
-    ) -> Result<(), StoreError> {
+        answer: (usize, usize),
+    ) -> Result<Accepted, StoreError> {
         let service = lookups.service(tx, integration.service_id).await?;
         let key = (service.id, event.dedup_key.clone());
         let actor = format!("{} ({})", integration.name, event.source);
@@ -172,7 +175,19 @@ impl Batch {
         };
         self.events
             .push((slot, event_record(integration, event, name)));
-        Ok(())
+        let incident = match slot {
+            Some(Slot::Existing(id)) => Some(id),
+            Some(Slot::New(index)) => {
+                self.patches.push((answer.0, answer.1, index));
+                None
+            }
+            None => None,
+        };
+        Ok(Accepted {
+            dedup_key: event.dedup_key.clone(),
+            incident,
+            outcome: name,
+        })
     }
 
     /// Forgets what it knew of a key, re-reading it: after the one-by-one path changed it.
@@ -301,6 +316,17 @@ impl Batch {
         }
         Ok(())
     }
+
+    /// Fills in the incident of every answer that waited for its incident's id.
+    pub fn patch(&self, results: &mut [Result<Vec<Accepted>, super::intake::IntakeError>]) {
+        for (job, event, index) in &self.patches {
+            if let Some(Ok(accepted)) = results.get_mut(*job) {
+                if let Some(answer) = accepted.get_mut(*event) {
+                    answer.incident = self.opened.get(*index).copied().flatten();
+                }
+            }
+        }
+    }
 }
 
 /// The record of an accepted event.
@@ -308,7 +334,12 @@ pub fn event_record(integration: &Integration, event: &IntakeEvent, outcome: &st
     EventInput {
         integration_id: integration.id,
         incident_id: None,
-        action: event.action.as_str().to_owned(),
+        action: match event.action {
+            EventAction::Trigger => "trigger",
+            EventAction::Acknowledge => "acknowledge",
+            EventAction::Resolve => "resolve",
+        }
+        .to_owned(),
         dedup_key: event.dedup_key.clone(),
         summary: event.summary.clone(),
         severity: event.severity.clone(),

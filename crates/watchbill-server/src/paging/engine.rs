@@ -32,9 +32,6 @@ const LEASE: SignedDuration = SignedDuration::from_secs(30);
 const IN_FLIGHT: usize = 4;
 /// How often [`Engine::run`] does the chores that are rarely due.
 const CHORES_EVERY: Duration = Duration::from_millis(200);
-/// How long [`Engine::run`] waits after a wake-up before its pass, to gather what else is
-/// arriving.
-const FOLD_GATHER: Duration = Duration::from_millis(5);
 /// The most notifications one claim takes.
 const CLAIM: i64 = 128;
 /// Attempts before a notification is given up.
@@ -102,8 +99,6 @@ struct Prepared {
 /// What one step did; tests step the engine and look.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 pub struct StepReport {
-    /// Accepted events applied to incidents.
-    pub folded: usize,
     pub escalations: usize,
     pub sent: usize,
     pub failed: usize,
@@ -164,12 +159,9 @@ impl Engine {
             }
             let busy = match self.pass(chores).await {
                 Ok((report, prepared)) => {
-                    // A fold that emptied the inbox is not a reason to go again at once: the
-                    // next events fold together after a wake-up and a moment's gathering.
-                    let busy = report.folded >= super::fold::FOLD_LIMIT as usize
-                        || report.escalations + report.sent + report.failed > 0
-                        || prepared.is_some();
-                    if busy || report.folded > 0 {
+                    let busy =
+                        report.escalations + report.sent + report.failed > 0 || prepared.is_some();
+                    if busy {
                         tracing::debug!(?report, "engine pass");
                     }
                     if let Some(prepared) = prepared {
@@ -197,11 +189,7 @@ impl Engine {
             }
             tokio::select! {
                 () = &mut shutdown => break,
-                () = self.wake.notified() => {
-                    // Under load, intake wakes the engine after every commit; waiting a moment
-                    // lets the events of several commits fold in one transaction.
-                    tokio::time::sleep(FOLD_GATHER).await;
-                }
+                () = self.wake.notified() => {}
                 () = tokio::time::sleep(tick) => {}
             }
         }
@@ -217,21 +205,6 @@ impl Engine {
             Ok(Ok((sent, failed))) => tracing::debug!(sent, failed, "pages delivered"),
             Ok(Err(error)) => tracing::warn!(%error, "recording a delivery failed"),
             Err(error) => tracing::error!(%error, "a delivery task failed"),
-        }
-    }
-
-    /// Folds every waiting event into incidents and nothing more: no timer fires. Tests use it
-    /// to see an event's incident before its first page; returns how many were folded.
-    pub async fn fold_waiting(&self) -> Result<usize, StoreError> {
-        let mut total = 0;
-        loop {
-            let mut tx = self.store.write().await?;
-            let folded = super::fold::fold(tx.as_mut(), super::fold::FOLD_LIMIT).await?;
-            tx.commit().await?;
-            total += folded;
-            if folded == 0 {
-                return Ok(total);
-            }
         }
     }
 
@@ -255,7 +228,7 @@ impl Engine {
         } else {
             0
         };
-        let (folded, escalations, prepared) = self.escalate_due().await?;
+        let (escalations, prepared) = self.escalate_due().await?;
         self.write_handoff_reports().await;
         self.queue_reminders().await;
         let prepared = match prepared {
@@ -278,7 +251,6 @@ impl Engine {
         }
         Ok((
             StepReport {
-                folded,
                 escalations: escalations + heartbeats,
                 sent,
                 failed,
@@ -550,21 +522,15 @@ impl Engine {
         Ok((sent, failed))
     }
 
-    /// Folds waiting events into incidents, then fires the due escalation timers, in one
-    /// transaction: an incident an event opens is paged in the same commit. The pages that
-    /// are due at once are claimed in that transaction too, so a first page waits for one
-    /// commit after its event's, not two; they are written out and returned for
-    /// [`Engine::deliver`]. Returns (events folded, timers fired, pages to send).
-    async fn escalate_due(&self) -> Result<(usize, usize, Option<Prepared>), StoreError> {
+    /// Fires the due escalation timers in one transaction. The pages they make that are due at
+    /// once are claimed in that same transaction, so a first page waits for one commit, not
+    /// two; they are written out and returned for [`Engine::deliver`].
+    async fn escalate_due(&self) -> Result<(usize, Option<Prepared>), StoreError> {
         let mut tx = self.store.write().await?;
         let now = tx.now();
-        let folded = super::fold::fold(tx.as_mut(), super::fold::FOLD_LIMIT).await?;
         let timers = tx.claim_due_timers(now, 64).await?;
         if timers.is_empty() {
-            if folded > 0 {
-                tx.commit().await?;
-            }
-            return Ok((folded, 0, None));
+            return Ok((0, None));
         }
         let mut step = StepCache {
             roster: self
@@ -602,7 +568,7 @@ impl Engine {
         };
         tx.commit().await?;
         if claimed.is_empty() {
-            return Ok((folded, timers.len(), None));
+            return Ok((timers.len(), None));
         }
         // What the pages say is read after the commit, in a read transaction: on SQLite the
         // write transaction is the only one, and intake waits for it. The incidents read above
@@ -612,7 +578,7 @@ impl Engine {
         incidents.retain(|_, incident| incident.status == IncidentStatus::Triggered);
         let mut read = self.store.read().await?;
         let prepared = self.prepare(read.as_mut(), claimed, incidents).await?;
-        Ok((folded, timers.len(), Some(prepared)))
+        Ok((timers.len(), Some(prepared)))
     }
 
     /// Decides one timer; its writes wait in `fired`. Only a snooze's end, which is rare,

@@ -1,12 +1,9 @@
-//! Intake: events are accepted durably, many per commit.
+//! Intake: accepted events become incidents, durably, many per commit.
 //!
 //! Handlers hand each request's events to [`Intake::submit`] and wait. The writer task takes
-//! whatever requests are waiting, checks each (its key, its kind, its rate), appends every
-//! accepted event to the inbox in one transaction and commits once, then answers every
-//! request and wakes the engine, which folds the inbox into incidents (`fold.rs`). So an event
-//! is acknowledged only after its commit, throughput is not bound to one disk flush per
-//! request (under load, one flush serves a whole batch), and a request waits for an append,
-//! not for the incident writes. Heartbeat pings and change events are applied at once.
+//! whatever requests are waiting, apply them all in one transaction and commit once, then
+//! answer every request. So an event is acknowledged only after its commit, and throughput is
+//! not bound to one disk flush per request: under load, one flush serves a whole batch.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -16,12 +13,11 @@ use jiff::Timestamp;
 use tokio::sync::{mpsc, oneshot, Notify};
 use watchbill_core::paging::{alert_line_due, outcome, EventAction, Outcome};
 use watchbill_core::{IncidentId, IntegrationId};
-use watchbill_store::paging::{
-    EventInput, Integration, IntegrationKind, NewInboxEvent, NewIncident,
-};
+use watchbill_store::paging::{EventInput, Integration, IntegrationKind, NewIncident};
 use watchbill_store::{Store, StoreError, Tx};
 
 use super::actions::{self, ActionError};
+use super::batch::Batch;
 use super::events::IntakeEvent;
 
 /// What one request asks intake to do.
@@ -43,11 +39,11 @@ pub enum Submission {
     },
 }
 
-/// What happened to one accepted event: `accepted` (waiting in the inbox), or what a ping or
-/// change event did.
+/// What happened to one accepted event.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Accepted {
     pub dedup_key: String,
+    pub incident: Option<IncidentId>,
     pub outcome: &'static str,
 }
 
@@ -236,17 +232,24 @@ async fn write(writer: Writer, mut receiver: mpsc::Receiver<Job>) {
 /// How many times a batch is tried before its requests are answered "retry later".
 const ATTEMPTS: u32 = 10;
 
-/// Applies the jobs in one transaction and answers each. A conflict (a deadlock with another
-/// writer, a busy database) retries the batch.
+/// Applies the jobs in one transaction and answers each. A conflict (another writer or server
+/// opened the same incident at the same moment, or a deadlock between two batches) retries
+/// the batch, which then sees that incident.
 async fn commit_batch(writer: &Writer, jobs: Vec<Job>) {
     tracing::trace!(requests = jobs.len(), "intake batch");
     let results = crate::retrying::with_retries(ATTEMPTS, || apply_batch(writer, &jobs)).await;
     match results {
         Ok(results) => {
+            let opened = results.iter().any(|r| {
+                r.as_ref()
+                    .is_ok_and(|accepted| accepted.iter().any(|a| a.outcome == "opened"))
+            });
             for (job, result) in jobs.into_iter().zip(results) {
                 let _ = job.reply.send(result);
             }
-            writer.wake_engine.notify_one();
+            if opened {
+                writer.wake_engine.notify_one();
+            }
         }
         Err(error) => {
             tracing::error!(%error, events = jobs.len(), "intake batch failed");
@@ -262,33 +265,47 @@ type JobResult = Result<Vec<Accepted>, IntakeError>;
 async fn apply_batch(writer: &Writer, jobs: &[Job]) -> Result<Vec<JobResult>, StoreError> {
     let mut tx = writer.store.write().await?;
     let mut lookups = Lookups::default();
-    let mut inbox = Vec::new();
-    let mut results = Vec::with_capacity(jobs.len());
+    let mut batch = Batch::default();
+    // Every trigger's open incident, found in one query per service.
+    let mut keys = Vec::new();
     for job in jobs {
+        if let Submission::Events { key, events, .. } = &job.submission {
+            if let Some(integration) = lookups.integration(tx.as_mut(), key).await? {
+                keys.extend(
+                    events
+                        .iter()
+                        .map(|e| (integration.service_id, e.dedup_key.clone())),
+                );
+            }
+        }
+    }
+    batch.preload(tx.as_mut(), &keys).await?;
+    let mut results = Vec::with_capacity(jobs.len());
+    for (index, job) in jobs.iter().enumerate() {
         let result = apply(
             tx.as_mut(),
             &mut lookups,
-            &mut inbox,
+            &mut batch,
             &writer.limiter,
             &job.submission,
+            index,
         )
         .await?;
         results.push(result);
     }
-    if !inbox.is_empty() {
-        tx.append_inbox(&inbox).await?;
-    }
+    batch.flush(tx.as_mut(), &mut lookups).await?;
     tx.commit().await?;
+    batch.patch(&mut results);
     Ok(results)
 }
 
-/// Checks one submission; its accepted events join `inbox`, a ping or change is applied.
 async fn apply(
     tx: &mut dyn Tx,
     lookups: &mut Lookups,
-    inbox: &mut Vec<NewInboxEvent>,
+    batch: &mut Batch,
     limiter: &RateLimiter,
     submission: &Submission,
+    job: usize,
 ) -> Result<JobResult, StoreError> {
     let key = match submission {
         Submission::Events { key, .. }
@@ -310,30 +327,33 @@ async fn apply(
             if integration.kind != *kind {
                 return Ok(Err(IntakeError::WrongKind(integration.kind.as_str())));
             }
-            inbox.extend(events.iter().map(|event| NewInboxEvent {
-                integration_id: integration.id,
-                action: event.action.as_str().to_owned(),
-                dedup_key: event.dedup_key.clone(),
-                summary: event.summary.clone(),
-                severity: event.severity.clone(),
-                source: event.source.clone(),
-                payload: event.payload.to_string(),
-            }));
-            Ok(Ok(events
-                .iter()
-                .map(|event| Accepted {
-                    dedup_key: event.dedup_key.clone(),
-                    outcome: "accepted",
-                })
-                .collect()))
+            let mut accepted = Vec::with_capacity(events.len());
+            for (position, event) in events.iter().enumerate() {
+                if event.action == EventAction::Trigger {
+                    accepted.push(
+                        batch
+                            .trigger(tx, lookups, &integration, event, (job, position))
+                            .await?,
+                    );
+                } else {
+                    batch.flush(tx, lookups).await?;
+                    accepted.push(apply_event(tx, lookups, &integration, event).await?);
+                    batch
+                        .refresh(tx, integration.service_id, &event.dedup_key)
+                        .await?;
+                }
+            }
+            Ok(Ok(accepted))
         }
         Submission::Ping { .. } => {
             if integration.kind != IntegrationKind::Heartbeat {
                 return Ok(Err(IntakeError::WrongKind(integration.kind.as_str())));
             }
+            batch.flush(tx, lookups).await?;
             let was_down = tx.record_ping(integration.id).await?;
             let mut accepted = vec![Accepted {
                 dedup_key: HEARTBEAT_DEDUP_KEY.to_owned(),
+                incident: None,
                 outcome: "ping",
             }];
             if was_down {
@@ -346,6 +366,9 @@ async fn apply(
                     payload: serde_json::json!({"heartbeat": integration.name}),
                 };
                 accepted = vec![apply_event(tx, lookups, &integration, &event).await?];
+                batch
+                    .refresh(tx, integration.service_id, HEARTBEAT_DEDUP_KEY)
+                    .await?;
             }
             Ok(Ok(accepted))
         }
@@ -366,6 +389,7 @@ async fn apply(
             .await?;
             Ok(Ok(vec![Accepted {
                 dedup_key: String::new(),
+                incident: None,
                 outcome: "change",
             }]))
         }
@@ -471,12 +495,25 @@ pub async fn apply_event(
         Outcome::Record => (open.as_ref().map(|i| i.id), "recorded"),
     };
     tx.insert_event(&EventInput {
+        integration_id: integration.id,
         incident_id: incident,
-        ..super::batch::event_record(integration, event, outcome_name)
+        action: match event.action {
+            EventAction::Trigger => "trigger",
+            EventAction::Acknowledge => "acknowledge",
+            EventAction::Resolve => "resolve",
+        }
+        .to_owned(),
+        dedup_key: event.dedup_key.clone(),
+        summary: event.summary.clone(),
+        severity: event.severity.clone(),
+        source: event.source.clone(),
+        outcome: outcome_name.to_owned(),
+        payload: event.payload.to_string(),
     })
     .await?;
     Ok(Accepted {
         dedup_key: event.dedup_key.clone(),
+        incident,
         outcome: outcome_name,
     })
 }

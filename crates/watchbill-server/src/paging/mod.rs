@@ -6,7 +6,6 @@ pub mod channels;
 pub mod duty_tickets;
 pub mod engine;
 pub mod events;
-pub mod fold;
 pub mod intake;
 pub mod links;
 pub mod pages;

@@ -123,21 +123,14 @@ impl TestApp {
         self.clock.advance(jiff::SignedDuration::from_secs(seconds));
     }
 
-    /// Folds the accepted events into incidents, as the engine's next pass would, without
-    /// firing any timer.
-    pub async fn fold(&self) -> usize {
-        self.engine.fold_waiting().await.unwrap()
-    }
-
     /// Runs engine steps until one finds nothing to do.
     pub async fn settle(&self) -> watchbill_server::paging::engine::StepReport {
         let mut total = watchbill_server::paging::engine::StepReport::default();
         loop {
             let report = self.engine.step().await.unwrap();
-            if report.folded + report.escalations + report.sent + report.failed == 0 {
+            if report.escalations + report.sent + report.failed == 0 {
                 return total;
             }
-            total.folded += report.folded;
             total.escalations += report.escalations;
             total.sent += report.sent;
             total.failed += report.failed;
