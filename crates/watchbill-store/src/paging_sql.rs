@@ -773,6 +773,10 @@ macro_rules! paging_tx_impl {
             }
 
             async fn add_alerts(&mut self, counts: &[(IncidentId, i64)]) -> Result<()> {
+                // Rows are locked in the order of their ids, as every multi-row update of
+                // incidents does, so two such updates never wait for each other in a circle.
+                let mut counts = counts.to_vec();
+                counts.sort_unstable_by_key(|(id, _)| id.0);
                 for chunk in counts.chunks(ROWS_PER_STATEMENT) {
                     // `$1` is the time; then each incident's id and count as a pair.
                     let cases: Vec<String> =
@@ -888,6 +892,9 @@ macro_rules! paging_tx_impl {
             }
 
             async fn set_incident_steps(&mut self, steps: &[(IncidentId, Step)]) -> Result<()> {
+                // In the order of the incidents' ids: see `add_alerts`.
+                let mut steps = steps.to_vec();
+                steps.sort_unstable_by_key(|(id, _)| id.0);
                 for chunk in steps.chunks(ROWS_PER_STATEMENT) {
                     // A derived table of (id, level, pass): both databases join an UPDATE to it.
                     let rows: Vec<String> = (0..chunk.len())
