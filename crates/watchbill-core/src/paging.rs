@@ -16,6 +16,17 @@ pub enum EventAction {
     Resolve,
 }
 
+impl EventAction {
+    /// The name `FromStr` reads back.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EventAction::Trigger => "trigger",
+            EventAction::Acknowledge => "acknowledge",
+            EventAction::Resolve => "resolve",
+        }
+    }
+}
+
 impl FromStr for EventAction {
     type Err = String;
 
@@ -269,6 +280,17 @@ mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
     use crate::{ScheduleId, UserId};
+
+    #[test]
+    fn event_actions_read_back_what_they_print() {
+        for action in [
+            EventAction::Trigger,
+            EventAction::Acknowledge,
+            EventAction::Resolve,
+        ] {
+            assert_eq!(action.as_str().parse::<EventAction>(), Ok(action));
+        }
+    }
     use proptest::prelude::*;
 
     proptest! {

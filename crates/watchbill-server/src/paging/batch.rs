@@ -334,12 +334,7 @@ pub fn event_record(integration: &Integration, event: &IntakeEvent, outcome: &st
     EventInput {
         integration_id: integration.id,
         incident_id: None,
-        action: match event.action {
-            EventAction::Trigger => "trigger",
-            EventAction::Acknowledge => "acknowledge",
-            EventAction::Resolve => "resolve",
-        }
-        .to_owned(),
+        action: event.action.as_str().to_owned(),
         dedup_key: event.dedup_key.clone(),
         summary: event.summary.clone(),
         severity: event.severity.clone(),

@@ -495,20 +495,8 @@ pub async fn apply_event(
         Outcome::Record => (open.as_ref().map(|i| i.id), "recorded"),
     };
     tx.insert_event(&EventInput {
-        integration_id: integration.id,
         incident_id: incident,
-        action: match event.action {
-            EventAction::Trigger => "trigger",
-            EventAction::Acknowledge => "acknowledge",
-            EventAction::Resolve => "resolve",
-        }
-        .to_owned(),
-        dedup_key: event.dedup_key.clone(),
-        summary: event.summary.clone(),
-        severity: event.severity.clone(),
-        source: event.source.clone(),
-        outcome: outcome_name.to_owned(),
-        payload: event.payload.to_string(),
+        ..super::batch::event_record(integration, event, outcome_name)
     })
     .await?;
     Ok(Accepted {
