@@ -32,14 +32,13 @@ where
     loop {
         tried += 1;
         match attempt().await {
-            Err(error)
-                if tried < tries && error.store_error().is_some_and(StoreError::is_retryable) =>
-            {
-                if let Some(error) = error.store_error() {
-                    tracing::debug!(%error, tried, "a write collided with another; trying again");
+            Err(error) if tried < tries => match error.store_error() {
+                Some(store) if store.is_retryable() => {
+                    tracing::debug!(error = %store, tried, "a write collided with another; trying again");
+                    tokio::time::sleep(pause(tried)).await;
                 }
-                tokio::time::sleep(pause(tried)).await;
-            }
+                _ => return Err(error),
+            },
             other => return other,
         }
     }
@@ -86,25 +85,26 @@ mod tests {
         assert_eq!(result.ok(), Some(3));
     }
 
+    /// How many times an attempt that always fails is made, and whether the failure came back.
+    async fn attempts_when_always_failing(tries: u32, retryable: bool) -> (usize, bool) {
+        let calls = Cell::new(0);
+        let result: Result<(), StoreError> = with_retries(tries, || {
+            calls.set(calls.get() + 1);
+            async move { Err(failure(retryable)) }
+        })
+        .await;
+        (calls.get(), result.is_err())
+    }
+
     #[tokio::test]
     async fn other_failures_and_the_last_try_are_returned() {
-        let calls = Cell::new(0);
-        let result: Result<(), StoreError> = with_retries(5, || {
-            calls.set(calls.get() + 1);
-            async { Err(failure(false)) }
-        })
-        .await;
-        assert!(result.is_err());
-        assert_eq!(calls.get(), 1);
+        let (calls, failed) = attempts_when_always_failing(5, false).await;
+        assert!(failed);
+        assert_eq!(calls, 1);
 
-        calls.set(0);
-        let result: Result<(), StoreError> = with_retries(4, || {
-            calls.set(calls.get() + 1);
-            async { Err(failure(true)) }
-        })
-        .await;
-        assert!(result.is_err());
-        assert_eq!(calls.get(), 4);
+        let (calls, failed) = attempts_when_always_failing(4, true).await;
+        assert!(failed);
+        assert_eq!(calls, 4);
     }
 
     #[test]
