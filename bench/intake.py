@@ -8,7 +8,11 @@ Every 202 is answered only after the event's transaction committed (SQLite in WA
 synchronous=FULL). With --alertmanager it then runs prometheus-alertmanager and drives its
 `POST /api/v2/alerts` with the same generator and connection count.
 
-Usage: python3 bench/intake.py [--postgres URL] [--duration 15] [--alertmanager]
+With --floor it first drives the same endpoint with events that lack a routing key: each is
+parsed and answered 400 without touching the database, which measures what the HTTP path
+alone (wrk, hyper, axum, JSON) takes on this machine.
+
+Usage: python3 bench/intake.py [--postgres URL] [--duration 15] [--floor] [--alertmanager]
 """
 import argparse
 import json
@@ -43,12 +47,15 @@ def wrk(url, script, duration, connections, env=None):
     return out.stdout
 
 
-def summary(text):
+def summary(text, expected=202):
     rps = re.search(r"Requests/sec:\s+([\d.]+)", text).group(1)
     p50 = re.search(r"^\s+50%\s+(\S+)", text, re.M).group(1)
     p99 = re.search(r"^\s+99%\s+(\S+)", text, re.M).group(1)
     errors = re.search(r"Non-2xx or 3xx responses: (\d+)", text)
-    return f"{float(rps):.0f} requests/s, p50 {p50}, p99 {p99}, non-2xx {errors.group(1) if errors else 0}"
+    errors = errors.group(1) if errors else "0"
+    if expected != 202:
+        return f"{float(rps):.0f} requests/s, p50 {p50}, p99 {p99}, {errors} answered {expected}"
+    return f"{float(rps):.0f} requests/s, p50 {p50}, p99 {p99}, non-2xx {errors}"
 
 
 def free_port():
@@ -64,6 +71,7 @@ def main():
     parser.add_argument("--duration", type=int, default=15)
     parser.add_argument("--connections", type=int, default=64)
     parser.add_argument("--alertmanager", action="store_true")
+    parser.add_argument("--floor", action="store_true")
     args = parser.parse_args()
     workdir = tempfile.mkdtemp(prefix="watchbill-intake-")
     if args.postgres:
@@ -88,6 +96,10 @@ def main():
                           {"kind": "events_v2", "rate_per_minute": 10_000_000})
         wrk_env = dict(os.environ, WATCHBILL_KEY=integration["key"])
         backend = "PostgreSQL" if args.postgres else "SQLite"
+        if args.floor:
+            floor_env = dict(wrk_env, WATCHBILL_FLOOR="1")
+            result = wrk(url, os.path.join(HERE, "intake.lua"), args.duration, args.connections, floor_env)
+            print(f"watchbill /v2/enqueue, every event answered 400 (no database): {summary(result, 400)}")
         result = wrk(url, os.path.join(HERE, "intake.lua"), args.duration, args.connections, wrk_env)
         print(f"watchbill /v2/enqueue on {backend}: {summary(result)}")
         # Counted in the database itself: the API lists at most 1,000 incidents at a time.

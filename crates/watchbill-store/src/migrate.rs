@@ -35,6 +35,7 @@ pub(crate) const SQLITE: &[Migration] = migrations!("sqlite":
     (14, "0014", "mail"),
     (15, "0015", "post_mortems"),
     (16, "0016", "post_mortem_review"),
+    (17, "0017", "change_events_index"),
 );
 
 pub(crate) const POSTGRES: &[Migration] = migrations!("postgres":
@@ -54,6 +55,7 @@ pub(crate) const POSTGRES: &[Migration] = migrations!("postgres":
     (14, "0014", "mail"),
     (15, "0015", "post_mortems"),
     (16, "0016", "post_mortem_review"),
+    (17, "0017", "change_events_index"),
 );
 
 /// The table recording which migrations a database has, in the syntax both backends accept.
