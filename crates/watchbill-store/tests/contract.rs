@@ -380,6 +380,20 @@ async fn uncommitted_writes_vanish(backend: Backend) {
     drop(tx);
     let mut tx = store.read().await.unwrap();
     assert!(tx.users().await.unwrap().is_empty());
+    drop(tx);
+    // The next write commits only its own change, not the abandoned one's.
+    let mut tx = store.write().await.unwrap();
+    tx.insert_user(&user("Ada")).await.unwrap();
+    tx.commit().await.unwrap();
+    let mut tx = store.read().await.unwrap();
+    let names: Vec<String> = tx
+        .users()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|u| u.name)
+        .collect();
+    assert_eq!(names, ["Ada"]);
 }
 
 async fn tokens_are_found_by_hash(backend: Backend) {
