@@ -158,11 +158,6 @@ macro_rules! paging_tx_impl {
         const ROWS_PER_STATEMENT: usize = 64;
         const EVENT_ROWS_PER_STATEMENT: usize = 32;
 
-        /// `$from, $from+1, …`: `count` placeholders starting at `$from`.
-        fn placeholders(count: usize, from: usize) -> String {
-            (0..count).map(|i| format!("${}", from + i)).collect::<Vec<_>>().join(", ")
-        }
-
         fn levels_text(levels: &[LevelInput]) -> String {
             serde_json::to_string(levels).unwrap_or_else(|_| "[]".to_owned())
         }
@@ -715,25 +710,9 @@ macro_rules! paging_tx_impl {
             }
 
             async fn open_incidents_by_keys(&mut self, service: ServiceId, keys: &[String]) -> Result<Vec<Incident>> {
-                let mut found = Vec::new();
-                // Bound the parameters per statement well under both databases' limits.
-                for chunk in keys.chunks(256) {
-                    let placeholders = placeholders(chunk.len(), 2);
-                    let sql = format!(
-                        "SELECT {INCIDENT_COLUMNS} FROM incidents WHERE service_id = $1 AND status <> 'resolved' \
-                         AND dedup_key IN ({placeholders})"
-                    );
-                    // Planned afresh each time: the text varies with the number of keys, and a
-                    // plan kept from when the table was small would scan it whole as it grows.
-                    let mut query = sqlx::query(&sql).persistent(false).bind(service.0);
-                    for key in chunk {
-                        query = query.bind(key);
-                    }
-                    for row in query.fetch_all(&mut *self.tx).await? {
-                        found.push(incident_from(&row)?);
-                    }
-                }
-                Ok(found)
+                // Each backend asks in the form its planner turns into one index probe per key.
+                let rows = self.open_incident_rows(INCIDENT_COLUMNS, service.0, keys).await?;
+                rows.iter().map(incident_from).collect()
             }
 
             async fn insert_incidents(&mut self, incidents: &[(NewIncident, i64)]) -> Result<Vec<Incident>> {

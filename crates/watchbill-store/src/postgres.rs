@@ -157,6 +157,34 @@ impl Store for PostgresStore {
     }
 }
 
+impl PostgresTx {
+    /// The rows (`columns`) of the open incidents of `service` with these dedup keys, in one
+    /// statement that stays prepared (the keys are one array).
+    ///
+    /// Written as a probe per key (`LATERAL … LIMIT 1`, which the planner cannot fold into a
+    /// join) so it never depends on the table's statistics: right after an alert storm opened
+    /// thousands of incidents, before autovacuum analyzes the table, the plain `IN` form was
+    /// planned as a scan of every open incident of the service (3 ms instead of 0.4 ms per
+    /// intake batch at 10,000 open incidents).
+    pub(crate) async fn open_incident_rows(
+        &mut self,
+        columns: &str,
+        service: i64,
+        keys: &[String],
+    ) -> Result<Vec<sqlx::postgres::PgRow>, sqlx::Error> {
+        let sql = format!(
+            "SELECT i.* FROM unnest($2::text[]) AS k(dedup_key) CROSS JOIN LATERAL \
+             (SELECT {columns} FROM incidents WHERE service_id = $1 AND dedup_key = k.dedup_key \
+              AND status <> 'resolved' LIMIT 1) AS i"
+        );
+        sqlx::query(&sql)
+            .bind(service)
+            .bind(keys)
+            .fetch_all(&mut *self.tx)
+            .await
+    }
+}
+
 mod tx {
     use super::PostgresTx;
     crate::shared_sql::shared_tx_impl!(PostgresTx, sqlx::Postgres, sqlx::postgres::PgRow);

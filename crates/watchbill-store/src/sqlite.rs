@@ -202,6 +202,36 @@ impl SqliteStore {
     }
 }
 
+impl SqliteTx {
+    /// The rows (`columns`) of the open incidents of `service` with these dedup keys. SQLite
+    /// looks each key up in the open-incident index.
+    pub(crate) async fn open_incident_rows(
+        &mut self,
+        columns: &str,
+        service: i64,
+        keys: &[String],
+    ) -> Result<Vec<sqlx::sqlite::SqliteRow>, sqlx::Error> {
+        let mut rows = Vec::new();
+        // Bound the parameters per statement well under SQLite's limit.
+        for chunk in keys.chunks(256) {
+            let placeholders: Vec<String> =
+                (0..chunk.len()).map(|i| format!("${}", i + 2)).collect();
+            let sql = format!(
+                "SELECT {columns} FROM incidents WHERE service_id = $1 AND status <> 'resolved' \
+                 AND dedup_key IN ({})",
+                placeholders.join(", ")
+            );
+            // Not kept prepared: the text varies with the number of keys.
+            let mut query = sqlx::query(&sql).persistent(false).bind(service);
+            for key in chunk {
+                query = query.bind(key);
+            }
+            rows.extend(query.fetch_all(&mut *self.tx).await?);
+        }
+        Ok(rows)
+    }
+}
+
 /// A transaction on the SQLite store.
 pub struct SqliteTx {
     tx: Connection,

@@ -1564,7 +1564,7 @@ mod paging {
     //! and the escalation engine's writes for many incidents at once.
 
     use jiff::{SignedDuration, Timestamp};
-    use watchbill_core::paging::{Step, Urgency};
+    use watchbill_core::paging::{IncidentStatus, Step, Urgency};
     use watchbill_core::IncidentId;
     use watchbill_store::paging::{
         IntegrationInput, IntegrationKind, NewIncident, NotificationInput, ServiceInput,
@@ -1575,8 +1575,72 @@ mod paging {
 
     contract!(
         an_event_key_finds_its_service_and_maintenance,
+        open_incidents_are_found_by_their_keys,
         many_incidents_escalate_in_one_write
     );
+
+    async fn open_incidents_are_found_by_their_keys(backend: Backend) {
+        let (_db, store) = open(backend).await;
+        let (_, team) = seed_team(&store).await;
+        let mut tx = store.write().await.unwrap();
+        let mut services = Vec::new();
+        for name in ["Course platform", "Payments"] {
+            let service = tx
+                .insert_service(&ServiceInput {
+                    team_id: team.id,
+                    name: name.to_owned(),
+                    description: String::new(),
+                    escalation_policy_id: None,
+                    default_urgency: Urgency::High,
+                    low_urgency_tickets: false,
+                })
+                .await
+                .unwrap();
+            services.push(service.id);
+        }
+        let open_one = |service, key: &str| NewIncident {
+            service_id: service,
+            dedup_key: key.to_owned(),
+            title: format!("Alert {key}"),
+            urgency: Urgency::High,
+        };
+        // More keys than one SQLite statement takes.
+        for n in 0..300 {
+            tx.insert_incident(&open_one(services[0], &format!("disk-{n}")))
+                .await
+                .unwrap();
+        }
+        let resolved = tx
+            .insert_incident(&open_one(services[0], "cpu"))
+            .await
+            .unwrap();
+        tx.set_incident_status(resolved.id, IncidentStatus::Resolved)
+            .await
+            .unwrap();
+        tx.insert_incident(&open_one(services[1], "queue"))
+            .await
+            .unwrap();
+
+        let mut keys: Vec<String> = (0..300).step_by(2).map(|n| format!("disk-{n}")).collect();
+        keys.extend(["cpu", "queue", "unknown"].map(str::to_owned));
+        let found = tx.open_incidents_by_keys(services[0], &keys).await.unwrap();
+        let mut found_keys: Vec<String> = found.iter().map(|i| i.dedup_key.clone()).collect();
+        found_keys.sort();
+        let mut expected: Vec<String> = (0..300).step_by(2).map(|n| format!("disk-{n}")).collect();
+        expected.sort();
+        assert_eq!(
+            found_keys, expected,
+            "a resolved incident, another service's and an unknown key are left out"
+        );
+        assert!(found
+            .iter()
+            .all(|i| i.service_id == services[0] && i.alert_count == 1));
+        assert!(tx
+            .open_incidents_by_keys(services[0], &[])
+            .await
+            .unwrap()
+            .is_empty());
+    }
 
     async fn an_event_key_finds_its_service_and_maintenance(backend: Backend) {
         let (_db, store) = open(backend).await;
