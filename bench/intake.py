@@ -12,7 +12,10 @@ With --floor it first drives the same endpoint with events that lack a routing k
 parsed and answered 400 without touching the database, which measures what the HTTP path
 alone (wrk, hyper, axum, JSON) takes on this machine.
 
-Usage: python3 bench/intake.py [--postgres URL] [--duration 15] [--floor] [--alertmanager]
+With --trace it logs the intake writer's trace line for every batch and prints, after the run,
+how many requests a batch held on average and how long its parts took (bench/intake_trace.py).
+
+Usage: python3 bench/intake.py [--postgres URL] [--duration 15] [--floor] [--trace] [--alertmanager]
 """
 import argparse
 import json
@@ -72,6 +75,7 @@ def main():
     parser.add_argument("--connections", type=int, default=64)
     parser.add_argument("--alertmanager", action="store_true")
     parser.add_argument("--floor", action="store_true")
+    parser.add_argument("--trace", action="store_true")
     args = parser.parse_args()
     workdir = tempfile.mkdtemp(prefix="watchbill-intake-")
     if args.postgres:
@@ -79,9 +83,12 @@ def main():
         database = args.postgres
     else:
         database = f"sqlite://{workdir}/bench.db"
-    env = dict(os.environ, WATCHBILL_BOOTSTRAP_TOKEN=TOKEN, WATCHBILL_LOG="warn")
+    log_filter = "warn,watchbill_server::paging::intake=trace" if args.trace else "warn"
+    env = dict(os.environ, WATCHBILL_BOOTSTRAP_TOKEN=TOKEN, WATCHBILL_LOG=log_filter)
+    trace_path = os.path.join(workdir, "trace.log")
+    trace = open(trace_path, "w") if args.trace else None
     server = subprocess.Popen([args.binary, "serve", "--listen", "127.0.0.1:0", "--smtp-listen", "127.0.0.1:0", "--database-url", database],
-                              stdout=subprocess.PIPE, text=True, env=env)
+                              stdout=subprocess.PIPE, stderr=trace, text=True, env=env)
     try:
         url = None
         for line in server.stdout:
@@ -115,6 +122,9 @@ def main():
     finally:
         server.terminate()
         server.wait()
+    if trace:
+        trace.close()
+        subprocess.run([sys.executable, os.path.join(HERE, "intake_trace.py"), trace_path])
     if args.alertmanager:
         port = free_port()
         config = os.path.join(workdir, "alertmanager.yml")

@@ -236,7 +236,6 @@ const ATTEMPTS: u32 = 10;
 /// opened the same incident at the same moment, or a deadlock between two batches) retries
 /// the batch, which then sees that incident.
 async fn commit_batch(writer: &Writer, jobs: Vec<Job>) {
-    tracing::trace!(requests = jobs.len(), "intake batch");
     let results = crate::retrying::with_retries(ATTEMPTS, || apply_batch(writer, &jobs)).await;
     match results {
         Ok(results) => {
@@ -263,7 +262,11 @@ async fn commit_batch(writer: &Writer, jobs: Vec<Job>) {
 type JobResult = Result<Vec<Accepted>, IntakeError>;
 
 async fn apply_batch(writer: &Writer, jobs: &[Job]) -> Result<Vec<JobResult>, StoreError> {
+    // How long each part of the batch took, in the trace line below: where a batch's time
+    // goes is the first question whenever intake is slower than expected.
+    let started = std::time::Instant::now();
     let mut tx = writer.store.write().await?;
+    let began = started.elapsed();
     let mut lookups = Lookups::default();
     let mut batch = Batch::default();
     // Every trigger's open incident, found in one query per service.
@@ -280,6 +283,7 @@ async fn apply_batch(writer: &Writer, jobs: &[Job]) -> Result<Vec<JobResult>, St
         }
     }
     batch.preload(tx.as_mut(), &keys).await?;
+    let looked_up = started.elapsed();
     let mut results = Vec::with_capacity(jobs.len());
     for (index, job) in jobs.iter().enumerate() {
         let result = apply(
@@ -294,7 +298,16 @@ async fn apply_batch(writer: &Writer, jobs: &[Job]) -> Result<Vec<JobResult>, St
         results.push(result);
     }
     batch.flush(tx.as_mut(), &mut lookups).await?;
+    let written = started.elapsed();
     tx.commit().await?;
+    tracing::trace!(
+        requests = jobs.len(),
+        begin_us = began.as_micros(),
+        lookups_us = looked_up.saturating_sub(began).as_micros(),
+        writes_us = written.saturating_sub(looked_up).as_micros(),
+        commit_us = started.elapsed().saturating_sub(written).as_micros(),
+        "intake batch"
+    );
     batch.patch(&mut results);
     Ok(results)
 }
