@@ -112,11 +112,13 @@ impl SqliteStore {
 ///
 /// It is held by one transaction at a time, not pooled: a pool tests each connection it takes
 /// back with a round trip to the connection's thread, in a task of its own, and the next write
-/// transaction waited for both (half a millisecond of every intake batch at full load).
+/// transaction waited for both.
 #[derive(Debug)]
 struct WriteConnection {
     connection: SqliteConnection,
-    /// A transaction was begun on it and neither committed nor rolled back yet.
+    /// A transaction may have been begun on it and not yet committed or rolled back. Set before
+    /// `BEGIN` and cleared only after `COMMIT` or `ROLLBACK` returned, so a transaction whose
+    /// future was dropped half-way through either is rolled back, never left open for the next.
     open: bool,
 }
 
@@ -194,10 +196,14 @@ impl SqliteStore {
     async fn begin_write(&self) -> Result<Connection, StoreError> {
         let mut writer = self.writer.clone().lock_owned().await;
         writer.roll_back_if_open().await;
+        writer.open = true;
         // IMMEDIATE takes the write lock up front, so a transaction that reads before it
         // writes cannot fail half-way when another process wrote in between.
-        writer.connection.execute("BEGIN IMMEDIATE").await?;
-        writer.open = true;
+        if let Err(error) = writer.connection.execute("BEGIN IMMEDIATE").await {
+            // Nothing was begun (another process held the lock past the busy timeout, say).
+            writer.open = false;
+            return Err(error.into());
+        }
         Ok(Connection::Write(WriteGuard(writer)))
     }
 }
