@@ -1579,6 +1579,18 @@ mod paging {
         many_incidents_escalate_in_one_write
     );
 
+    /// A high-urgency service with no policy, as the tests below need.
+    fn paging_service(team: watchbill_core::TeamId, name: &str) -> ServiceInput {
+        ServiceInput {
+            team_id: team,
+            name: name.to_owned(),
+            description: String::new(),
+            escalation_policy_id: None,
+            default_urgency: Urgency::High,
+            low_urgency_tickets: false,
+        }
+    }
+
     async fn open_incidents_are_found_by_their_keys(backend: Backend) {
         let (_db, store) = open(backend).await;
         let (_, team) = seed_team(&store).await;
@@ -1586,14 +1598,7 @@ mod paging {
         let mut services = Vec::new();
         for name in ["Course platform", "Payments"] {
             let service = tx
-                .insert_service(&ServiceInput {
-                    team_id: team.id,
-                    name: name.to_owned(),
-                    description: String::new(),
-                    escalation_policy_id: None,
-                    default_urgency: Urgency::High,
-                    low_urgency_tickets: false,
-                })
+                .insert_service(&paging_service(team.id, name))
                 .await
                 .unwrap();
             services.push(service.id);
@@ -1694,14 +1699,7 @@ mod paging {
         let (users, team) = seed_team(&store).await;
         let mut tx = store.write().await.unwrap();
         let service = tx
-            .insert_service(&ServiceInput {
-                team_id: team.id,
-                name: "Course platform".to_owned(),
-                description: String::new(),
-                escalation_policy_id: None,
-                default_urgency: Urgency::High,
-                low_urgency_tickets: false,
-            })
+            .insert_service(&paging_service(team.id, "Course platform"))
             .await
             .unwrap();
         // More incidents than one statement takes, so the chunks are exercised too.
