@@ -16,6 +16,7 @@ use watchbill_store::Backend;
 on_both_backends!(
     an_event_pages_the_primary_then_the_secondary_until_acknowledged,
     duplicates_do_not_page_again_and_resolve_closes,
+    change_events_are_listed_without_their_key_and_page_nobody,
     maintenance_windows_record_without_paging,
     bad_events_are_refused_and_nothing_is_written,
     alertmanager_webhooks_trigger_and_resolve,
@@ -216,6 +217,56 @@ async fn an_event_pages_the_primary_then_the_secondary_until_acknowledged(backen
         .unwrap()
         .iter()
         .all(|n| n["status"] == "sent"));
+}
+
+async fn change_events_are_listed_without_their_key_and_page_nobody(backend: Backend) {
+    let app = TestApp::start(backend, "2026-11-26T12:00:00Z").await;
+    let receiver = Receiver::start().await;
+    let (service, key, _) = line_up(&app, &receiver).await;
+    let change = json!({"routing_key": key,
+        "payload": {"summary": "Deployed course-platform 2.3", "source": "ci",
+                    "custom_details": {"build": 42}},
+        "links": [{"href": "https://ci.example.test/builds/42", "text": "Build 42"}]});
+    let (status, body) = app
+        .request(Method::POST, "/v2/change/enqueue", None, Some(change))
+        .await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{body}");
+    let (status, body) = app
+        .request(
+            Method::POST,
+            "/v2/change/enqueue",
+            None,
+            Some(json!({"routing_key": key, "payload": {"source": "ci"}})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    app.settle().await;
+    assert!(receiver.received().is_empty(), "a change pages nobody");
+
+    // Anyone who may read the service sees the change as sent, but not the integration's key.
+    let viewer = app.token("viewer").await;
+    let (status, changes) = app
+        .request(
+            Method::GET,
+            &format!("/api/v1/services/{service}/changes"),
+            Some(&viewer),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{changes}");
+    let changes = changes.as_array().unwrap();
+    assert_eq!(changes.len(), 1, "the refused change is not recorded");
+    assert_eq!(changes[0]["summary"], "Deployed course-platform 2.3");
+    assert_eq!(
+        changes[0]["payload"]["payload"]["custom_details"]["build"],
+        42
+    );
+    assert_eq!(changes[0]["payload"]["links"][0]["text"], "Build 42");
+    assert!(
+        !changes[0].to_string().contains(&key),
+        "the routing key is not shown: {}",
+        changes[0]
+    );
 }
 
 async fn duplicates_do_not_page_again_and_resolve_closes(backend: Backend) {

@@ -36,6 +36,7 @@ pub(crate) const SQLITE: &[Migration] = migrations!("sqlite":
     (15, "0015", "post_mortems"),
     (16, "0016", "post_mortem_review"),
     (17, "0017", "change_events_index"),
+    (18, "0018", "change_events_forget_keys"),
 );
 
 pub(crate) const POSTGRES: &[Migration] = migrations!("postgres":
@@ -56,6 +57,7 @@ pub(crate) const POSTGRES: &[Migration] = migrations!("postgres":
     (15, "0015", "post_mortems"),
     (16, "0016", "post_mortem_review"),
     (17, "0017", "change_events_index"),
+    (18, "0018", "change_events_forget_keys"),
 );
 
 /// The table recording which migrations a database has, in the syntax both backends accept.

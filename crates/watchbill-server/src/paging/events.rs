@@ -132,9 +132,18 @@ pub fn events_v2(body: &[u8]) -> Result<(String, IntakeEvent), Vec<String>> {
             summary,
             severity,
             source,
-            payload: raw,
+            payload: without_routing_key(raw),
         },
     ))
+}
+
+/// The event as sent, less its routing key: the key is the integration's secret, and what is
+/// kept of an event is shown to anyone who may read the service.
+fn without_routing_key(mut raw: Value) -> Value {
+    if let Some(fields) = raw.as_object_mut() {
+        fields.remove("routing_key");
+    }
+    raw
 }
 
 /// A change event (`POST /v2/change/enqueue`): recorded on the service's timeline, pages nobody.
@@ -160,7 +169,11 @@ pub fn change_event(body: &[u8]) -> Result<(String, String, Value), Vec<String>>
         errors.push("'payload.summary' is missing or blank".to_owned());
     }
     if errors.is_empty() {
-        Ok((routing_key, truncate(&summary, SUMMARY_LIMIT), raw))
+        Ok((
+            routing_key,
+            truncate(&summary, SUMMARY_LIMIT),
+            without_routing_key(raw),
+        ))
     } else {
         Err(errors)
     }
