@@ -759,7 +759,7 @@ async fn delete_policy(
 pub struct ChangeView {
     pub received_at: Timestamp,
     pub summary: String,
-    /// The change event as sent.
+    /// The change event as sent, less its `routing_key`.
     pub payload: serde_json::Value,
 }
 
