@@ -100,6 +100,11 @@ async fn send_event(app: &TestApp, event: Value) -> (StatusCode, Value) {
         .await
 }
 
+async fn send_change(app: &TestApp, change: Value) -> (StatusCode, Value) {
+    app.request(Method::POST, "/v2/change/enqueue", None, Some(change))
+        .await
+}
+
 fn trigger(key: &str, dedup: &str, summary: &str) -> Value {
     json!({"routing_key": key, "event_action": "trigger", "dedup_key": dedup,
            "payload": {"summary": summary, "source": "web-1", "severity": "critical"}})
@@ -227,18 +232,13 @@ async fn change_events_are_listed_without_their_key_and_page_nobody(backend: Bac
         "payload": {"summary": "Deployed course-platform 2.3", "source": "ci",
                     "custom_details": {"build": 42}},
         "links": [{"href": "https://ci.example.test/builds/42", "text": "Build 42"}]});
-    let (status, body) = app
-        .request(Method::POST, "/v2/change/enqueue", None, Some(change))
-        .await;
+    let (status, body) = send_change(&app, change).await;
     assert_eq!(status, StatusCode::ACCEPTED, "{body}");
-    let (status, body) = app
-        .request(
-            Method::POST,
-            "/v2/change/enqueue",
-            None,
-            Some(json!({"routing_key": key, "payload": {"source": "ci"}})),
-        )
-        .await;
+    let (status, body) = send_change(
+        &app,
+        json!({"routing_key": key, "payload": {"source": "ci"}}),
+    )
+    .await;
     assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
     app.settle().await;
     assert!(receiver.received().is_empty(), "a change pages nobody");
