@@ -272,7 +272,7 @@ async fn change_events_are_listed_without_their_key_and_page_nobody(backend: Bac
 async fn duplicates_do_not_page_again_and_resolve_closes(backend: Backend) {
     let app = TestApp::start(backend, "2026-11-26T12:00:00Z").await;
     let receiver = Receiver::start().await;
-    let (_, key, _) = line_up(&app, &receiver).await;
+    let (service, key, _) = line_up(&app, &receiver).await;
     send_event(&app, trigger(&key, "disk", "Disk full")).await;
     app.settle().await;
     let (status, _) = send_event(&app, trigger(&key, "disk", "Disk still full")).await;
@@ -332,6 +332,28 @@ async fn duplicates_do_not_page_again_and_resolve_closes(backend: Backend) {
         open[0]["number"], "INC-2",
         "a trigger after resolve opens a new incident"
     );
+
+    // Deleting the integration stops its key; what it sent stays in the incidents' history.
+    let (_, integrations) = app
+        .get(&format!("/api/v1/services/{service}/integrations"))
+        .await;
+    let (status, _) = app
+        .delete(&format!("/api/v1/integrations/{}", integrations[0]["id"]))
+        .await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    let (status, _) = send_event(&app, trigger(&key, "disk", "Disk full after all")).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "the key is gone");
+    let (_, incident) = app.get("/api/v1/incidents/INC-1").await;
+    let alerts = incident["alerts"].as_array().unwrap();
+    assert_eq!(
+        alerts.len(),
+        9,
+        "eight triggers and the resolve: {incident}"
+    );
+    assert_eq!(alerts[0]["summary"], "Disk full");
+    assert_eq!(alerts[8]["action"], "resolve");
+    let (_, incident) = app.get("/api/v1/incidents/INC-2").await;
+    assert_eq!(incident["alerts"][0]["summary"], "Disk full again");
 }
 
 async fn maintenance_windows_record_without_paging(backend: Backend) {

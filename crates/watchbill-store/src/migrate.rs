@@ -37,6 +37,7 @@ pub(crate) const SQLITE: &[Migration] = migrations!("sqlite":
     (16, "0016", "post_mortem_review"),
     (17, "0017", "change_events_index"),
     (18, "0018", "change_events_forget_keys"),
+    (19, "0019", "events_outlive_integrations"),
 );
 
 pub(crate) const POSTGRES: &[Migration] = migrations!("postgres":
@@ -58,6 +59,7 @@ pub(crate) const POSTGRES: &[Migration] = migrations!("postgres":
     (16, "0016", "post_mortem_review"),
     (17, "0017", "change_events_index"),
     (18, "0018", "change_events_forget_keys"),
+    (19, "0019", "events_outlive_integrations"),
 );
 
 /// The table recording which migrations a database has, in the syntax both backends accept.

@@ -156,7 +156,6 @@ macro_rules! paging_tx_impl {
         /// Rows per multi-row statement. SQLite's driver looks each numbered parameter up by
         /// name, which grows with the statement, so a few dozen rows a statement beats hundreds.
         const ROWS_PER_STATEMENT: usize = 64;
-        const EVENT_ROWS_PER_STATEMENT: usize = 32;
 
         fn levels_text(levels: &[LevelInput]) -> String {
             serde_json::to_string(levels).unwrap_or_else(|_| "[]".to_owned())
@@ -776,35 +775,8 @@ macro_rules! paging_tx_impl {
             }
 
             async fn insert_events(&mut self, events: &[EventInput]) -> Result<()> {
-                for chunk in events.chunks(EVENT_ROWS_PER_STATEMENT) {
-                    let values: Vec<String> = (0..chunk.len())
-                        .map(|i| {
-                            let b = i * 10;
-                            let cells: Vec<String> = (1..=10).map(|c| format!("${}", b + c)).collect();
-                            format!("({})", cells.join(", "))
-                        })
-                        .collect();
-                    let sql = format!(
-                        "INSERT INTO events (integration_id, incident_id, received_at, action, dedup_key, summary, severity, source, outcome, payload) \
-                         VALUES {}",
-                        values.join(", ")
-                    );
-                    let mut query = sqlx::query(&sql);
-                    for event in chunk {
-                        query = query
-                            .bind(event.integration_id.0)
-                            .bind(event.incident_id.map(|i| i.0))
-                            .bind(seconds(self.now))
-                            .bind(&event.action)
-                            .bind(&event.dedup_key)
-                            .bind(&event.summary)
-                            .bind(&event.severity)
-                            .bind(&event.source)
-                            .bind(&event.outcome)
-                            .bind(&event.payload);
-                    }
-                    query.execute(&mut *self.tx).await?;
-                }
+                // Each backend in the form it writes fastest.
+                self.insert_event_rows(events).await?;
                 Ok(())
             }
 

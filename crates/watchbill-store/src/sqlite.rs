@@ -238,6 +238,47 @@ impl SqliteTx {
     }
 }
 
+impl SqliteTx {
+    /// Records accepted events, a few dozen rows a statement: SQLite's driver looks each
+    /// numbered parameter up by name, which grows with the statement.
+    pub(crate) async fn insert_event_rows(
+        &mut self,
+        events: &[crate::paging::EventInput],
+    ) -> Result<(), sqlx::Error> {
+        const ROWS_PER_STATEMENT: usize = 32;
+        for chunk in events.chunks(ROWS_PER_STATEMENT) {
+            let values: Vec<String> = (0..chunk.len())
+                .map(|i| {
+                    let b = i * 10;
+                    let cells: Vec<String> = (1..=10).map(|c| format!("${}", b + c)).collect();
+                    format!("({})", cells.join(", "))
+                })
+                .collect();
+            let sql = format!(
+                "INSERT INTO events (integration_id, incident_id, received_at, action, dedup_key, summary, \
+                 severity, source, outcome, payload) VALUES {}",
+                values.join(", ")
+            );
+            let mut query = sqlx::query(&sql);
+            for event in chunk {
+                query = query
+                    .bind(event.integration_id.0)
+                    .bind(event.incident_id.map(|i| i.0))
+                    .bind(crate::shared_sql::seconds(self.now))
+                    .bind(&event.action)
+                    .bind(&event.dedup_key)
+                    .bind(&event.summary)
+                    .bind(&event.severity)
+                    .bind(&event.source)
+                    .bind(&event.outcome)
+                    .bind(&event.payload);
+            }
+            query.execute(&mut *self.tx).await?;
+        }
+        Ok(())
+    }
+}
+
 /// A transaction on the SQLite store.
 pub struct SqliteTx {
     tx: Connection,
