@@ -173,7 +173,7 @@ pub fn demo_document() -> OrgDocument {
     let mut users = vec![OrgUser {
         name: "Demo Admin".to_owned(),
         email: DEMO_ADMIN_EMAIL.to_owned(),
-        time_zone: "America/Los_Angeles".to_owned(),
+        time_zone: DEMO_TIME_ZONE.to_owned(),
         role: "admin".to_owned(),
         photo_url: None,
         contact_methods: None,
@@ -189,7 +189,7 @@ pub fn demo_document() -> OrgDocument {
             users.push(OrgUser {
                 name: person.to_owned(),
                 email: email(person),
-                time_zone: "America/Los_Angeles".to_owned(),
+                time_zone: DEMO_TIME_ZONE.to_owned(),
                 role: "responder".to_owned(),
                 photo_url: None,
                 contact_methods: Some(vec![OrgContact {
@@ -212,7 +212,7 @@ pub fn demo_document() -> OrgDocument {
         schedules.push(OrgSchedule {
             team: team.to_owned(),
             name: "Captain On-Call".to_owned(),
-            time_zone: "America/Los_Angeles".to_owned(),
+            time_zone: DEMO_TIME_ZONE.to_owned(),
             follows: None,
             offset: None,
             layers: vec![OrgLayer {
@@ -229,7 +229,7 @@ pub fn demo_document() -> OrgDocument {
         schedules.push(OrgSchedule {
             team: team.to_owned(),
             name: "First-mate".to_owned(),
-            time_zone: "America/Los_Angeles".to_owned(),
+            time_zone: DEMO_TIME_ZONE.to_owned(),
             follows: Some("Captain On-Call".to_owned()),
             offset: Some(1),
             layers: Vec::new(),
@@ -318,6 +318,9 @@ fn ticket_prefix(team: &str) -> String {
     .to_owned()
 }
 
+/// Where the demo organisation's people and schedules are.
+const DEMO_TIME_ZONE: &str = "America/Los_Angeles";
+
 /// Files a week's worth of product-maintenance duty for the demo's User-facing team, due
 /// around today, so the duty queue and the ticket pages have something to show. `serve --demo`
 /// calls it once, when it creates the demo organisation.
@@ -337,7 +340,10 @@ async fn file_demo_tickets(tx: &mut dyn Tx) -> Result<(), SetupError> {
     else {
         return Ok(());
     };
-    let today = tx.now().to_zoned(jiff::tz::TimeZone::UTC).date();
+    // Days as the demo's people count them: in UTC, the first hours of a day are still
+    // yesterday in Los Angeles, and a ticket due "yesterday" would not yet be overdue there.
+    let zone = jiff::tz::TimeZone::get(DEMO_TIME_ZONE).unwrap_or(jiff::tz::TimeZone::UTC);
+    let today = tx.now().to_zoned(zone).date();
     let tickets: [(&str, TicketKind, Priority, i32); 6] = [
         (
             "Course upload fails for files over 2 GB",
