@@ -1567,8 +1567,8 @@ mod paging {
     use watchbill_core::paging::{IncidentStatus, Step, Urgency};
     use watchbill_core::IncidentId;
     use watchbill_store::paging::{
-        EventInput, EventRecord, IntegrationInput, IntegrationKind, NewIncident, NotificationInput,
-        ServiceInput,
+        EventInput, EventRecord, Integration, IntegrationInput, IntegrationKind, NewIncident,
+        NotificationInput, ServiceInput,
     };
     use watchbill_store::Backend;
 
@@ -1591,6 +1591,21 @@ mod paging {
             default_urgency: Urgency::High,
             low_urgency_tickets: false,
         }
+    }
+
+    /// An Events API v2 integration of `service`.
+    async fn events_integration(
+        tx: &mut dyn watchbill_store::Tx,
+        service: watchbill_core::ServiceId,
+    ) -> Integration {
+        tx.insert_integration(&IntegrationInput {
+            service_id: service,
+            kind: IntegrationKind::EventsV2,
+            name: "Events".to_owned(),
+            rate_per_minute: 60,
+        })
+        .await
+        .unwrap()
     }
 
     async fn open_incidents_are_found_by_their_keys(backend: Backend) {
@@ -1657,15 +1672,7 @@ mod paging {
             .insert_service(&paging_service(team.id, "Course platform"))
             .await
             .unwrap();
-        let integration = tx
-            .insert_integration(&IntegrationInput {
-                service_id: service.id,
-                kind: IntegrationKind::EventsV2,
-                name: "Events".to_owned(),
-                rate_per_minute: 60,
-            })
-            .await
-            .unwrap();
+        let integration = events_integration(tx.as_mut(), service.id).await;
         let incident = tx
             .insert_incident(&NewIncident {
                 service_id: service.id,
@@ -1735,15 +1742,7 @@ mod paging {
             })
             .await
             .unwrap();
-        let integration = tx
-            .insert_integration(&IntegrationInput {
-                service_id: service.id,
-                kind: IntegrationKind::EventsV2,
-                name: "Events".to_owned(),
-                rate_per_minute: 60,
-            })
-            .await
-            .unwrap();
+        let integration = events_integration(tx.as_mut(), service.id).await;
         let now = Timestamp::now();
         let route = tx
             .intake_route(&integration.secret, now)
