@@ -189,6 +189,9 @@ impl PostgresTx {
         &mut self,
         events: &[crate::paging::EventInput],
     ) -> Result<(), sqlx::Error> {
+        if events.is_empty() {
+            return Ok(());
+        }
         let text = |field: fn(&crate::paging::EventInput) -> &str| -> Vec<&str> {
             events.iter().map(field).collect()
         };

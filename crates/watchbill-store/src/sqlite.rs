@@ -236,9 +236,7 @@ impl SqliteTx {
         }
         Ok(rows)
     }
-}
 
-impl SqliteTx {
     /// Records accepted events, a few dozen rows a statement: SQLite's driver looks each
     /// numbered parameter up by name, which grows with the statement.
     pub(crate) async fn insert_event_rows(
