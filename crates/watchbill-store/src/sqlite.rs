@@ -218,14 +218,14 @@ impl SqliteTx {
         keys: &[String],
     ) -> Result<Vec<sqlx::sqlite::SqliteRow>, sqlx::Error> {
         let mut rows = Vec::new();
-        // Bound the parameters per statement well under SQLite's limit.
+        // Bound the parameters per statement well under SQLite's limit. They are anonymous
+        // (`?`), bound in order: the driver looks a numbered one up by name, in a list that
+        // grows with the statement, so numbered ones cost the square of their count.
         for chunk in keys.chunks(256) {
-            let placeholders: Vec<String> =
-                (0..chunk.len()).map(|i| format!("${}", i + 2)).collect();
             let sql = format!(
-                "SELECT {columns} FROM incidents WHERE service_id = $1 AND status <> 'resolved' \
+                "SELECT {columns} FROM incidents WHERE service_id = ? AND status <> 'resolved' \
                  AND dedup_key IN ({})",
-                placeholders.join(", ")
+                vec!["?"; chunk.len()].join(", ")
             );
             // Not kept prepared: the text varies with the number of keys.
             let mut query = sqlx::query(&sql).persistent(false).bind(service);
@@ -237,25 +237,19 @@ impl SqliteTx {
         Ok(rows)
     }
 
-    /// Records accepted events, a few dozen rows a statement: SQLite's driver looks each
-    /// numbered parameter up by name, which grows with the statement.
+    /// Records accepted events, many rows a statement. The parameters are anonymous (`?`),
+    /// bound in order, for the reason given at [`SqliteTx::open_incident_rows`].
     pub(crate) async fn insert_event_rows(
         &mut self,
         events: &[crate::paging::EventInput],
     ) -> Result<(), sqlx::Error> {
-        const ROWS_PER_STATEMENT: usize = 32;
+        const ROWS_PER_STATEMENT: usize = 64;
+        const ROW: &str = "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
         for chunk in events.chunks(ROWS_PER_STATEMENT) {
-            let values: Vec<String> = (0..chunk.len())
-                .map(|i| {
-                    let b = i * 10;
-                    let cells: Vec<String> = (1..=10).map(|c| format!("${}", b + c)).collect();
-                    format!("({})", cells.join(", "))
-                })
-                .collect();
             let sql = format!(
                 "INSERT INTO events (integration_id, incident_id, received_at, action, dedup_key, summary, \
                  severity, source, outcome, payload) VALUES {}",
-                values.join(", ")
+                vec![ROW; chunk.len()].join(", ")
             );
             let mut query = sqlx::query(&sql);
             for event in chunk {
