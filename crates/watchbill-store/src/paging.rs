@@ -192,6 +192,15 @@ pub struct Incident {
     pub assignees: Vec<UserId>,
 }
 
+/// What deciding a trigger needs of an open incident: which one it is, and its alerts so far.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OpenAlerts {
+    pub id: IncidentId,
+    pub dedup_key: String,
+    pub alert_count: i64,
+    pub last_alert_at: Timestamp,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NewIncident {
     pub service_id: ServiceId,
@@ -396,12 +405,13 @@ pub trait PagingTx: Send {
     async fn incidents(&mut self, filter: &IncidentFilter) -> Result<Vec<Incident>>;
 
     // Set-based forms of the above, for intake batches: one statement for many rows.
-    /// The open incidents of a service with any of these dedup keys (without assignees).
+    /// The open incidents of a service with any of these dedup keys: only what deciding a
+    /// trigger needs, since an intake batch asks this for every key it holds.
     async fn open_incidents_by_keys(
         &mut self,
         service: ServiceId,
         keys: &[String],
-    ) -> Result<Vec<Incident>>;
+    ) -> Result<Vec<OpenAlerts>>;
     /// Opens many incidents; each with its initial alert count.
     async fn insert_incidents(&mut self, incidents: &[(NewIncident, i64)])
         -> Result<Vec<Incident>>;

@@ -708,10 +708,21 @@ macro_rules! paging_tx_impl {
                 Ok(incidents)
             }
 
-            async fn open_incidents_by_keys(&mut self, service: ServiceId, keys: &[String]) -> Result<Vec<Incident>> {
+            async fn open_incidents_by_keys(&mut self, service: ServiceId, keys: &[String]) -> Result<Vec<OpenAlerts>> {
                 // Each backend asks in the form its planner turns into one index probe per key.
-                let rows = self.open_incident_rows(INCIDENT_COLUMNS, service.0, keys).await?;
-                rows.iter().map(incident_from).collect()
+                let rows = self
+                    .open_incident_rows("id, dedup_key, alert_count, last_alert_at", service.0, keys)
+                    .await?;
+                rows.iter()
+                    .map(|row| {
+                        Ok(OpenAlerts {
+                            id: IncidentId(row.try_get("id")?),
+                            dedup_key: row.try_get("dedup_key")?,
+                            alert_count: row.try_get("alert_count")?,
+                            last_alert_at: timestamp(row.try_get("last_alert_at")?)?,
+                        })
+                    })
+                    .collect()
             }
 
             async fn insert_incidents(&mut self, incidents: &[(NewIncident, i64)]) -> Result<Vec<Incident>> {
