@@ -86,7 +86,8 @@ impl Batch {
     ) -> Result<Accepted, StoreError> {
         let service = lookups.service(tx, integration.service_id).await?;
         let key = (service.id, event.dedup_key.clone());
-        let actor = format!("{} ({})", integration.name, event.source);
+        // Who a timeline line names; written only when a line is.
+        let actor = || format!("{} ({})", integration.name, event.source);
         let slot = self.open.get(&key).copied();
         let (slot, name) = match outcome(
             EventAction::Trigger,
@@ -118,7 +119,7 @@ impl Batch {
                     self.lines.push((
                         slot,
                         "alert",
-                        actor,
+                        actor(),
                         format!("Another alert: {}", event.summary),
                     ));
                 }
@@ -150,7 +151,7 @@ impl Batch {
                 self.lines.push((
                     slot,
                     "triggered",
-                    actor.clone(),
+                    actor(),
                     format!("Triggered through {}: {}", integration.name, event.summary),
                 ));
                 if files_ticket {

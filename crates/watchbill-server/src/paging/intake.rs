@@ -117,7 +117,8 @@ impl std::fmt::Debug for Job {
 #[derive(Debug, Default)]
 pub struct Lookups {
     integrations: HashMap<String, Option<Integration>>,
-    services: HashMap<watchbill_core::ServiceId, watchbill_store::paging::Service>,
+    /// Shared, not copied: a batch asks for its service once per event.
+    services: HashMap<watchbill_core::ServiceId, Arc<watchbill_store::paging::Service>>,
     maintenance: HashMap<watchbill_core::ServiceId, bool>,
     webhooks: Option<std::sync::Arc<Vec<watchbill_store::paging::WebhookSubscription>>>,
 }
@@ -136,7 +137,7 @@ impl Lookups {
         let found = match tx.intake_route(key, tx.now()).await? {
             Some(route) => {
                 let service = route.service.id;
-                self.services.insert(service, route.service);
+                self.services.insert(service, Arc::new(route.service));
                 self.maintenance.insert(service, route.in_maintenance);
                 Some(route.integration)
             }
@@ -150,11 +151,11 @@ impl Lookups {
         &mut self,
         tx: &mut dyn Tx,
         id: watchbill_core::ServiceId,
-    ) -> Result<watchbill_store::paging::Service, StoreError> {
+    ) -> Result<Arc<watchbill_store::paging::Service>, StoreError> {
         if let Some(found) = self.services.get(&id) {
             return Ok(found.clone());
         }
-        let found = tx.service(id).await?;
+        let found = Arc::new(tx.service(id).await?);
         self.services.insert(id, found.clone());
         Ok(found)
     }
