@@ -3,8 +3,8 @@
 //! Writes go through exactly one connection, taken in turn, so transactions in this process
 //! never fight over SQLite's single write lock; reads use a pool and, thanks to WAL, never
 //! wait for writers. `synchronous = FULL` makes every commit durable before it returns. The
-//! log is copied back into the database file mostly by a checkpoint in the background, so the
-//! commit that fills it has little left to copy.
+//! log is copied back into the database file by a checkpoint in the background, so commits
+//! seldom copy any of it themselves.
 
 use std::str::FromStr;
 use std::sync::Arc;
@@ -22,7 +22,18 @@ use crate::migrate::{CREATE_MIGRATIONS_TABLE, SQLITE};
 use crate::{Backend, MigrationReport, Store, StoreError, Tx};
 
 /// How often the background checkpoint copies the log back into the database file.
-const CHECKPOINT_EVERY: Duration = Duration::from_millis(200);
+/// A checkpoint copies each page changed since the last one once, however often it changed;
+/// under a storm of alerts the same incident and index pages change in every batch, so copying
+/// every second writes the database file far less than copying five times a second, and those
+/// scattered writes are what a commit's flush of the log waits behind.
+const CHECKPOINT_EVERY: Duration = Duration::from_secs(1);
+
+/// How long the log may grow, in pages (80 MB of 4 KB pages), before the commit that passes it
+/// checkpoints on its own, copying whatever the background checkpoint has not, while every
+/// event of its batch waits. The background checkpoint lets the log start over every
+/// [`CHECKPOINT_EVERY`], so this is only a bound for when it cannot keep up, not SQLite's
+/// 1,000 pages, which a storm of alerts passes within a tenth of a second.
+const LOG_PAGES_BEFORE_A_COMMIT_CHECKPOINTS: u32 = 20_000;
 
 /// A store in a SQLite file.
 #[derive(Debug)]
@@ -48,23 +59,41 @@ impl Drop for Background {
 /// connection of its own; a passive checkpoint never waits for the writer or readers. Left to
 /// SQLite alone, the commit that fills the log to 1,000 pages copies and flushes all of them
 /// before it returns, and every event waiting on that commit waits with it (hundreds of
-/// milliseconds here). That commit still checkpoints, because only a checkpoint made between
-/// two writes can let the log start over, but it finds nearly every page copied already.
-async fn checkpoint_in_background(pool: SqlitePool) {
+/// milliseconds here).
+///
+/// The log starts over from its beginning only once a checkpoint has copied all of it, and
+/// only at a write that begins after that checkpoint. So each round copies in two passes: the
+/// bulk while writes go on, then, holding the write connection so that no write is under way,
+/// what was written during the first pass, which is little. Writes wait for that second pass
+/// alone.
+async fn checkpoint_in_background(pool: SqlitePool, writer: Arc<Mutex<WriteConnection>>) {
     let mut ticker = tokio::time::interval(CHECKPOINT_EVERY);
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         ticker.tick().await;
-        match sqlx::query("PRAGMA wal_checkpoint(PASSIVE)")
-            .fetch_one(&pool)
-            .await
-        {
-            Ok(row) => {
-                let log: i64 = row.try_get(1).unwrap_or(-1);
-                let copied: i64 = row.try_get(2).unwrap_or(-1);
-                tracing::trace!(log, copied, "checkpoint");
-            }
-            Err(error) => tracing::warn!(%error, "a checkpoint failed; trying again shortly"),
+        if !checkpoint(&pool, "while writing").await {
+            continue;
+        }
+        let _no_write_under_way = writer.lock().await;
+        checkpoint(&pool, "between writes").await;
+    }
+}
+
+/// One passive checkpoint; whether it ran. A failure is logged, and the next round tries again.
+async fn checkpoint(pool: &SqlitePool, pass: &'static str) -> bool {
+    match sqlx::query("PRAGMA wal_checkpoint(PASSIVE)")
+        .fetch_one(pool)
+        .await
+    {
+        Ok(row) => {
+            let log: i64 = row.try_get(1).unwrap_or(-1);
+            let copied: i64 = row.try_get(2).unwrap_or(-1);
+            tracing::trace!(pass, log, copied, "checkpoint");
+            true
+        }
+        Err(error) => {
+            tracing::warn!(%error, pass, "a checkpoint failed; trying again shortly");
+            false
         }
     }
 }
@@ -91,6 +120,10 @@ impl SqliteStore {
             .busy_timeout(Duration::from_secs(10))
             // Intake's multi-row statements come in a few dozen shapes; keep them all prepared.
             .statement_cache_capacity(512)
+            .pragma(
+                "wal_autocheckpoint",
+                LOG_PAGES_BEFORE_A_COMMIT_CHECKPOINTS.to_string(),
+            )
             .foreign_keys(true);
         let writer = options.connect().await.map_err(StoreError::Database)?;
         let writer = Arc::new(Mutex::new(WriteConnection {
@@ -100,10 +133,13 @@ impl SqliteStore {
         let checkpointer = pool(1, options.clone()).await?;
         let reader = pool(4, options.read_only(true)).await?;
         Ok(SqliteStore {
+            _checkpoints: Background(tokio::spawn(checkpoint_in_background(
+                checkpointer,
+                writer.clone(),
+            ))),
             writer,
             reader,
             clock,
-            _checkpoints: Background(tokio::spawn(checkpoint_in_background(checkpointer))),
         })
     }
 }
