@@ -15,7 +15,12 @@ alone (wrk, hyper, axum, JSON) takes on this machine.
 With --trace it logs the intake writer's trace line for every batch and prints, after the run,
 how many requests a batch held on average and how long its parts took (bench/intake_trace.py).
 
-Usage: python3 bench/intake.py [--postgres URL] [--duration 15] [--floor] [--trace] [--alertmanager]
+With --threads it reads how busy each of the server's threads was over the middle third of
+the run (user and kernel time from /proc/<pid>/task/*/stat) and prints, for each thread that
+worked, its share of one core and its CPU time per accepted event.
+
+Usage: python3 bench/intake.py [--postgres URL] [--duration 15] [--connections 64] [--floor]
+       [--trace] [--threads] [--alertmanager]
 """
 import argparse
 import json
@@ -50,6 +55,45 @@ def wrk(url, script, duration, connections, env=None):
     return out.stdout
 
 
+def thread_times(pid):
+    """Each thread's (name, user + kernel clock ticks) so far, by thread id."""
+    times = {}
+    for tid in os.listdir(f"/proc/{pid}/task"):
+        try:
+            with open(f"/proc/{pid}/task/{tid}/stat") as f:
+                stat = f.read()
+        except OSError:
+            continue
+        name = stat[stat.index("(") + 1:stat.rindex(")")]
+        fields = stat[stat.rindex(")") + 2:].split()
+        times[tid] = (name, int(fields[11]) + int(fields[12]))
+    return times
+
+
+def machine_idle():
+    """The machine's (idle, total) clock ticks so far, over all cores."""
+    with open("/proc/stat") as f:
+        ticks = [int(t) for t in f.readline().split()[1:]]
+    return ticks[3] + ticks[4], sum(ticks)
+
+
+def sample_threads(pid, start, seconds, into):
+    """Sleeps `start` seconds, then records each thread's CPU seconds over `seconds`, and last
+    the share of the machine's cores that stayed idle."""
+    time.sleep(start)
+    before = thread_times(pid)
+    idle_before = machine_idle()
+    time.sleep(seconds)
+    after = thread_times(pid)
+    idle_after = machine_idle()
+    ticks = os.sysconf("SC_CLK_TCK")
+    for tid, (name, total) in sorted(after.items()):
+        if tid in before:
+            into.append((tid, name, (total - before[tid][1]) / ticks / seconds))
+    idle = (idle_after[0] - idle_before[0]) / max(1, idle_after[1] - idle_before[1])
+    into.append((None, "idle", idle))
+
+
 def summary(text, expected=202):
     rps = re.search(r"Requests/sec:\s+([\d.]+)", text).group(1)
     p50 = re.search(r"^\s+50%\s+(\S+)", text, re.M).group(1)
@@ -76,6 +120,7 @@ def main():
     parser.add_argument("--alertmanager", action="store_true")
     parser.add_argument("--floor", action="store_true")
     parser.add_argument("--trace", action="store_true")
+    parser.add_argument("--threads", action="store_true")
     args = parser.parse_args()
     workdir = tempfile.mkdtemp(prefix="watchbill-intake-")
     if args.postgres:
@@ -107,8 +152,24 @@ def main():
             floor_env = dict(wrk_env, WATCHBILL_FLOOR="1")
             result = wrk(url, os.path.join(HERE, "intake.lua"), args.duration, args.connections, floor_env)
             print(f"watchbill /v2/enqueue, every event answered 400 (no database): {summary(result, 400)}")
+        busy = []
+        if args.threads:
+            import threading
+            third = args.duration / 3
+            sampler = threading.Thread(target=sample_threads, args=(server.pid, third, third, busy))
+            sampler.start()
         result = wrk(url, os.path.join(HERE, "intake.lua"), args.duration, args.connections, wrk_env)
         print(f"watchbill /v2/enqueue on {backend}: {summary(result)}")
+        if args.threads:
+            sampler.join()
+            rate = float(re.search(r"Requests/sec:\s+([\d.]+)", result).group(1))
+            print("server threads over the middle third of the run:")
+            for tid, name, cores in busy:
+                if tid is None:
+                    print(f"  the machine's cores were {cores * 100:.0f} % idle")
+                elif cores >= 0.005:
+                    print(f"  {name:<16} {tid:>8}  {cores * 100:5.1f} % of a core, "
+                          f"{cores * 1e6 / rate:5.1f} µs per event")
         # Counted in the database itself: the API lists at most 1,000 incidents at a time.
         query = "SELECT COUNT(*) FROM incidents WHERE status <> 'resolved'"
         if args.postgres:
