@@ -12,8 +12,9 @@ With --floor it first drives the same endpoint with events that lack a routing k
 parsed and answered 400 without touching the database, which measures what the HTTP path
 alone (wrk, hyper, axum, JSON) takes on this machine.
 
-With --trace it logs the intake writer's trace line for every batch and prints, after the run,
-how many requests a batch held on average and how long its parts took (bench/intake_trace.py).
+With --trace it logs the intake writer's trace line for every batch (and, on SQLite, each
+checkpoint's) and prints, after the run, how many requests a batch held on average and how long
+its parts took (bench/intake_trace.py).
 
 With --threads it reads how busy each of the server's threads was over the middle third of
 the run (user and kernel time from /proc/<pid>/task/*/stat) and prints, for each thread that
@@ -128,7 +129,9 @@ def main():
         database = args.postgres
     else:
         database = f"sqlite://{workdir}/bench.db"
-    log_filter = "warn,watchbill_server::paging::intake=trace" if args.trace else "warn"
+    # The intake writer's line per batch, and on SQLite each checkpoint's.
+    log_filter = ("warn,watchbill_server::paging::intake=trace,watchbill_store::sqlite=trace"
+                  if args.trace else "warn")
     env = dict(os.environ, WATCHBILL_BOOTSTRAP_TOKEN=TOKEN, WATCHBILL_LOG=log_filter)
     trace_path = os.path.join(workdir, "trace.log")
     trace = open(trace_path, "w") if args.trace else None
