@@ -10,6 +10,18 @@ use std::time::{Duration, Instant};
 
 use watchbill_core::SystemClock;
 use watchbill_store::testing::TestDatabase;
+use watchbill_store::Store;
+
+/// A migrated store in a fresh SQLite file, and the file's path.
+async fn migrated_store() -> (TestDatabase, String, Arc<dyn Store>) {
+    let db = TestDatabase::sqlite();
+    let path = db.url.trim_start_matches("sqlite://").to_owned();
+    let store = watchbill_store::connect(&db.url, Arc::new(SystemClock))
+        .await
+        .expect("connect");
+    store.migrate().await.expect("migrate");
+    (db, path, store)
+}
 
 fn file_size(path: &str) -> u64 {
     std::fs::metadata(path).map(|m| m.len()).unwrap_or(0)
@@ -17,12 +29,7 @@ fn file_size(path: &str) -> u64 {
 
 #[tokio::test]
 async fn committed_pages_reach_the_database_file_without_a_full_log() {
-    let db = TestDatabase::sqlite();
-    let path = db.url.trim_start_matches("sqlite://").to_owned();
-    let store = watchbill_store::connect(&db.url, Arc::new(SystemClock))
-        .await
-        .expect("connect");
-    store.migrate().await.expect("migrate");
+    let (_db, path, store) = migrated_store().await;
     // Let the migrations' pages settle into the file first: longer than a checkpoint's round.
     tokio::time::sleep(Duration::from_millis(1_500)).await;
     let before = file_size(&path);
@@ -65,12 +72,7 @@ fn log_salts(path: &str) -> Option<[u8; 8]> {
 
 #[tokio::test]
 async fn the_log_starts_over_while_writes_never_stop() {
-    let db = TestDatabase::sqlite();
-    let path = db.url.trim_start_matches("sqlite://").to_owned();
-    let store = watchbill_store::connect(&db.url, Arc::new(SystemClock))
-        .await
-        .expect("connect");
-    store.migrate().await.expect("migrate");
+    let (_db, path, store) = migrated_store().await;
 
     // One write after another, as in a storm of alerts, far fewer pages than the length at
     // which a commit checkpoints itself: the background checkpoint must let the log start over.
