@@ -1,0 +1,88 @@
+//! A write transaction on SQLite touches no file but the database and its log: the copies a
+//! many-row statement keeps so that it alone can be undone stay in memory, instead of going to
+//! a temporary file created and deleted for every intake batch.
+#![cfg(target_os = "linux")]
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::sync::Arc;
+
+use watchbill_core::paging::Urgency;
+use watchbill_core::SystemClock;
+use watchbill_store::model::TeamInput;
+use watchbill_store::paging::{NewIncident, ServiceInput};
+use watchbill_store::testing::TestDatabase;
+
+/// The files this process has open whose names SQLite gives its temporary files.
+fn open_temporary_files() -> Vec<String> {
+    std::fs::read_dir("/proc/self/fd")
+        .expect("/proc/self/fd")
+        .filter_map(|entry| std::fs::read_link(entry.ok()?.path()).ok())
+        .map(|target| target.display().to_string())
+        .filter(|target| target.contains("etilqs_"))
+        .collect()
+}
+
+#[tokio::test]
+async fn a_batch_of_alerts_writes_no_temporary_file() {
+    let db = TestDatabase::sqlite();
+    let store = watchbill_store::connect(&db.url, Arc::new(SystemClock))
+        .await
+        .expect("connect");
+    store.migrate().await.expect("migrate");
+
+    // Incidents with long titles, two to a page: a hundred pages an update of all of them
+    // changes, far past the 64 KB SQLite keeps in memory when told nothing else.
+    let mut tx = store.write().await.expect("write");
+    let team = tx
+        .insert_team(&TeamInput {
+            name: "Platform".to_owned(),
+            description: String::new(),
+            members: Vec::new(),
+        })
+        .await
+        .expect("team");
+    let service = tx
+        .insert_service(&ServiceInput {
+            team_id: team.id,
+            name: "Course platform".to_owned(),
+            description: String::new(),
+            escalation_policy_id: None,
+            default_urgency: Urgency::High,
+            low_urgency_tickets: false,
+        })
+        .await
+        .expect("service");
+    let title = "t".repeat(1_500);
+    let rows: Vec<(NewIncident, i64)> = (0..200)
+        .map(|n| {
+            let incident = NewIncident {
+                service_id: service.id,
+                dedup_key: format!("disk-{n}"),
+                title: format!("{n} {title}"),
+                urgency: Urgency::High,
+            };
+            (incident, 1)
+        })
+        .collect();
+    let incidents = tx.insert_incidents(&rows).await.expect("incidents");
+    tx.commit().await.expect("commit");
+
+    // An intake batch in which every event adds an alert to an open incident.
+    let mut tx = store.write().await.expect("write");
+    let counts: Vec<_> = incidents.iter().map(|i| (i.id, 1)).collect();
+    tx.add_alerts(&counts).await.expect("alerts");
+    let during = open_temporary_files();
+    tx.commit().await.expect("commit");
+
+    assert!(
+        during.is_empty(),
+        "the batch opened temporary files: {during:?}"
+    );
+    let mut tx = store.read().await.expect("read");
+    let found = tx
+        .open_incidents_by_keys(service.id, &["disk-7".to_owned()])
+        .await
+        .expect("lookup");
+    assert_eq!(found.len(), 1);
+    assert_eq!(found[0].alert_count, 2, "the alert was counted");
+}
