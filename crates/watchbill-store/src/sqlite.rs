@@ -130,8 +130,8 @@ impl SqliteStore {
             // transaction: an intake batch's statements pass it, and the file took four of every
             // ten writes to disk the write thread made. In memory, nothing of it reaches the
             // disk, and a crash loses nothing, as the copy is only ever needed to roll back.
-            // The same setting keeps a sort too large for the page cache in memory: the
-            // largest here order one page of a list.
+            // The same setting keeps a sort too large for the page cache in memory; at this
+            // product's sizes (an export of every ticket at most) that is a few megabytes.
             .pragma("temp_store", "memory")
             .foreign_keys(true);
         let writer = options.connect().await.map_err(StoreError::Database)?;
