@@ -4,8 +4,8 @@
 Starts `target/release/watchbill serve` on a fresh SQLite file (or the PostgreSQL database given
 with --postgres, which is emptied first), creates a service with an Events API v2 integration,
 and drives `POST /v2/enqueue` with wrk: trigger events over 10,000 dedup keys, 64 connections.
-Every 202 is answered only after the event's transaction committed (SQLite in WAL mode with
-synchronous=FULL). With --alertmanager it then runs prometheus-alertmanager and drives its
+Every 202 is answered only after the event's transaction committed and the commit was flushed
+to disk (SQLite in WAL mode: a flush of the log shared by the commits before it). With --alertmanager it then runs prometheus-alertmanager and drives its
 `POST /api/v2/alerts` with the same generator and connection count.
 
 With --floor it first drives the same endpoint with events that lack a routing key: each is

@@ -9,6 +9,7 @@
 //! against both.
 
 mod error;
+mod flush;
 pub mod mail;
 mod mail_sql;
 mod migrate;
@@ -35,6 +36,7 @@ use jiff::Timestamp;
 use watchbill_core::{Clock, LayerId, OverrideId, ScheduleId, TeamId, TokenId, UserId};
 
 pub use error::StoreError;
+pub use flush::Flush;
 pub use mail::MailTx;
 use model::*;
 pub use notices::NoticeTx;
@@ -52,6 +54,12 @@ pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 pub enum Backend {
     Sqlite,
     Postgres,
+}
+
+/// How a backend's transaction ends in a commit: with what is left to flush, if anything.
+#[async_trait]
+trait Finish {
+    async fn finish(self) -> Result<Flush>;
 }
 
 /// A database holding watchbill's state.
@@ -93,7 +101,16 @@ pub struct MigrationReport {
 pub trait Tx:
     RosterTx + PagingTx + TicketTx + WebTx + NoticeTx + MailTx + PostMortemTx + Send
 {
-    async fn commit(self: Box<Self>) -> Result<()>;
+    /// Commits, and returns once the transaction is durable.
+    async fn commit(self: Box<Self>) -> Result<()> {
+        self.commit_before_flush().await?.wait().await
+    }
+
+    /// Commits, and returns as soon as other transactions may write, with the [`Flush`] to
+    /// wait for before anything is said about this one: nothing may leave the process because
+    /// of it (an answer, a page) before [`Flush::wait`] returns. On PostgreSQL the commit is
+    /// durable when it returns; on SQLite the flush is shared by every commit before it.
+    async fn commit_before_flush(self: Box<Self>) -> Result<Flush>;
 
     /// The instant this transaction began, from the store's clock; used for every timestamp
     /// it writes.

@@ -157,6 +157,15 @@ impl Store for PostgresStore {
     }
 }
 
+/// PostgreSQL flushes its log before a commit returns and before others can see it.
+#[async_trait]
+impl crate::Finish for sqlx::Transaction<'static, Postgres> {
+    async fn finish(self) -> Result<crate::Flush, StoreError> {
+        self.commit().await.map_err(StoreError::Database)?;
+        Ok(crate::Flush::done())
+    }
+}
+
 impl PostgresTx {
     /// The rows (`columns`) of the open incidents of `service` with these dedup keys, in one
     /// statement that stays prepared (the keys are one array).

@@ -324,8 +324,8 @@ macro_rules! shared_tx_impl {
 
         #[async_trait::async_trait]
         impl crate::Tx for $tx {
-            async fn commit(self: Box<Self>) -> Result<()> {
-                self.tx.commit().await.map_err(StoreError::Database)
+            async fn commit_before_flush(self: Box<Self>) -> Result<crate::Flush> {
+                crate::Finish::finish(self.tx).await
             }
 
             fn now(&self) -> Timestamp {

@@ -2,7 +2,9 @@
 //!
 //! Writes go through exactly one connection, taken in turn, so transactions in this process
 //! never fight over SQLite's single write lock; reads use a pool and, thanks to WAL, never
-//! wait for writers. `synchronous = FULL` makes every commit durable before it returns. The
+//! wait for writers. A commit releases the write connection as soon as SQLite has written it
+//! to the log, and returns once the log has been flushed to disk: one flush for every commit
+//! that came before it ([`crate::flush`]), so the next write need not wait for the flush. The
 //! log is copied back into the database file by a checkpoint in the background, so commits
 //! seldom copy any of it themselves.
 
@@ -18,8 +20,9 @@ use sqlx::{ConnectOptions as _, Executor as _, Row, Sqlite, SqlitePool};
 use tokio::sync::{Mutex, OwnedMutexGuard};
 use watchbill_core::Clock;
 
+use crate::flush::{Flush, LogFlusher};
 use crate::migrate::{CREATE_MIGRATIONS_TABLE, SQLITE};
-use crate::{Backend, MigrationReport, Store, StoreError, Tx};
+use crate::{Backend, Finish, MigrationReport, Store, StoreError, Tx};
 
 /// How often the background checkpoint copies the log back into the database file.
 /// A checkpoint copies each page changed since the last one once, however often it changed;
@@ -116,7 +119,9 @@ impl SqliteStore {
             .map_err(StoreError::Database)?
             .create_if_missing(true)
             .journal_mode(SqliteJournalMode::Wal)
-            .synchronous(SqliteSynchronous::Full)
+            // SQLite flushes the log before each checkpoint and when the log starts over, and
+            // the store's flusher after every commit, outside the write lock.
+            .synchronous(SqliteSynchronous::Normal)
             .busy_timeout(Duration::from_secs(10))
             // Intake's multi-row statements come in a few dozen shapes; keep them all prepared.
             .statement_cache_capacity(512)
@@ -134,10 +139,12 @@ impl SqliteStore {
             // product's sizes (an export of every ticket at most) that is a few megabytes.
             .pragma("temp_store", "memory")
             .foreign_keys(true);
-        let writer = options.connect().await.map_err(StoreError::Database)?;
+        let mut writer = options.connect().await.map_err(StoreError::Database)?;
+        let flusher = Arc::new(LogFlusher::new(log_sync(&mut writer, &options).await?));
         let writer = Arc::new(Mutex::new(WriteConnection {
             connection: writer,
             open: false,
+            flusher,
         }));
         let checkpointer = pool(1, options.clone()).await?;
         let reader = pool(4, options.read_only(true)).await?;
@@ -165,6 +172,32 @@ struct WriteConnection {
     /// `BEGIN` and cleared only after `COMMIT` or `ROLLBACK` returned, so a transaction whose
     /// future was dropped half-way through either is rolled back, never left open for the next.
     open: bool,
+    flusher: Arc<LogFlusher>,
+}
+
+/// How to flush the database's log (its `-wal` file) to disk. The file is opened once: SQLite
+/// deletes it only when the last connection to the database closes, and the write connection
+/// lives as long as the store.
+async fn log_sync(
+    writer: &mut SqliteConnection,
+    options: &SqliteConnectOptions,
+) -> Result<crate::flush::Sync, StoreError> {
+    // A first read opens (and creates) the log.
+    writer
+        .execute("SELECT 1 FROM sqlite_master LIMIT 1")
+        .await?;
+    let mut path = options.get_filename().as_os_str().to_owned();
+    path.push("-wal");
+    let log = std::fs::File::open(&path).map_err(|error| {
+        StoreError::Database(sqlx::Error::Io(std::io::Error::new(
+            error.kind(),
+            format!(
+                "cannot open the database's log {}: {error}",
+                std::path::Path::new(&path).display()
+            ),
+        )))
+    })?;
+    Ok(Arc::new(move || log.sync_data()))
 }
 
 impl WriteConnection {
@@ -189,14 +222,22 @@ enum Connection {
 /// The write connection, held by one transaction.
 struct WriteGuard(OwnedMutexGuard<WriteConnection>);
 
-impl Connection {
-    async fn commit(self) -> Result<(), sqlx::Error> {
+#[async_trait]
+impl Finish for Connection {
+    /// Commits; a write lets the next write begin before its flush.
+    async fn finish(self) -> Result<Flush, StoreError> {
         match self {
-            Connection::Read(tx) => tx.commit().await,
+            Connection::Read(tx) => {
+                tx.commit().await?;
+                Ok(Flush::done())
+            }
             Connection::Write(mut guard) => {
                 guard.0.connection.execute("COMMIT").await?;
                 guard.0.open = false;
-                Ok(())
+                let flusher = guard.0.flusher.clone();
+                let number = flusher.committed();
+                drop(guard);
+                Ok(Flush::pending(flusher, number))
             }
         }
     }
@@ -388,7 +429,7 @@ impl Store for SqliteStore {
             .bind(self.clock.now().as_second())
             .execute(&mut *tx)
             .await?;
-            tx.commit().await?;
+            tx.finish().await?.wait().await?;
             report
                 .applied
                 .push(format!("{:04}_{}", migration.version, migration.name));

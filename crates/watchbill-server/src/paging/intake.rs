@@ -233,36 +233,55 @@ async fn write(writer: Writer, mut receiver: mpsc::Receiver<Job>) {
 /// How many times a batch is tried before its requests are answered "retry later".
 const ATTEMPTS: u32 = 10;
 
-/// Applies the jobs in one transaction and answers each. A conflict (another writer or server
-/// opened the same incident at the same moment, or a deadlock between two batches) retries
-/// the batch, which then sees that incident.
+/// Applies the jobs in one transaction and answers each once the commit is on disk. A
+/// conflict (another writer or server opened the same incident at the same moment, or a
+/// deadlock between two batches) retries the batch, which then sees that incident.
+///
+/// The next batch begins as soon as this one's commit returns: on SQLite the flush of the log
+/// that makes it durable comes after, shared with the commits around it, and this batch's
+/// answers wait for it in a task of their own.
 async fn commit_batch(writer: &Writer, jobs: Vec<Job>) {
     let results = crate::retrying::with_retries(ATTEMPTS, || apply_batch(writer, &jobs)).await;
     match results {
-        Ok(results) => {
-            let opened = results.iter().any(|r| {
-                r.as_ref()
-                    .is_ok_and(|accepted| accepted.iter().any(|a| a.outcome == "opened"))
+        Ok((results, flush)) => {
+            let wake_engine = writer.wake_engine.clone();
+            tokio::spawn(async move {
+                if let Err(error) = flush.wait().await {
+                    tracing::error!(%error, events = jobs.len(), "an intake batch was committed but not flushed");
+                    answer_unavailable(jobs);
+                    return;
+                }
+                let opened = results.iter().any(|r| {
+                    r.as_ref()
+                        .is_ok_and(|accepted| accepted.iter().any(|a| a.outcome == "opened"))
+                });
+                for (job, result) in jobs.into_iter().zip(results) {
+                    let _ = job.reply.send(result);
+                }
+                if opened {
+                    wake_engine.notify_one();
+                }
             });
-            for (job, result) in jobs.into_iter().zip(results) {
-                let _ = job.reply.send(result);
-            }
-            if opened {
-                writer.wake_engine.notify_one();
-            }
         }
         Err(error) => {
             tracing::error!(%error, events = jobs.len(), "intake batch failed");
-            for job in jobs {
-                let _ = job.reply.send(Err(IntakeError::Unavailable));
-            }
+            answer_unavailable(jobs);
         }
+    }
+}
+
+fn answer_unavailable(jobs: Vec<Job>) {
+    for job in jobs {
+        let _ = job.reply.send(Err(IntakeError::Unavailable));
     }
 }
 
 type JobResult = Result<Vec<Accepted>, IntakeError>;
 
-async fn apply_batch(writer: &Writer, jobs: &[Job]) -> Result<Vec<JobResult>, StoreError> {
+async fn apply_batch(
+    writer: &Writer,
+    jobs: &[Job],
+) -> Result<(Vec<JobResult>, watchbill_store::Flush), StoreError> {
     // How long each part of the batch took, in the trace line below: where a batch's time
     // goes is the first question whenever intake is slower than expected.
     let started = std::time::Instant::now();
@@ -300,7 +319,7 @@ async fn apply_batch(writer: &Writer, jobs: &[Job]) -> Result<Vec<JobResult>, St
     }
     batch.flush(tx.as_mut(), &mut lookups).await?;
     let written = started.elapsed();
-    tx.commit().await?;
+    let flush = tx.commit_before_flush().await?;
     tracing::trace!(
         requests = jobs.len(),
         begin_us = began.as_micros(),
@@ -310,7 +329,7 @@ async fn apply_batch(writer: &Writer, jobs: &[Job]) -> Result<Vec<JobResult>, St
         "intake batch"
     );
     batch.patch(&mut results);
-    Ok(results)
+    Ok((results, flush))
 }
 
 async fn apply(
