@@ -1,8 +1,10 @@
 #!/usr/bin/env python3
 """Averages the intake writer's per-batch trace lines: how many requests a batch held and how
 long its parts took (waiting for the write connection and beginning, looking up routes and open
-incidents, writing, committing), and each part's 10th, 50th, 90th and 99th percentile; on
-SQLite, also how long each background checkpoint's second pass held writes back.
+incidents, writing, committing), and each part's 10th, 50th, 90th and 99th percentile; how
+long each batch's answers then waited for the flush of its commit to disk (on SQLite, a flush
+of the log after the commit; on PostgreSQL, none); on SQLite, also how long each background
+checkpoint's second pass held writes back.
 
 Usage: WATCHBILL_LOG=watchbill_server::paging::intake=trace,watchbill_store::sqlite=trace \
        watchbill serve … 2> trace.log
@@ -22,6 +24,7 @@ def main():
     # SQLite's checkpoints: when each pass ended, to time the pass that holds writes back.
     first_pass_ended = None
     held = []
+    flushes = []
     with open(sys.argv[1], errors="replace") as log:
         for line in log:
             line = re.sub(r"\x1b\[[0-9;]*m", "", line)
@@ -32,6 +35,11 @@ def main():
                 elif first_pass_ended is not None:
                     held.append((at - first_pass_ended).total_seconds() * 1000)
                     first_pass_ended = None
+                continue
+            if "intake flush" in line:
+                match = re.search(r"flush_us=(\d+)", line)
+                if match:
+                    flushes.append(int(match.group(1)))
                 continue
             if "intake batch" not in line or "failed" in line:
                 continue
@@ -53,6 +61,11 @@ def main():
         print(f"  {field}: " + ", ".join(
             f"p{q} {ordered[min(len(ordered) - 1, len(ordered) * q // 100)]}"
             for q in (10, 50, 90, 99)))
+    if flushes:
+        flushes.sort()
+        print("  flush_us (after the commit): " + ", ".join(
+            f"p{q} {flushes[min(len(flushes) - 1, len(flushes) * q // 100)]}"
+            for q in (10, 50, 90, 99)) + f", max {flushes[-1]}")
     if held:
         held.sort()
         print(f"{len(held)} SQLite checkpoints; the pass between writes held writes back "

@@ -246,7 +246,14 @@ async fn commit_batch(writer: &Writer, jobs: Vec<Job>) {
         Ok((results, flush)) => {
             let wake_engine = writer.wake_engine.clone();
             tokio::spawn(async move {
-                if let Err(error) = flush.wait().await {
+                let committed = std::time::Instant::now();
+                let flushed = flush.wait().await;
+                tracing::trace!(
+                    requests = jobs.len(),
+                    flush_us = committed.elapsed().as_micros(),
+                    "intake flush"
+                );
+                if let Err(error) = flushed {
                     tracing::error!(%error, events = jobs.len(), "an intake batch was committed but not flushed");
                     answer_unavailable(jobs);
                     return;
