@@ -186,7 +186,10 @@ async fn log_sync(
     writer
         .execute("SELECT 1 FROM sqlite_master LIMIT 1")
         .await?;
-    let mut path = options.get_filename().as_os_str().to_owned();
+    // SQLite keeps the log beside the file a symbolic link points to.
+    let database = options.get_filename();
+    let database = std::fs::canonicalize(database).unwrap_or_else(|_| database.to_owned());
+    let mut path = database.into_os_string();
     path.push("-wal");
     let log = std::fs::File::open(&path).map_err(|error| {
         StoreError::Database(sqlx::Error::Io(std::io::Error::new(

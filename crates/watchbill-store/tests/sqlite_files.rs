@@ -1,6 +1,7 @@
-//! A write transaction on SQLite touches no file but the database and its log: the copies a
-//! many-row statement keeps so that it alone can be undone stay in memory, instead of going to
-//! a temporary file created and deleted for every intake batch.
+//! The files a SQLite store writes: the database and, beside the file it really is, its log,
+//! which the store flushes after each commit. Nothing else: the copies a many-row statement
+//! keeps so that it alone can be undone stay in memory, instead of going to a temporary file
+//! created and deleted for every intake batch.
 #![cfg(target_os = "linux")]
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
@@ -85,4 +86,28 @@ async fn a_batch_of_alerts_writes_no_temporary_file() {
         .expect("lookup");
     assert_eq!(found.len(), 1);
     assert_eq!(found[0].alert_count, 2, "the alert was counted");
+}
+
+#[tokio::test]
+async fn a_database_reached_through_a_symbolic_link_opens_and_commits() {
+    let db = TestDatabase::sqlite();
+    let real = db.url.trim_start_matches("sqlite://").to_owned();
+    // SQLite creates the file on first open; the link must point at an existing file.
+    std::fs::write(&real, b"").expect("create");
+    let link = format!("{real}.link");
+    std::os::unix::fs::symlink(&real, &link).expect("symlink");
+    let store = watchbill_store::connect(&format!("sqlite://{link}"), Arc::new(SystemClock))
+        .await
+        .expect("connect through the link");
+    store.migrate().await.expect("migrate");
+    let mut tx = store.write().await.expect("write");
+    tx.record_audit("test", "link.test", "through a link")
+        .await
+        .expect("audit");
+    tx.commit().await.expect("commit");
+    assert!(
+        std::path::Path::new(&format!("{real}-wal")).exists(),
+        "the log lies beside the real file"
+    );
+    let _ = std::fs::remove_file(&link);
 }
