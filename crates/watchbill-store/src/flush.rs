@@ -174,7 +174,7 @@ mod tests {
                     .wait()
                     .await
                     .unwrap();
-                // The flushes that had begun by the time this one returned.
+                // How far the log was on disk when this wait returned.
                 (number, flusher.durable.load(Ordering::SeqCst))
             }));
             if number % 10 == 0 {
