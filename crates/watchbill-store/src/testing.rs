@@ -6,10 +6,11 @@
 //! fails rather than skipping, so a green run always means both backends were exercised.
 
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use sqlx::Connection;
 
-use crate::{new_secret, Backend};
+use crate::{new_secret, Backend, Store, StoreError};
 
 /// The server every test database is created on.
 pub fn postgres_admin_url() -> String {
@@ -73,6 +74,13 @@ impl TestDatabase {
             Backend::Sqlite => Ok(TestDatabase::sqlite()),
             Backend::Postgres => TestDatabase::postgres().await,
         }
+    }
+
+    /// A store on this database with every migration applied, on the system's clock.
+    pub async fn migrated_store(&self) -> Result<Arc<dyn Store>, StoreError> {
+        let store = crate::connect(&self.url, Arc::new(watchbill_core::SystemClock)).await?;
+        store.migrate().await?;
+        Ok(store)
     }
 }
 

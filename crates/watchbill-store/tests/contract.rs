@@ -6,17 +6,14 @@
 use std::sync::Arc;
 
 use jiff::Timestamp;
-use watchbill_core::{Role, SystemClock, UserId};
+use watchbill_core::{Role, UserId};
 use watchbill_store::model::*;
 use watchbill_store::testing::TestDatabase;
 use watchbill_store::{Backend, Store, StoreError};
 
 async fn open(backend: Backend) -> (TestDatabase, Arc<dyn Store>) {
     let db = TestDatabase::new(backend).await.expect("test database");
-    let store = watchbill_store::connect(&db.url, Arc::new(SystemClock))
-        .await
-        .expect("connect");
-    store.migrate().await.expect("migrate");
+    let store = db.migrated_store().await.expect("migrated store");
     (db, store)
 }
 

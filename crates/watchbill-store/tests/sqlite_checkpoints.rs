@@ -8,7 +8,6 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use watchbill_core::SystemClock;
 use watchbill_store::testing::TestDatabase;
 use watchbill_store::Store;
 
@@ -16,10 +15,7 @@ use watchbill_store::Store;
 async fn migrated_store() -> (TestDatabase, String, Arc<dyn Store>) {
     let db = TestDatabase::sqlite();
     let path = db.url.trim_start_matches("sqlite://").to_owned();
-    let store = watchbill_store::connect(&db.url, Arc::new(SystemClock))
-        .await
-        .expect("connect");
-    store.migrate().await.expect("migrate");
+    let store = db.migrated_store().await.expect("migrated store");
     (db, path, store)
 }
 

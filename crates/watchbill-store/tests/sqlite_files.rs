@@ -26,10 +26,7 @@ fn open_temporary_files() -> Vec<String> {
 #[tokio::test]
 async fn a_batch_of_alerts_writes_no_temporary_file() {
     let db = TestDatabase::sqlite();
-    let store = watchbill_store::connect(&db.url, Arc::new(SystemClock))
-        .await
-        .expect("connect");
-    store.migrate().await.expect("migrate");
+    let store = db.migrated_store().await.expect("migrated store");
 
     // Incidents with long titles, two to a page: a hundred pages an update of all of them
     // changes, far past the 64 KB SQLite keeps in memory when told nothing else.

@@ -2,20 +2,15 @@
 //! connection ready for the next one, and SQLite's write lock free for other processes.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use sqlx::{Connection as _, Executor as _, SqliteConnection};
-use watchbill_core::SystemClock;
 use watchbill_store::testing::TestDatabase;
 
 #[tokio::test]
 async fn a_write_given_up_while_it_waits_to_begin_leaves_nothing_open() {
     let db = TestDatabase::sqlite();
-    let store = watchbill_store::connect(&db.url, Arc::new(SystemClock))
-        .await
-        .expect("connect");
-    store.migrate().await.expect("migrate");
+    let store = db.migrated_store().await.expect("migrated store");
 
     // Another process holds SQLite's write lock, so the store's BEGIN waits for it...
     let mut other = SqliteConnection::connect(&db.url).await.unwrap();
