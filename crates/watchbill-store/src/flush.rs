@@ -20,12 +20,12 @@ use std::sync::Arc;
 use crate::StoreError;
 
 /// Flushes a log to disk: `fdatasync` of SQLite's `-wal` file.
-pub(crate) type Sync = Arc<dyn Fn() -> std::io::Result<()> + Send + std::marker::Sync>;
+pub(crate) type LogSync = Arc<dyn Fn() -> std::io::Result<()> + Send + Sync>;
 
 /// Counts commits and flushes, so that each commit waits for exactly one flush that covers
 /// it, shared with every commit that came before that flush began.
 pub(crate) struct LogFlusher {
-    sync: Sync,
+    sync: LogSync,
     /// How many commits returned so far; the n-th commit is number n.
     committed: AtomicU64,
     /// Every commit up to this number is on disk.
@@ -48,7 +48,7 @@ impl std::fmt::Debug for LogFlusher {
 }
 
 impl LogFlusher {
-    pub(crate) fn new(sync: Sync) -> LogFlusher {
+    pub(crate) fn new(sync: LogSync) -> LogFlusher {
         LogFlusher {
             sync,
             committed: AtomicU64::new(0),

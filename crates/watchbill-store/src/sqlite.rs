@@ -181,7 +181,7 @@ struct WriteConnection {
 async fn log_sync(
     writer: &mut SqliteConnection,
     options: &SqliteConnectOptions,
-) -> Result<crate::flush::Sync, StoreError> {
+) -> Result<crate::flush::LogSync, StoreError> {
     // A first read opens (and creates) the log.
     writer
         .execute("SELECT 1 FROM sqlite_master LIMIT 1")
