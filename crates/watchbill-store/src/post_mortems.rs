@@ -110,6 +110,15 @@ pub struct SeenBeforeCandidates {
     pub by_service: Vec<i64>,
 }
 
+/// One incident's "seen before" question: the words of its title, its service, and itself
+/// (the post-mortems that already cover it are left out).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SeenBeforeQuery {
+    pub terms: Vec<String>,
+    pub service: ServiceId,
+    pub exclude: IncidentId,
+}
+
 /// What a "seen before" hint shows of a post-mortem.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PostMortemBrief {
@@ -159,7 +168,26 @@ pub trait PostMortemTx: Send {
         service: ServiceId,
         service_limit: i64,
         exclude: IncidentId,
-    ) -> Result<SeenBeforeCandidates>;
+    ) -> Result<SeenBeforeCandidates> {
+        let query = SeenBeforeQuery {
+            terms: terms.to_vec(),
+            service,
+            exclude,
+        };
+        let mut found = self
+            .seen_before_candidates_many(std::slice::from_ref(&query), limit, service_limit)
+            .await?;
+        Ok(found.pop().unwrap_or_default())
+    }
+    /// [`PostMortemTx::seen_before_candidates`] for several incidents at once, in one
+    /// statement for every few of them: the engine asks for every page of a pass together
+    /// instead of once per page. One answer per query, in order.
+    async fn seen_before_candidates_many(
+        &mut self,
+        queries: &[SeenBeforeQuery],
+        limit: i64,
+        service_limit: i64,
+    ) -> Result<Vec<SeenBeforeCandidates>>;
     /// The title, status and body of post-mortems by id, in one statement (unknown ids are
     /// left out; no order).
     async fn post_mortem_briefs(&mut self, ids: &[i64]) -> Result<Vec<PostMortemBrief>>;

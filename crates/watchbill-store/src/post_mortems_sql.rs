@@ -66,10 +66,11 @@ pub(crate) fn tags_from(column: &str) -> Vec<String> {
 /// match condition of a text search with the query text as `$1` and the post-mortems as `p`,
 /// `$rank` its rank expression (higher is better, `DOUBLE PRECISION`), `$rank_from` where that
 /// expression can be computed for rows already known to match (`$1` being the query text),
-/// `$newest_matching` and
-/// `$newest_in_title` the ids whose text, or title and tags, match `$1`, newest first, at most
-/// `$2`, read from the search index alone, and `$query` the function that writes terms as the
-/// backend's query text.
+/// `$newest_matching` the ids whose text matches `$1`, newest first, at most `$2`, read from
+/// the search index alone, and `$query` the function that writes terms as the backend's query
+/// text. Each backend also has its own `seen_before_rows`, the "seen before" statement, with
+/// the columns `q` (the index of the question), `id`, `title`, `tags` and `by_service` (1 for
+/// the service's own post-mortems, 0 for those found by their words).
 macro_rules! post_mortems_tx_impl {
     (
         $tx:ident,
@@ -78,7 +79,6 @@ macro_rules! post_mortems_tx_impl {
         $rank:literal,
         $rank_from:literal,
         $newest_matching:literal,
-        $newest_in_title:literal,
         $query:path
     ) => {
         use crate::post_mortems::*;
@@ -402,49 +402,19 @@ macro_rules! post_mortems_tx_impl {
                     .collect())
             }
 
-            async fn seen_before_candidates(
+            async fn seen_before_candidates_many(
                 &mut self,
-                terms: &[String],
+                queries: &[SeenBeforeQuery],
                 limit: i64,
-                service: watchbill_core::ServiceId,
                 service_limit: i64,
-                exclude: watchbill_core::IncidentId,
-            ) -> Result<SeenBeforeCandidates> {
-                // The service's part takes $1 to $3 in both forms, the title words' $4 to $6.
-                let by_service = "SELECT id, '' AS title, '' AS tags, CAST(1 AS BIGINT) AS by_service FROM (\
-                     SELECT DISTINCT pi.post_mortem_id AS id FROM post_mortem_incidents pi \
-                     JOIN incidents i ON i.id = pi.incident_id WHERE i.service_id = $1 \
-                     AND NOT EXISTS (SELECT 1 FROM post_mortem_incidents own \
-                     WHERE own.post_mortem_id = pi.post_mortem_id AND own.incident_id = $3) \
-                     ORDER BY id DESC LIMIT $2) s";
-                let query = if terms.is_empty() {
-                    sqlx::query(by_service)
-                        .bind(service.0)
-                        .bind(service_limit)
-                        .bind(exclude.0)
-                        .fetch_all(&mut *self.tx)
-                        .await?
-                } else {
-                    let sql = format!(
-                        "SELECT p.id, p.title, p.tags, CAST(0 AS BIGINT) AS by_service FROM post_mortems p \
-                         JOIN (SELECT id FROM ({every}) e UNION SELECT id FROM ({any}) a) c ON c.id = p.id \
-                         WHERE NOT EXISTS (SELECT 1 FROM post_mortem_incidents pi WHERE pi.post_mortem_id = p.id \
-                         AND pi.incident_id = $3) UNION ALL {by_service}",
-                        every = $newest_in_title.replace("$1", "$4").replace("$2", "$5"),
-                        any = $newest_in_title.replace("$1", "$6").replace("$2", "$5"),
-                    );
-                    sqlx::query(&sql)
-                        .bind(service.0)
-                        .bind(service_limit)
-                        .bind(exclude.0)
-                        .bind($query(terms, crate::post_mortems_sql::Terms::AllInTitle))
-                        .bind(limit)
-                        .bind($query(terms, crate::post_mortems_sql::Terms::AnyInTitle))
-                        .fetch_all(&mut *self.tx)
-                        .await?
-                };
-                let mut found = SeenBeforeCandidates::default();
-                for row in &query {
+            ) -> Result<Vec<SeenBeforeCandidates>> {
+                let mut answers = vec![SeenBeforeCandidates::default(); queries.len()];
+                for row in &self.seen_before_rows(queries, limit, service_limit).await? {
+                    let q: i64 = row.try_get("q")?;
+                    let found = usize::try_from(q)
+                        .ok()
+                        .and_then(|q| answers.get_mut(q))
+                        .ok_or_else(|| StoreError::Corrupt("a seen-before answer without its question".to_owned()))?;
                     let id: i64 = row.try_get("id")?;
                     if row.try_get::<i64, _>("by_service")? == 1 {
                         found.by_service.push(id);
@@ -453,9 +423,11 @@ macro_rules! post_mortems_tx_impl {
                         found.by_title.push(TitleCandidate { id, title: row.try_get("title")?, tags: tags_from(&tags) });
                     }
                 }
-                found.by_title.sort_by(|a, b| b.id.cmp(&a.id));
-                found.by_service.sort_by(|a, b| b.cmp(a));
-                Ok(found)
+                for found in &mut answers {
+                    found.by_title.sort_by(|a, b| b.id.cmp(&a.id));
+                    found.by_service.sort_by(|a, b| b.cmp(a));
+                }
+                Ok(answers)
             }
 
             async fn post_mortem_briefs(&mut self, ids: &[i64]) -> Result<Vec<PostMortemBrief>> {

@@ -297,7 +297,78 @@ impl SqliteStore {
     }
 }
 
+/// How many incidents one "seen before" statement asks about: a pass's pages in one or two
+/// statements, each a union of one part per incident.
+const SEEN_BEFORE_PER_STATEMENT: usize = 16;
+
 impl SqliteTx {
+    /// The "seen before" rows of several incidents (see `post_mortems_sql.rs`): for every 16
+    /// questions one statement, a union of each question's search of the titles and tags
+    /// (every word, then any) and its service's own post-mortems.
+    pub(crate) async fn seen_before_rows(
+        &mut self,
+        queries: &[crate::post_mortems::SeenBeforeQuery],
+        limit: i64,
+        service_limit: i64,
+    ) -> Result<Vec<sqlx::sqlite::SqliteRow>, sqlx::Error> {
+        use crate::post_mortems_sql::{fts5_query, Terms};
+        let mut rows = Vec::new();
+        for (chunk_index, chunk) in queries.chunks(SEEN_BEFORE_PER_STATEMENT).enumerate() {
+            let first = chunk_index * SEEN_BEFORE_PER_STATEMENT;
+            // ?1 and ?2 are the limits; each question then takes four parameters: its service,
+            // the incident left out, and its words as "every" and "any".
+            let parts: Vec<String> = chunk
+                .iter()
+                .enumerate()
+                .map(|(i, query)| {
+                    let q = first + i;
+                    let base = 2 + 4 * i;
+                    let (service, exclude, every, any) = (base + 1, base + 2, base + 3, base + 4);
+                    let by_service = format!(
+                        "SELECT {q} AS q, id, '' AS title, '' AS tags, 1 AS by_service FROM (\
+                         SELECT DISTINCT pi.post_mortem_id AS id FROM post_mortem_incidents pi \
+                         JOIN incidents i ON i.id = pi.incident_id WHERE i.service_id = ?{service} \
+                         AND NOT EXISTS (SELECT 1 FROM post_mortem_incidents own \
+                         WHERE own.post_mortem_id = pi.post_mortem_id AND own.incident_id = ?{exclude}) \
+                         ORDER BY id DESC LIMIT ?2) s"
+                    );
+                    if query.terms.is_empty() {
+                        return by_service;
+                    }
+                    let in_title = |text: usize| {
+                        format!(
+                            "SELECT rowid AS id FROM post_mortem_search WHERE post_mortem_search MATCH ?{text} \
+                             ORDER BY rowid DESC LIMIT ?1"
+                        )
+                    };
+                    format!(
+                        "SELECT {q} AS q, p.id, p.title, p.tags, 0 AS by_service FROM post_mortems p \
+                         JOIN (SELECT id FROM ({}) e UNION SELECT id FROM ({}) a) c ON c.id = p.id \
+                         WHERE NOT EXISTS (SELECT 1 FROM post_mortem_incidents pi WHERE pi.post_mortem_id = p.id \
+                         AND pi.incident_id = ?{exclude}) UNION ALL {by_service}",
+                        in_title(every),
+                        in_title(any),
+                    )
+                })
+                .collect();
+            let sql = parts.join(" UNION ALL ");
+            // Not kept prepared: the text varies with the questions.
+            let mut statement = sqlx::query(&sql)
+                .persistent(false)
+                .bind(limit)
+                .bind(service_limit);
+            for query in chunk {
+                statement = statement
+                    .bind(query.service.0)
+                    .bind(query.exclude.0)
+                    .bind(fts5_query(&query.terms, Terms::AllInTitle))
+                    .bind(fts5_query(&query.terms, Terms::AnyInTitle));
+            }
+            rows.extend(statement.fetch_all(&mut *self.tx).await?);
+        }
+        Ok(rows)
+    }
+
     /// The rows (`columns`) of the open incidents of `service` with these dedup keys. SQLite
     /// looks each key up in the open-incident index.
     pub(crate) async fn open_incident_rows(
@@ -460,7 +531,6 @@ mod tx {
         "(-bm25(post_mortem_search, 10.0, 5.0, 1.0))",
         // bm25 needs the match it ranks.
         "post_mortem_search JOIN post_mortems p ON p.id = post_mortem_search.rowid WHERE post_mortem_search MATCH $1",
-        "SELECT rowid AS id FROM post_mortem_search WHERE post_mortem_search MATCH $1 ORDER BY rowid DESC LIMIT $2",
         "SELECT rowid AS id FROM post_mortem_search WHERE post_mortem_search MATCH $1 ORDER BY rowid DESC LIMIT $2",
         crate::post_mortems_sql::fts5_query
     );

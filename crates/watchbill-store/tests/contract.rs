@@ -1197,7 +1197,7 @@ mod post_mortems {
     use watchbill_core::IncidentId;
     use watchbill_store::paging::{NewIncident, ServiceInput};
     use watchbill_store::post_mortems::{
-        PostMortemInput, PostMortemQuery, PostMortemSettings, PostMortemUpdate,
+        PostMortemInput, PostMortemQuery, PostMortemSettings, PostMortemUpdate, SeenBeforeQuery,
     };
     use watchbill_store::tickets::TicketLink;
     use watchbill_store::{Backend, StoreError};
@@ -1495,6 +1495,50 @@ mod post_mortems {
             own.by_title.is_empty() && own.by_service.is_empty(),
             "{own:?}"
         );
+        // Asked together, across more than one statement's worth of questions, each
+        // incident gets the answer it gets alone.
+        let questions: Vec<SeenBeforeQuery> = (0..40)
+            .map(|i| match i % 4 {
+                0 => SeenBeforeQuery {
+                    terms: vec!["invoices".to_owned(), "failover".to_owned()],
+                    service: billing.id,
+                    exclude: open.id,
+                },
+                1 => SeenBeforeQuery {
+                    terms: vec!["video".to_owned(), "timeout".to_owned()],
+                    service: video.id,
+                    exclude: open.id,
+                },
+                2 => SeenBeforeQuery {
+                    terms: Vec::new(),
+                    service: billing.id,
+                    exclude: open.id,
+                },
+                _ => SeenBeforeQuery {
+                    terms: vec!["invoices".to_owned()],
+                    service: billing.id,
+                    exclude: invoices.id,
+                },
+            })
+            .collect();
+        let together = tx
+            .seen_before_candidates_many(&questions, 5, 5)
+            .await
+            .unwrap();
+        assert_eq!(together.len(), questions.len());
+        for (question, answer) in questions.iter().zip(&together) {
+            let alone = tx
+                .seen_before_candidates(&question.terms, 5, question.service, 5, question.exclude)
+                .await
+                .unwrap();
+            assert_eq!(answer, &alone, "{question:?}");
+        }
+        assert!(!together[0].by_title.is_empty() && !together[1].by_title.is_empty());
+        assert!(tx
+            .seen_before_candidates_many(&[], 5, 5)
+            .await
+            .unwrap()
+            .is_empty());
         let mut briefs = tx
             .post_mortem_briefs(&[in_body.id, 999, in_title.id])
             .await

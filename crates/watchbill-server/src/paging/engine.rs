@@ -723,6 +723,21 @@ impl Engine {
             incidents,
             ..PageCache::default()
         };
+        // Every page's "seen before" hints, asked together rather than once per page.
+        let mut wanted: Vec<&Incident> = claimed
+            .iter()
+            .filter_map(|n| known.incidents.get(&n.input.incident_id))
+            .filter(|incident| incident.status == IncidentStatus::Triggered)
+            .collect();
+        wanted.sort_unstable_by_key(|incident| incident.id.0);
+        wanted.dedup_by_key(|incident| incident.id);
+        let hints =
+            crate::post_mortems::seen_before::lookup_many(tx, &wanted, SEEN_BEFORE_HINTS).await?;
+        known.seen_before = wanted
+            .iter()
+            .map(|incident| incident.id)
+            .zip(hints)
+            .collect();
         let mut prepared = Prepared::default();
         for notification in claimed {
             match self.page(tx, &mut known, &notification).await? {

@@ -4,10 +4,14 @@
 //! bounded number of each); the core scores and ranks them (`title_similarity`,
 //! `rank_matches`); this module quotes how to tackle it.
 
+use std::collections::HashMap;
 use watchbill_core::post_mortem::{
     excerpt, rank_matches, search_terms, section, title_similarity, TACKLE_HEADING,
 };
+
+use watchbill_core::post_mortem::Match;
 use watchbill_store::paging::Incident;
+use watchbill_store::post_mortems::{PostMortemBrief, SeenBeforeQuery};
 use watchbill_store::{StoreError, Tx};
 
 /// How many words of the title a lookup uses, and how many candidates each query brings.
@@ -51,47 +55,77 @@ pub async fn lookup(
     incident: &Incident,
     limit: usize,
 ) -> Result<Vec<SeenBefore>, StoreError> {
-    let terms = search_terms(&incident.title, TERMS);
-    let candidates = tx
-        .seen_before_candidates(
-            &terms,
-            CANDIDATES,
-            incident.service_id,
-            SERVICE_CANDIDATES,
-            incident.id,
-        )
-        .await?;
-    let text: Vec<(i64, f64)> = candidates
-        .by_title
-        .into_iter()
-        .map(|c| {
-            let words = format!("{} {}", c.title, c.tags.join(" "));
-            (c.id, title_similarity(&terms, &words))
+    let mut found = lookup_many(tx, &[incident], limit).await?;
+    Ok(found.pop().unwrap_or_default())
+}
+
+/// [`lookup`] for several incidents, one answer each, in order: the candidates of every few
+/// incidents in one statement, and the briefs of all the hints in one more.
+pub async fn lookup_many(
+    tx: &mut dyn Tx,
+    incidents: &[&Incident],
+    limit: usize,
+) -> Result<Vec<Vec<SeenBefore>>, StoreError> {
+    let queries: Vec<SeenBeforeQuery> = incidents
+        .iter()
+        .map(|incident| SeenBeforeQuery {
+            terms: search_terms(&incident.title, TERMS),
+            service: incident.service_id,
+            exclude: incident.id,
         })
         .collect();
-    let ranked = rank_matches(&text, &candidates.by_service);
-    if ranked.is_empty() {
-        return Ok(Vec::new());
-    }
-    let ids: Vec<i64> = ranked.iter().take(limit).map(|m| m.id).collect();
-    let mut briefs: std::collections::HashMap<i64, _> = tx
-        .post_mortem_briefs(&ids)
-        .await?
-        .into_iter()
-        .map(|brief| (brief.id, brief))
+    let candidates = tx
+        .seen_before_candidates_many(&queries, CANDIDATES, SERVICE_CANDIDATES)
+        .await?;
+    let ranked: Vec<Vec<Match>> = queries
+        .iter()
+        .zip(candidates)
+        .map(|(query, candidates)| {
+            let text: Vec<(i64, f64)> = candidates
+                .by_title
+                .into_iter()
+                .map(|c| {
+                    let words = format!("{} {}", c.title, c.tags.join(" "));
+                    (c.id, title_similarity(&query.terms, &words))
+                })
+                .collect();
+            rank_matches(&text, &candidates.by_service)
+                .into_iter()
+                .take(limit)
+                .collect()
+        })
         .collect();
+    let mut ids: Vec<i64> = ranked.iter().flatten().map(|m| m.id).collect();
+    ids.sort_unstable();
+    ids.dedup();
+    let briefs: HashMap<i64, PostMortemBrief> = if ids.is_empty() {
+        HashMap::new()
+    } else {
+        tx.post_mortem_briefs(&ids)
+            .await?
+            .into_iter()
+            .map(|brief| (brief.id, brief))
+            .collect()
+    };
     Ok(ranked
         .iter()
-        .take(limit)
-        .filter_map(|m| briefs.remove(&m.id).map(|brief| (m, brief)))
-        .map(|(m, brief)| SeenBefore {
-            id: brief.id,
-            number: super::number(brief.id),
-            tackle: section(&brief.body, TACKLE_HEADING).map(|t| excerpt(&t, TACKLE_CHARS)),
-            title: brief.title,
-            status: brief.status,
-            same_service: m.same_service,
-            score: m.score,
+        .map(|matches| {
+            matches
+                .iter()
+                .filter_map(|m| briefs.get(&m.id).map(|brief| hint(m, brief)))
+                .collect()
         })
         .collect())
+}
+
+fn hint(m: &Match, brief: &PostMortemBrief) -> SeenBefore {
+    SeenBefore {
+        id: brief.id,
+        number: super::number(brief.id),
+        tackle: section(&brief.body, TACKLE_HEADING).map(|t| excerpt(&t, TACKLE_CHARS)),
+        title: brief.title.clone(),
+        status: brief.status.clone(),
+        same_service: m.same_service,
+        score: m.score,
+    }
 }
