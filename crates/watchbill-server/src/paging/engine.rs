@@ -566,19 +566,23 @@ impl Engine {
         } else {
             Vec::new()
         };
-        tx.commit().await?;
+        let flush = tx.commit_before_flush().await?;
         if claimed.is_empty() {
+            flush.wait().await?;
             return Ok((timers.len(), None));
         }
         // What the pages say is read after the commit, in a read transaction: on SQLite the
         // write transaction is the only one, and intake waits for it. The incidents read above
         // serve, except one read as acknowledged, which its snooze's end has just triggered
-        // again: that one is read afresh.
+        // again: that one is read afresh. The reading overlaps the commit's flush to disk;
+        // nothing is sent before that flush is done.
         let mut incidents = incidents;
         incidents.retain(|_, incident| incident.status == IncidentStatus::Triggered);
         let mut read = self.store.read().await?;
-        let prepared = self.prepare(read.as_mut(), claimed, incidents).await?;
-        Ok((timers.len(), Some(prepared)))
+        let prepared = self.prepare(read.as_mut(), claimed, incidents).await;
+        drop(read);
+        flush.wait().await?;
+        Ok((timers.len(), Some(prepared?)))
     }
 
     /// Decides one timer; its writes wait in `fired`. Only a snooze's end, which is rare,

@@ -244,7 +244,15 @@ async fn commit_batch(writer: &Writer, jobs: Vec<Job>) {
     let results = crate::retrying::with_retries(ATTEMPTS, || apply_batch(writer, &jobs)).await;
     match results {
         Ok((results, flush)) => {
-            let wake_engine = writer.wake_engine.clone();
+            // The engine may start on the new incidents before this commit is flushed: its
+            // own commit's flush covers this one too, and it sends nothing before that.
+            let opened = results.iter().any(|r| {
+                r.as_ref()
+                    .is_ok_and(|accepted| accepted.iter().any(|a| a.outcome == "opened"))
+            });
+            if opened {
+                writer.wake_engine.notify_one();
+            }
             tokio::spawn(async move {
                 let committed = std::time::Instant::now();
                 let flushed = flush.wait().await;
@@ -258,15 +266,8 @@ async fn commit_batch(writer: &Writer, jobs: Vec<Job>) {
                     answer_unavailable(jobs);
                     return;
                 }
-                let opened = results.iter().any(|r| {
-                    r.as_ref()
-                        .is_ok_and(|accepted| accepted.iter().any(|a| a.outcome == "opened"))
-                });
                 for (job, result) in jobs.into_iter().zip(results) {
                     let _ = job.reply.send(result);
-                }
-                if opened {
-                    wake_engine.notify_one();
                 }
             });
         }
