@@ -27,6 +27,10 @@ pub(crate) fn optional_timestamp(seconds: Option<i64>) -> Result<Option<Timestam
     seconds.map(crate::shared_sql::timestamp).transpose()
 }
 
+/// Rows per multi-row statement. SQLite's driver looks each numbered parameter up by name,
+/// which grows with the statement, so a few dozen rows a statement beats hundreds.
+pub(crate) const ROWS_PER_STATEMENT: usize = 64;
+
 /// Implements [`crate::PagingTx`] for `$tx` (see `shared_tx_impl`); `$lock` is appended to
 /// claiming queries.
 macro_rules! paging_tx_impl {
@@ -153,9 +157,7 @@ macro_rules! paging_tx_impl {
             })
         }
 
-        /// Rows per multi-row statement. SQLite's driver looks each numbered parameter up by
-        /// name, which grows with the statement, so a few dozen rows a statement beats hundreds.
-        const ROWS_PER_STATEMENT: usize = 64;
+        use crate::paging_sql::ROWS_PER_STATEMENT;
 
         fn levels_text(levels: &[LevelInput]) -> String {
             serde_json::to_string(levels).unwrap_or_else(|_| "[]".to_owned())
@@ -766,22 +768,8 @@ macro_rules! paging_tx_impl {
                 // incidents does, so two such updates never wait for each other in a circle.
                 let mut counts = counts.to_vec();
                 counts.sort_unstable_by_key(|(id, _)| id.0);
-                for chunk in counts.chunks(ROWS_PER_STATEMENT) {
-                    // `$1` is the time; then each incident's id and count as a pair.
-                    let cases: Vec<String> =
-                        (0..chunk.len()).map(|i| format!("WHEN ${} THEN ${}", 2 * i + 2, 2 * i + 3)).collect();
-                    let ids: Vec<String> = (0..chunk.len()).map(|i| format!("${}", 2 * i + 2)).collect();
-                    let sql = format!(
-                        "UPDATE incidents SET alert_count = alert_count + CASE id {} END, last_alert_at = $1 WHERE id IN ({})",
-                        cases.join(" "),
-                        ids.join(", ")
-                    );
-                    let mut query = sqlx::query(&sql).bind(seconds(self.now));
-                    for (id, count) in chunk {
-                        query = query.bind(id.0).bind(*count);
-                    }
-                    query.execute(&mut *self.tx).await?;
-                }
+                // Each backend in the form it writes fastest (`sqlite_rows.rs`, `postgres_rows.rs`).
+                self.add_alert_rows(&counts).await?;
                 Ok(())
             }
 
@@ -792,49 +780,12 @@ macro_rules! paging_tx_impl {
             }
 
             async fn log_many(&mut self, lines: &[(IncidentId, String, String, String)]) -> Result<()> {
-                for chunk in lines.chunks(ROWS_PER_STATEMENT) {
-                    let values: Vec<String> = (0..chunk.len())
-                        .map(|i| {
-                            let b = i * 4 + 1;
-                            format!("(${}, $1, ${}, ${}, ${})", b + 1, b + 2, b + 3, b + 4)
-                        })
-                        .collect();
-                    let sql = format!(
-                        "INSERT INTO incident_log (incident_id, at, kind, actor, message) VALUES {}",
-                        values.join(", ")
-                    );
-                    let mut query = sqlx::query(&sql).bind(seconds(self.now));
-                    for (incident, kind, actor, message) in chunk {
-                        query = query.bind(incident.0).bind(kind).bind(actor).bind(message);
-                    }
-                    query.execute(&mut *self.tx).await?;
-                }
+                self.log_rows(lines).await?;
                 Ok(())
             }
 
             async fn set_timers(&mut self, timers: &[(IncidentId, Timestamp, Step)]) -> Result<()> {
-                for chunk in timers.chunks(ROWS_PER_STATEMENT) {
-                    let values: Vec<String> = (0..chunk.len())
-                        .map(|i| {
-                            let b = i * 4;
-                            format!("(${}, ${}, ${}, ${})", b + 1, b + 2, b + 3, b + 4)
-                        })
-                        .collect();
-                    let sql = format!(
-                        "INSERT INTO escalation_timers (incident_id, due_at, level, pass) VALUES {} \
-                         ON CONFLICT (incident_id) DO UPDATE SET due_at = excluded.due_at, level = excluded.level, pass = excluded.pass",
-                        values.join(", ")
-                    );
-                    let mut query = sqlx::query(&sql);
-                    for (incident, due, step) in chunk {
-                        query = query
-                            .bind(incident.0)
-                            .bind(seconds(*due))
-                            .bind(step.level as i64)
-                            .bind(i64::from(step.pass));
-                    }
-                    query.execute(&mut *self.tx).await?;
-                }
+                self.timer_rows(timers).await?;
                 Ok(())
             }
 
@@ -857,25 +808,7 @@ macro_rules! paging_tx_impl {
                 // In the order of the incidents' ids: see `add_alerts`.
                 let mut steps = steps.to_vec();
                 steps.sort_unstable_by_key(|(id, _)| id.0);
-                for chunk in steps.chunks(ROWS_PER_STATEMENT) {
-                    // A derived table of (id, level, pass): both databases join an UPDATE to it.
-                    let rows: Vec<String> = (0..chunk.len())
-                        .map(|i| {
-                            let b = i * 3;
-                            format!("SELECT ${} AS id, ${} AS level, ${} AS pass", b + 1, b + 2, b + 3)
-                        })
-                        .collect();
-                    let sql = format!(
-                        "UPDATE incidents SET escalation_level = steps.level, escalation_pass = steps.pass \
-                         FROM ({}) AS steps WHERE incidents.id = steps.id",
-                        rows.join(" UNION ALL ")
-                    );
-                    let mut query = sqlx::query(&sql);
-                    for (incident, step) in chunk {
-                        query = query.bind(incident.0).bind(step.level as i64).bind(i64::from(step.pass));
-                    }
-                    query.execute(&mut *self.tx).await?;
-                }
+                self.step_rows(&steps).await?;
                 Ok(())
             }
 
@@ -902,50 +835,11 @@ macro_rules! paging_tx_impl {
             }
 
             async fn add_assignees(&mut self, assignees: &[(IncidentId, UserId)]) -> Result<()> {
-                for chunk in assignees.chunks(ROWS_PER_STATEMENT) {
-                    let sql = format!(
-                        "INSERT INTO incident_assignees (incident_id, user_id) VALUES {} \
-                         ON CONFLICT (incident_id, user_id) DO NOTHING",
-                        (0..chunk.len()).map(|i| format!("(${}, ${})", i * 2 + 1, i * 2 + 2)).collect::<Vec<_>>().join(", ")
-                    );
-                    let mut query = sqlx::query(&sql);
-                    for (incident, user) in chunk {
-                        query = query.bind(incident.0).bind(user.0);
-                    }
-                    query.execute(&mut *self.tx).await.map_err(|e| StoreError::from_sqlx(e, "this assignee"))?;
-                }
-                Ok(())
+                self.assignee_rows(assignees).await.map_err(|e| StoreError::from_sqlx(e, "this assignee"))
             }
 
             async fn insert_notifications(&mut self, inputs: &[NotificationInput]) -> Result<Vec<String>> {
-                let mut inserted = Vec::with_capacity(inputs.len());
-                for chunk in inputs.chunks(ROWS_PER_STATEMENT) {
-                    let values: Vec<String> = (0..chunk.len())
-                        .map(|i| {
-                            let b = i * 6 + 1;
-                            format!("(${}, ${}, ${}, ${}, ${}, 'pending', 0, ${}, $1)", b + 1, b + 2, b + 3, b + 4, b + 5, b + 6)
-                        })
-                        .collect();
-                    let sql = format!(
-                        "INSERT INTO notifications (idempotency_key, incident_id, user_id, kind, address, status, attempts, due_at, created_at) \
-                         VALUES {} ON CONFLICT (idempotency_key) DO NOTHING RETURNING idempotency_key",
-                        values.join(", ")
-                    );
-                    let mut query = sqlx::query(&sql).bind(seconds(self.now));
-                    for input in chunk {
-                        query = query
-                            .bind(&input.idempotency_key)
-                            .bind(input.incident_id.0)
-                            .bind(input.user_id.0)
-                            .bind(&input.kind)
-                            .bind(&input.address)
-                            .bind(seconds(input.due_at));
-                    }
-                    for row in query.fetch_all(&mut *self.tx).await? {
-                        inserted.push(row.try_get("idempotency_key")?);
-                    }
-                }
-                Ok(inserted)
+                Ok(self.notification_rows(inputs).await?)
             }
 
             async fn mark_notifications_sent(&mut self, ids: &[i64]) -> Result<()> {

@@ -283,6 +283,10 @@ impl PostgresTx {
     }
 }
 
+// The multi-row writes of the paging path, in this backend's form.
+#[path = "postgres_rows.rs"]
+mod rows;
+
 mod tx {
     use super::PostgresTx;
     crate::shared_sql::shared_tx_impl!(PostgresTx, sqlx::Postgres, sqlx::postgres::PgRow);

@@ -517,6 +517,10 @@ impl Store for SqliteStore {
     }
 }
 
+// The multi-row writes of the paging path, in this backend's form.
+#[path = "sqlite_rows.rs"]
+mod rows;
+
 mod tx {
     use super::SqliteTx;
     crate::shared_sql::shared_tx_impl!(SqliteTx, sqlx::Sqlite, sqlx::sqlite::SqliteRow);

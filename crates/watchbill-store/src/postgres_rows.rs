@@ -1,0 +1,179 @@
+//! PostgreSQL's multi-row writes of the paging path: each column one array, so every
+//! statement has one text whatever the number of rows, stays prepared, and is planned once.
+//! The `VALUES` lists SQLite uses (`sqlite_rows.rs`) make a statement for every number of rows,
+//! and PostgreSQL plans each of them afresh for its first five runs on a connection: a few
+//! milliseconds each time on the machine of BENCHMARKS.md, against a fraction of one for the
+//! arrays.
+
+use jiff::Timestamp;
+use sqlx::Row as _;
+use watchbill_core::paging::Step;
+use watchbill_core::{IncidentId, UserId};
+
+use super::PostgresTx;
+use crate::paging::NotificationInput;
+use crate::shared_sql::seconds;
+
+fn ids(rows: &[(IncidentId, impl Sized)]) -> Vec<i64> {
+    rows.iter().map(|(id, _)| id.0).collect()
+}
+
+impl PostgresTx {
+    /// Adds to the alert counts of incidents, in the order given (the caller sorts by id).
+    pub(crate) async fn add_alert_rows(
+        &mut self,
+        counts: &[(IncidentId, i64)],
+    ) -> Result<(), sqlx::Error> {
+        if counts.is_empty() {
+            return Ok(());
+        }
+        sqlx::query(
+            "UPDATE incidents SET alert_count = alert_count + a.added, last_alert_at = $1 \
+             FROM unnest($2::bigint[], $3::bigint[]) AS a(id, added) WHERE incidents.id = a.id",
+        )
+        .bind(seconds(self.now))
+        .bind(ids(counts))
+        .bind(counts.iter().map(|(_, added)| *added).collect::<Vec<i64>>())
+        .execute(&mut *self.tx)
+        .await?;
+        Ok(())
+    }
+
+    /// Timeline lines (incident, kind, actor, message), all at the transaction's time, in
+    /// order.
+    pub(crate) async fn log_rows(
+        &mut self,
+        lines: &[(IncidentId, String, String, String)],
+    ) -> Result<(), sqlx::Error> {
+        if lines.is_empty() {
+            return Ok(());
+        }
+        let text = |field: fn(&(IncidentId, String, String, String)) -> &str| -> Vec<&str> {
+            lines.iter().map(field).collect()
+        };
+        sqlx::query(
+            "INSERT INTO incident_log (incident_id, at, kind, actor, message) \
+             SELECT incident_id, $1, kind, actor, message \
+             FROM unnest($2::bigint[], $3::text[], $4::text[], $5::text[]) WITH ORDINALITY \
+             AS l(incident_id, kind, actor, message, n) ORDER BY n",
+        )
+        .bind(seconds(self.now))
+        .bind(lines.iter().map(|line| line.0 .0).collect::<Vec<i64>>())
+        .bind(text(|line| &line.1))
+        .bind(text(|line| &line.2))
+        .bind(text(|line| &line.3))
+        .execute(&mut *self.tx)
+        .await?;
+        Ok(())
+    }
+
+    /// Sets escalation timers, replacing each incident's earlier one.
+    pub(crate) async fn timer_rows(
+        &mut self,
+        timers: &[(IncidentId, Timestamp, Step)],
+    ) -> Result<(), sqlx::Error> {
+        if timers.is_empty() {
+            return Ok(());
+        }
+        sqlx::query(
+            "INSERT INTO escalation_timers (incident_id, due_at, level, pass) \
+             SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::bigint[], $4::bigint[]) \
+             ON CONFLICT (incident_id) DO UPDATE SET due_at = excluded.due_at, level = excluded.level, pass = excluded.pass",
+        )
+        .bind(timers.iter().map(|t| t.0 .0).collect::<Vec<i64>>())
+        .bind(timers.iter().map(|t| seconds(t.1)).collect::<Vec<i64>>())
+        .bind(timers.iter().map(|t| t.2.level as i64).collect::<Vec<i64>>())
+        .bind(timers.iter().map(|t| i64::from(t.2.pass)).collect::<Vec<i64>>())
+        .execute(&mut *self.tx)
+        .await?;
+        Ok(())
+    }
+
+    /// Records the escalation step each incident has reached (the caller sorts by id).
+    pub(crate) async fn step_rows(
+        &mut self,
+        steps: &[(IncidentId, Step)],
+    ) -> Result<(), sqlx::Error> {
+        if steps.is_empty() {
+            return Ok(());
+        }
+        sqlx::query(
+            "UPDATE incidents SET escalation_level = s.level, escalation_pass = s.pass \
+             FROM unnest($1::bigint[], $2::bigint[], $3::bigint[]) AS s(id, level, pass) \
+             WHERE incidents.id = s.id",
+        )
+        .bind(ids(steps))
+        .bind(
+            steps
+                .iter()
+                .map(|(_, step)| step.level as i64)
+                .collect::<Vec<i64>>(),
+        )
+        .bind(
+            steps
+                .iter()
+                .map(|(_, step)| i64::from(step.pass))
+                .collect::<Vec<i64>>(),
+        )
+        .execute(&mut *self.tx)
+        .await?;
+        Ok(())
+    }
+
+    /// Adds assignees; one already there is kept.
+    pub(crate) async fn assignee_rows(
+        &mut self,
+        assignees: &[(IncidentId, UserId)],
+    ) -> Result<(), sqlx::Error> {
+        if assignees.is_empty() {
+            return Ok(());
+        }
+        sqlx::query(
+            "INSERT INTO incident_assignees (incident_id, user_id) \
+             SELECT * FROM unnest($1::bigint[], $2::bigint[]) \
+             ON CONFLICT (incident_id, user_id) DO NOTHING",
+        )
+        .bind(ids(assignees))
+        .bind(
+            assignees
+                .iter()
+                .map(|(_, user)| user.0)
+                .collect::<Vec<i64>>(),
+        )
+        .execute(&mut *self.tx)
+        .await?;
+        Ok(())
+    }
+
+    /// Queues notifications; returns the idempotency keys of those not queued before.
+    pub(crate) async fn notification_rows(
+        &mut self,
+        inputs: &[NotificationInput],
+    ) -> Result<Vec<String>, sqlx::Error> {
+        if inputs.is_empty() {
+            return Ok(Vec::new());
+        }
+        let text = |field: fn(&NotificationInput) -> &str| -> Vec<&str> {
+            inputs.iter().map(field).collect()
+        };
+        sqlx::query(
+            "INSERT INTO notifications (idempotency_key, incident_id, user_id, kind, address, status, attempts, due_at, created_at) \
+             SELECT idempotency_key, incident_id, user_id, kind, address, 'pending', 0, due_at, $1 \
+             FROM unnest($2::text[], $3::bigint[], $4::bigint[], $5::text[], $6::text[], $7::bigint[]) \
+             AS n(idempotency_key, incident_id, user_id, kind, address, due_at) \
+             ON CONFLICT (idempotency_key) DO NOTHING RETURNING idempotency_key",
+        )
+        .bind(seconds(self.now))
+        .bind(text(|n| &n.idempotency_key))
+        .bind(inputs.iter().map(|n| n.incident_id.0).collect::<Vec<i64>>())
+        .bind(inputs.iter().map(|n| n.user_id.0).collect::<Vec<i64>>())
+        .bind(text(|n| &n.kind))
+        .bind(text(|n| &n.address))
+        .bind(inputs.iter().map(|n| seconds(n.due_at)).collect::<Vec<i64>>())
+        .fetch_all(&mut *self.tx)
+        .await?
+        .iter()
+        .map(|row| row.try_get("idempotency_key"))
+        .collect()
+    }
+}

@@ -1,0 +1,198 @@
+//! SQLite's multi-row writes of the paging path: a few dozen rows a statement, as `VALUES`
+//! lists or a derived table. PostgreSQL writes the same rows as arrays (`postgres_rows.rs`);
+//! `paging_sql.rs` calls whichever its backend has.
+
+use jiff::Timestamp;
+use sqlx::Row as _;
+use watchbill_core::paging::Step;
+use watchbill_core::{IncidentId, UserId};
+
+use super::SqliteTx;
+use crate::paging::NotificationInput;
+use crate::paging_sql::ROWS_PER_STATEMENT;
+use crate::shared_sql::seconds;
+
+impl SqliteTx {
+    /// Adds to the alert counts of incidents, in the order given (the caller sorts by id).
+    pub(crate) async fn add_alert_rows(
+        &mut self,
+        counts: &[(IncidentId, i64)],
+    ) -> Result<(), sqlx::Error> {
+        for chunk in counts.chunks(ROWS_PER_STATEMENT) {
+            // `$1` is the time; then each incident's id and count as a pair.
+            let cases: Vec<String> = (0..chunk.len())
+                .map(|i| format!("WHEN ${} THEN ${}", 2 * i + 2, 2 * i + 3))
+                .collect();
+            let ids: Vec<String> = (0..chunk.len())
+                .map(|i| format!("${}", 2 * i + 2))
+                .collect();
+            let sql = format!(
+                "UPDATE incidents SET alert_count = alert_count + CASE id {} END, last_alert_at = $1 WHERE id IN ({})",
+                cases.join(" "),
+                ids.join(", ")
+            );
+            let mut query = sqlx::query(&sql).bind(seconds(self.now));
+            for (id, count) in chunk {
+                query = query.bind(id.0).bind(*count);
+            }
+            query.execute(&mut *self.tx).await?;
+        }
+        Ok(())
+    }
+
+    /// Timeline lines (incident, kind, actor, message), all at the transaction's time.
+    pub(crate) async fn log_rows(
+        &mut self,
+        lines: &[(IncidentId, String, String, String)],
+    ) -> Result<(), sqlx::Error> {
+        for chunk in lines.chunks(ROWS_PER_STATEMENT) {
+            let values: Vec<String> = (0..chunk.len())
+                .map(|i| {
+                    let b = i * 4 + 1;
+                    format!("(${}, $1, ${}, ${}, ${})", b + 1, b + 2, b + 3, b + 4)
+                })
+                .collect();
+            let sql = format!(
+                "INSERT INTO incident_log (incident_id, at, kind, actor, message) VALUES {}",
+                values.join(", ")
+            );
+            let mut query = sqlx::query(&sql).bind(seconds(self.now));
+            for (incident, kind, actor, message) in chunk {
+                query = query.bind(incident.0).bind(kind).bind(actor).bind(message);
+            }
+            query.execute(&mut *self.tx).await?;
+        }
+        Ok(())
+    }
+
+    /// Sets escalation timers, replacing each incident's earlier one.
+    pub(crate) async fn timer_rows(
+        &mut self,
+        timers: &[(IncidentId, Timestamp, Step)],
+    ) -> Result<(), sqlx::Error> {
+        for chunk in timers.chunks(ROWS_PER_STATEMENT) {
+            let values: Vec<String> = (0..chunk.len())
+                .map(|i| {
+                    let b = i * 4;
+                    format!("(${}, ${}, ${}, ${})", b + 1, b + 2, b + 3, b + 4)
+                })
+                .collect();
+            let sql = format!(
+                "INSERT INTO escalation_timers (incident_id, due_at, level, pass) VALUES {} \
+                 ON CONFLICT (incident_id) DO UPDATE SET due_at = excluded.due_at, level = excluded.level, pass = excluded.pass",
+                values.join(", ")
+            );
+            let mut query = sqlx::query(&sql);
+            for (incident, due, step) in chunk {
+                query = query
+                    .bind(incident.0)
+                    .bind(seconds(*due))
+                    .bind(step.level as i64)
+                    .bind(i64::from(step.pass));
+            }
+            query.execute(&mut *self.tx).await?;
+        }
+        Ok(())
+    }
+
+    /// Records the escalation step each incident has reached (the caller sorts by id).
+    pub(crate) async fn step_rows(
+        &mut self,
+        steps: &[(IncidentId, Step)],
+    ) -> Result<(), sqlx::Error> {
+        for chunk in steps.chunks(ROWS_PER_STATEMENT) {
+            // A derived table of (id, level, pass), joined to the update.
+            let rows: Vec<String> = (0..chunk.len())
+                .map(|i| {
+                    let b = i * 3;
+                    format!(
+                        "SELECT ${} AS id, ${} AS level, ${} AS pass",
+                        b + 1,
+                        b + 2,
+                        b + 3
+                    )
+                })
+                .collect();
+            let sql = format!(
+                "UPDATE incidents SET escalation_level = steps.level, escalation_pass = steps.pass \
+                 FROM ({}) AS steps WHERE incidents.id = steps.id",
+                rows.join(" UNION ALL ")
+            );
+            let mut query = sqlx::query(&sql);
+            for (incident, step) in chunk {
+                query = query
+                    .bind(incident.0)
+                    .bind(step.level as i64)
+                    .bind(i64::from(step.pass));
+            }
+            query.execute(&mut *self.tx).await?;
+        }
+        Ok(())
+    }
+
+    /// Adds assignees; one already there is kept.
+    pub(crate) async fn assignee_rows(
+        &mut self,
+        assignees: &[(IncidentId, UserId)],
+    ) -> Result<(), sqlx::Error> {
+        for chunk in assignees.chunks(ROWS_PER_STATEMENT) {
+            let sql = format!(
+                "INSERT INTO incident_assignees (incident_id, user_id) VALUES {} \
+                 ON CONFLICT (incident_id, user_id) DO NOTHING",
+                (0..chunk.len())
+                    .map(|i| format!("(${}, ${})", i * 2 + 1, i * 2 + 2))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            );
+            let mut query = sqlx::query(&sql);
+            for (incident, user) in chunk {
+                query = query.bind(incident.0).bind(user.0);
+            }
+            query.execute(&mut *self.tx).await?;
+        }
+        Ok(())
+    }
+
+    /// Queues notifications; returns the idempotency keys of those not queued before.
+    pub(crate) async fn notification_rows(
+        &mut self,
+        inputs: &[NotificationInput],
+    ) -> Result<Vec<String>, sqlx::Error> {
+        let mut inserted = Vec::with_capacity(inputs.len());
+        for chunk in inputs.chunks(ROWS_PER_STATEMENT) {
+            let values: Vec<String> = (0..chunk.len())
+                .map(|i| {
+                    let b = i * 6 + 1;
+                    format!(
+                        "(${}, ${}, ${}, ${}, ${}, 'pending', 0, ${}, $1)",
+                        b + 1,
+                        b + 2,
+                        b + 3,
+                        b + 4,
+                        b + 5,
+                        b + 6
+                    )
+                })
+                .collect();
+            let sql = format!(
+                "INSERT INTO notifications (idempotency_key, incident_id, user_id, kind, address, status, attempts, due_at, created_at) \
+                 VALUES {} ON CONFLICT (idempotency_key) DO NOTHING RETURNING idempotency_key",
+                values.join(", ")
+            );
+            let mut query = sqlx::query(&sql).bind(seconds(self.now));
+            for input in chunk {
+                query = query
+                    .bind(&input.idempotency_key)
+                    .bind(input.incident_id.0)
+                    .bind(input.user_id.0)
+                    .bind(&input.kind)
+                    .bind(&input.address)
+                    .bind(seconds(input.due_at));
+            }
+            for row in query.fetch_all(&mut *self.tx).await? {
+                inserted.push(row.try_get("idempotency_key")?);
+            }
+        }
+        Ok(inserted)
+    }
+}
