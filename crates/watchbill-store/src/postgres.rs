@@ -167,11 +167,13 @@ impl crate::Finish for sqlx::Transaction<'static, Postgres> {
 }
 
 impl PostgresTx {
-    /// The "seen before" rows of several incidents (see `post_mortems_sql.rs`) in one
-    /// statement that stays prepared: the questions are arrays, each answered by a lateral
-    /// search of the titles and tags (every word, then any; the `post_mortem_titles` table)
-    /// and its service's own post-mortems. A union with a part per question was planned afresh
-    /// at every call and took about ten times as long.
+    /// The "seen before" rows of several incidents (see `post_mortems_sql.rs`): one statement
+    /// per incident, each its search of the titles and tags (every word, then any; the
+    /// `post_mortem_titles` table) and its service's own post-mortems. PostgreSQL plans each
+    /// with its words in view, and picks by how common they are between the text index and a
+    /// walk down the newest titles; asked together (a union of one part per incident, or one
+    /// statement over arrays), it planned without them and took longer in all over a library
+    /// of 10,000 (BENCHMARKS.md).
     pub(crate) async fn seen_before_rows(
         &mut self,
         queries: &[crate::post_mortems::SeenBeforeQuery],
@@ -179,47 +181,54 @@ impl PostgresTx {
         service_limit: i64,
     ) -> Result<Vec<sqlx::postgres::PgRow>, sqlx::Error> {
         use crate::post_mortems_sql::{tsquery, Terms};
-        if queries.is_empty() {
-            return Ok(Vec::new());
-        }
-        let in_title = |terms: &str| {
+        // The service's part takes $1 to $4 in both forms, the title words' $5 to $7.
+        const BY_SERVICE: &str = "SELECT CAST($4 AS BIGINT) AS q, id, '' AS title, '' AS tags, \
+             CAST(1 AS BIGINT) AS by_service FROM (\
+             SELECT DISTINCT pi.post_mortem_id AS id FROM post_mortem_incidents pi \
+             JOIN incidents i ON i.id = pi.incident_id WHERE i.service_id = $1 \
+             AND NOT EXISTS (SELECT 1 FROM post_mortem_incidents own \
+             WHERE own.post_mortem_id = pi.post_mortem_id AND own.incident_id = $3) \
+             ORDER BY id DESC LIMIT $2) s";
+        let in_title = |text: &str| {
             format!(
                 "SELECT post_mortem_id AS id FROM post_mortem_titles \
-                 WHERE title_search @@ to_tsquery('english', q.{terms}) \
-                 ORDER BY post_mortem_id DESC LIMIT $5"
+                 WHERE title_search @@ to_tsquery('english', {text}) \
+                 ORDER BY post_mortem_id DESC LIMIT $6"
             )
         };
-        let sql = format!(
-            "SELECT CAST(q.n - 1 AS BIGINT) AS q, c.id, c.title, c.tags, c.by_service \
-             FROM unnest($1::bigint[], $2::bigint[], $3::text[], $4::text[]) WITH ORDINALITY \
-             AS q(service, exclude, every, any_term, n) \
-             CROSS JOIN LATERAL (\
-             SELECT p.id, p.title, p.tags, CAST(0 AS BIGINT) AS by_service FROM post_mortems p \
+        let by_words = format!(
+            "SELECT CAST($4 AS BIGINT) AS q, p.id, p.title, p.tags, CAST(0 AS BIGINT) AS by_service \
+             FROM post_mortems p \
              JOIN (SELECT id FROM ({every}) e UNION SELECT id FROM ({any}) a) c ON c.id = p.id \
-             WHERE q.every <> '' AND NOT EXISTS (SELECT 1 FROM post_mortem_incidents pi \
-             WHERE pi.post_mortem_id = p.id AND pi.incident_id = q.exclude) \
-             UNION ALL \
-             SELECT id, '', '', CAST(1 AS BIGINT) FROM (\
-             SELECT DISTINCT pi.post_mortem_id AS id FROM post_mortem_incidents pi \
-             JOIN incidents i ON i.id = pi.incident_id WHERE i.service_id = q.service \
-             AND NOT EXISTS (SELECT 1 FROM post_mortem_incidents own \
-             WHERE own.post_mortem_id = pi.post_mortem_id AND own.incident_id = q.exclude) \
-             ORDER BY id DESC LIMIT $6) s) c",
-            every = in_title("every"),
-            any = in_title("any_term"),
+             WHERE NOT EXISTS (SELECT 1 FROM post_mortem_incidents pi WHERE pi.post_mortem_id = p.id \
+             AND pi.incident_id = $3) UNION ALL {BY_SERVICE}",
+            every = in_title("$5"),
+            any = in_title("$7"),
         );
-        let terms = |how: Terms| -> Vec<String> {
-            queries.iter().map(|q| tsquery(&q.terms, how)).collect()
-        };
-        sqlx::query(&sql)
-            .bind(queries.iter().map(|q| q.service.0).collect::<Vec<i64>>())
-            .bind(queries.iter().map(|q| q.exclude.0).collect::<Vec<i64>>())
-            .bind(terms(Terms::AllInTitle))
-            .bind(terms(Terms::AnyInTitle))
-            .bind(limit)
-            .bind(service_limit)
-            .fetch_all(&mut *self.tx)
-            .await
+        let mut rows = Vec::new();
+        for (index, query) in queries.iter().enumerate() {
+            let q = i64::try_from(index).unwrap_or(i64::MAX);
+            let statement = if query.terms.is_empty() {
+                sqlx::query(BY_SERVICE)
+            } else {
+                sqlx::query(&by_words)
+            };
+            let statement = statement
+                .bind(query.service.0)
+                .bind(service_limit)
+                .bind(query.exclude.0)
+                .bind(q);
+            let statement = if query.terms.is_empty() {
+                statement
+            } else {
+                statement
+                    .bind(tsquery(&query.terms, Terms::AllInTitle))
+                    .bind(limit)
+                    .bind(tsquery(&query.terms, Terms::AnyInTitle))
+            };
+            rows.extend(statement.fetch_all(&mut *self.tx).await?);
+        }
+        Ok(rows)
     }
 
     /// The rows (`columns`) of the open incidents of `service` with these dedup keys, in one

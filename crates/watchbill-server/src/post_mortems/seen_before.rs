@@ -5,11 +5,10 @@
 //! `rank_matches`); this module quotes how to tackle it.
 
 use std::collections::HashMap;
-use watchbill_core::post_mortem::{
-    excerpt, rank_matches, search_terms, section, title_similarity, TACKLE_HEADING,
-};
 
-use watchbill_core::post_mortem::Match;
+use watchbill_core::post_mortem::{
+    excerpt, rank_matches, search_terms, section, title_similarity, Match, TACKLE_HEADING,
+};
 use watchbill_store::paging::Incident;
 use watchbill_store::post_mortems::{PostMortemBrief, SeenBeforeQuery};
 use watchbill_store::{StoreError, Tx};
@@ -118,6 +117,7 @@ pub async fn lookup_many(
         .collect())
 }
 
+/// A ranked match, told with what its post-mortem says.
 fn hint(m: &Match, brief: &PostMortemBrief) -> SeenBefore {
     SeenBefore {
         id: brief.id,
