@@ -179,9 +179,9 @@ pub trait PostMortemTx: Send {
             .await?;
         Ok(found.pop().unwrap_or_default())
     }
-    /// [`PostMortemTx::seen_before_candidates`] for several incidents at once, in one
-    /// statement for every few of them: the engine asks for every page of a pass together
-    /// instead of once per page. One answer per query, in order.
+    /// [`PostMortemTx::seen_before_candidates`] for several incidents at once: the engine
+    /// asks for every page of a pass together. SQLite answers 16 in one statement; PostgreSQL
+    /// plans each on its own, with its words in view. One answer per query, in order.
     async fn seen_before_candidates_many(
         &mut self,
         queries: &[SeenBeforeQuery],

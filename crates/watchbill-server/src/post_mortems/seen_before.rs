@@ -58,8 +58,9 @@ pub async fn lookup(
     Ok(found.pop().unwrap_or_default())
 }
 
-/// [`lookup`] for several incidents, one answer each, in order: the candidates of every few
-/// incidents in one statement, and the briefs of all the hints in one more.
+/// [`lookup`] for several incidents, one answer each, in order: their candidates asked
+/// together (see `PostMortemTx::seen_before_candidates_many`), and the briefs of all the hints
+/// in one statement.
 pub async fn lookup_many(
     tx: &mut dyn Tx,
     incidents: &[&Incident],
