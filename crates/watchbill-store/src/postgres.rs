@@ -171,9 +171,9 @@ impl PostgresTx {
     /// per incident, each its search of the titles and tags (every word, then any; the
     /// `post_mortem_titles` table) and its service's own post-mortems. PostgreSQL plans each
     /// with its words in view, and picks by how common they are between the text index and a
-    /// walk down the newest titles; asked together (a union of one part per incident, or one
-    /// statement over arrays), it planned without them and took longer in all over a library
-    /// of 10,000 (BENCHMARKS.md).
+    /// walk down the newest titles. Asked together, it did worse: a union of one part per
+    /// incident was planned afresh at every call, and one statement over arrays was planned
+    /// without the words and took twice as long over a library of 10,000 (BENCHMARKS.md).
     pub(crate) async fn seen_before_rows(
         &mut self,
         queries: &[crate::post_mortems::SeenBeforeQuery],
