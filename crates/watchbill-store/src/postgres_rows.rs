@@ -14,8 +14,9 @@ use super::PostgresTx;
 use crate::paging::NotificationInput;
 use crate::shared_sql::seconds;
 
-fn ids(rows: &[(IncidentId, impl Sized)]) -> Vec<i64> {
-    rows.iter().map(|(id, _)| id.0).collect()
+/// One column of the rows, as the array bound to its parameter.
+fn column<'a, R, T>(rows: &'a [R], value: impl Fn(&'a R) -> T) -> Vec<T> {
+    rows.iter().map(value).collect()
 }
 
 impl PostgresTx {
@@ -32,8 +33,8 @@ impl PostgresTx {
              FROM unnest($2::bigint[], $3::bigint[]) AS a(id, added) WHERE incidents.id = a.id",
         )
         .bind(seconds(self.now))
-        .bind(ids(counts))
-        .bind(counts.iter().map(|(_, added)| *added).collect::<Vec<i64>>())
+        .bind(column(counts, |(id, _)| id.0))
+        .bind(column(counts, |(_, added)| *added))
         .execute(&mut *self.tx)
         .await?;
         Ok(())
@@ -48,9 +49,6 @@ impl PostgresTx {
         if lines.is_empty() {
             return Ok(());
         }
-        let text = |field: fn(&(IncidentId, String, String, String)) -> &str| -> Vec<&str> {
-            lines.iter().map(field).collect()
-        };
         sqlx::query(
             "INSERT INTO incident_log (incident_id, at, kind, actor, message) \
              SELECT incident_id, $1, kind, actor, message \
@@ -58,10 +56,10 @@ impl PostgresTx {
              AS l(incident_id, kind, actor, message, n) ORDER BY n",
         )
         .bind(seconds(self.now))
-        .bind(lines.iter().map(|line| line.0 .0).collect::<Vec<i64>>())
-        .bind(text(|line| &line.1))
-        .bind(text(|line| &line.2))
-        .bind(text(|line| &line.3))
+        .bind(column(lines, |line| line.0 .0))
+        .bind(column(lines, |line| line.1.as_str()))
+        .bind(column(lines, |line| line.2.as_str()))
+        .bind(column(lines, |line| line.3.as_str()))
         .execute(&mut *self.tx)
         .await?;
         Ok(())
@@ -80,10 +78,10 @@ impl PostgresTx {
              SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::bigint[], $4::bigint[]) \
              ON CONFLICT (incident_id) DO UPDATE SET due_at = excluded.due_at, level = excluded.level, pass = excluded.pass",
         )
-        .bind(timers.iter().map(|t| t.0 .0).collect::<Vec<i64>>())
-        .bind(timers.iter().map(|t| seconds(t.1)).collect::<Vec<i64>>())
-        .bind(timers.iter().map(|t| t.2.level as i64).collect::<Vec<i64>>())
-        .bind(timers.iter().map(|t| i64::from(t.2.pass)).collect::<Vec<i64>>())
+        .bind(column(timers, |t| t.0 .0))
+        .bind(column(timers, |t| seconds(t.1)))
+        .bind(column(timers, |t| t.2.level as i64))
+        .bind(column(timers, |t| i64::from(t.2.pass)))
         .execute(&mut *self.tx)
         .await?;
         Ok(())
@@ -102,19 +100,9 @@ impl PostgresTx {
              FROM unnest($1::bigint[], $2::bigint[], $3::bigint[]) AS s(id, level, pass) \
              WHERE incidents.id = s.id",
         )
-        .bind(ids(steps))
-        .bind(
-            steps
-                .iter()
-                .map(|(_, step)| step.level as i64)
-                .collect::<Vec<i64>>(),
-        )
-        .bind(
-            steps
-                .iter()
-                .map(|(_, step)| i64::from(step.pass))
-                .collect::<Vec<i64>>(),
-        )
+        .bind(column(steps, |(id, _)| id.0))
+        .bind(column(steps, |(_, step)| step.level as i64))
+        .bind(column(steps, |(_, step)| i64::from(step.pass)))
         .execute(&mut *self.tx)
         .await?;
         Ok(())
@@ -133,13 +121,8 @@ impl PostgresTx {
              SELECT * FROM unnest($1::bigint[], $2::bigint[]) \
              ON CONFLICT (incident_id, user_id) DO NOTHING",
         )
-        .bind(ids(assignees))
-        .bind(
-            assignees
-                .iter()
-                .map(|(_, user)| user.0)
-                .collect::<Vec<i64>>(),
-        )
+        .bind(column(assignees, |(id, _)| id.0))
+        .bind(column(assignees, |(_, user)| user.0))
         .execute(&mut *self.tx)
         .await?;
         Ok(())
@@ -153,9 +136,6 @@ impl PostgresTx {
         if inputs.is_empty() {
             return Ok(Vec::new());
         }
-        let text = |field: fn(&NotificationInput) -> &str| -> Vec<&str> {
-            inputs.iter().map(field).collect()
-        };
         sqlx::query(
             "INSERT INTO notifications (idempotency_key, incident_id, user_id, kind, address, status, attempts, due_at, created_at) \
              SELECT idempotency_key, incident_id, user_id, kind, address, 'pending', 0, due_at, $1 \
@@ -164,12 +144,12 @@ impl PostgresTx {
              ON CONFLICT (idempotency_key) DO NOTHING RETURNING idempotency_key",
         )
         .bind(seconds(self.now))
-        .bind(text(|n| &n.idempotency_key))
-        .bind(inputs.iter().map(|n| n.incident_id.0).collect::<Vec<i64>>())
-        .bind(inputs.iter().map(|n| n.user_id.0).collect::<Vec<i64>>())
-        .bind(text(|n| &n.kind))
-        .bind(text(|n| &n.address))
-        .bind(inputs.iter().map(|n| seconds(n.due_at)).collect::<Vec<i64>>())
+        .bind(column(inputs, |n| n.idempotency_key.as_str()))
+        .bind(column(inputs, |n| n.incident_id.0))
+        .bind(column(inputs, |n| n.user_id.0))
+        .bind(column(inputs, |n| n.kind.as_str()))
+        .bind(column(inputs, |n| n.address.as_str()))
+        .bind(column(inputs, |n| seconds(n.due_at)))
         .fetch_all(&mut *self.tx)
         .await?
         .iter()

@@ -901,16 +901,12 @@ impl Engine {
                 name
             }
         };
-        let hints = match known.seen_before.get(&incident.id) {
-            Some(hints) => hints.clone(),
-            None => {
-                let hints =
-                    crate::post_mortems::seen_before::lookup(tx, incident, SEEN_BEFORE_HINTS)
-                        .await?;
-                known.seen_before.insert(incident.id, hints.clone());
-                hints
-            }
-        };
+        // Asked for every triggered incident of the claim in `prepare`.
+        let hints = known
+            .seen_before
+            .get(&incident.id)
+            .cloned()
+            .unwrap_or_default();
         let now = tx.now();
         let expires = now.saturating_add(LINK_LIFETIME).unwrap_or(now);
         let link = |action| {
