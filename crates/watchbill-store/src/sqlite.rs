@@ -305,6 +305,11 @@ impl SqliteTx {
     /// The "seen before" rows of several incidents (see `post_mortems_sql.rs`): for every 16
     /// questions one statement, a union of each question's search of the titles and tags
     /// (every word, then any) and its service's own post-mortems.
+    ///
+    /// The statement's text depends only on how many questions it asks, so it stays prepared:
+    /// compiling a union of this many full-text searches cost more than running it (about
+    /// 1.8 ms a statement at 1,000 pages a second, BENCHMARKS.md). A question without words
+    /// searches for an empty phrase, which matches nothing.
     pub(crate) async fn seen_before_rows(
         &mut self,
         queries: &[crate::post_mortems::SeenBeforeQuery],
@@ -312,29 +317,17 @@ impl SqliteTx {
         service_limit: i64,
     ) -> Result<Vec<sqlx::sqlite::SqliteRow>, sqlx::Error> {
         use crate::post_mortems_sql::{fts5_query, Terms};
+        const NOTHING: &str = "\"\"";
         let mut rows = Vec::new();
         for (chunk_index, chunk) in queries.chunks(SEEN_BEFORE_PER_STATEMENT).enumerate() {
             let first = chunk_index * SEEN_BEFORE_PER_STATEMENT;
-            // ?1 and ?2 are the limits; each question then takes four parameters: its service,
-            // the incident left out, and its words as "every" and "any".
-            let parts: Vec<String> = chunk
-                .iter()
-                .enumerate()
-                .map(|(i, query)| {
-                    let q = first + i;
-                    let base = 2 + 4 * i;
-                    let (service, exclude, every, any) = (base + 1, base + 2, base + 3, base + 4);
-                    let by_service = format!(
-                        "SELECT {q} AS q, id, '' AS title, '' AS tags, 1 AS by_service FROM (\
-                         SELECT DISTINCT pi.post_mortem_id AS id FROM post_mortem_incidents pi \
-                         JOIN incidents i ON i.id = pi.incident_id WHERE i.service_id = ?{service} \
-                         AND NOT EXISTS (SELECT 1 FROM post_mortem_incidents own \
-                         WHERE own.post_mortem_id = pi.post_mortem_id AND own.incident_id = ?{exclude}) \
-                         ORDER BY id DESC LIMIT ?2) s"
-                    );
-                    if query.terms.is_empty() {
-                        return by_service;
-                    }
+            // ?1 and ?2 are the limits; each question then takes five parameters: its number,
+            // its service, the incident left out, and its words as "every" and "any".
+            let parts: Vec<String> = (0..chunk.len())
+                .map(|i| {
+                    let base = 2 + 5 * i;
+                    let (q, service, exclude, every, any) =
+                        (base + 1, base + 2, base + 3, base + 4, base + 5);
                     let in_title = |text: usize| {
                         format!(
                             "SELECT rowid AS id FROM post_mortem_search WHERE post_mortem_search MATCH ?{text} \
@@ -342,27 +335,38 @@ impl SqliteTx {
                         )
                     };
                     format!(
-                        "SELECT {q} AS q, p.id, p.title, p.tags, 0 AS by_service FROM post_mortems p \
+                        "SELECT CAST(?{q} AS INTEGER) AS q, p.id, p.title, p.tags, 0 AS by_service FROM post_mortems p \
                          JOIN (SELECT id FROM ({}) e UNION SELECT id FROM ({}) a) c ON c.id = p.id \
                          WHERE NOT EXISTS (SELECT 1 FROM post_mortem_incidents pi WHERE pi.post_mortem_id = p.id \
-                         AND pi.incident_id = ?{exclude}) UNION ALL {by_service}",
+                         AND pi.incident_id = ?{exclude}) UNION ALL \
+                         SELECT CAST(?{q} AS INTEGER) AS q, id, '' AS title, '' AS tags, 1 AS by_service FROM (\
+                         SELECT DISTINCT pi.post_mortem_id AS id FROM post_mortem_incidents pi \
+                         JOIN incidents i ON i.id = pi.incident_id WHERE i.service_id = ?{service} \
+                         AND NOT EXISTS (SELECT 1 FROM post_mortem_incidents own \
+                         WHERE own.post_mortem_id = pi.post_mortem_id AND own.incident_id = ?{exclude}) \
+                         ORDER BY id DESC LIMIT ?2) s",
                         in_title(every),
                         in_title(any),
                     )
                 })
                 .collect();
             let sql = parts.join(" UNION ALL ");
-            // Not kept prepared: the text varies with the questions.
-            let mut statement = sqlx::query(&sql)
-                .persistent(false)
-                .bind(limit)
-                .bind(service_limit);
-            for query in chunk {
+            let mut statement = sqlx::query(&sql).bind(limit).bind(service_limit);
+            for (i, query) in chunk.iter().enumerate() {
+                let (every, any) = if query.terms.is_empty() {
+                    (NOTHING.to_owned(), NOTHING.to_owned())
+                } else {
+                    (
+                        fts5_query(&query.terms, Terms::AllInTitle),
+                        fts5_query(&query.terms, Terms::AnyInTitle),
+                    )
+                };
                 statement = statement
+                    .bind(i64::try_from(first + i).unwrap_or(i64::MAX))
                     .bind(query.service.0)
                     .bind(query.exclude.0)
-                    .bind(fts5_query(&query.terms, Terms::AllInTitle))
-                    .bind(fts5_query(&query.terms, Terms::AnyInTitle));
+                    .bind(every)
+                    .bind(any);
             }
             rows.extend(statement.fetch_all(&mut *self.tx).await?);
         }
