@@ -682,7 +682,11 @@ impl Engine {
             .pages
             .page(tx, &mut step.people, incident, &users, &round, &label)
             .await?;
-        fired.steps.push((id, timer.step));
+        // A new incident already records the first step; writing it again would update the
+        // row for nothing.
+        if incident.step != timer.step {
+            fired.steps.push((id, timer.step));
+        }
         if timer.step.level > 0 || timer.step.pass > 0 {
             fired.escalated.push(id);
         }
