@@ -174,13 +174,12 @@ macro_rules! paging_tx_impl {
                         .fetch_all(&mut *self.tx)
                         .await?
                 } else {
-                    // An id list makes a statement of its own; it is not worth preparing.
                     let ids: Vec<i64> = incidents.iter().map(|i| i.id.0).collect();
                     sqlx::query(&format!(
-                        "SELECT incident_id, user_id FROM incident_assignees WHERE incident_id IN ({}) ORDER BY user_id",
-                        id_list(&ids)
+                        "SELECT incident_id, user_id FROM incident_assignees WHERE incident_id {} ORDER BY user_id",
+                        $tx::in_ids(1)
                     ))
-                    .persistent(false)
+                    .bind($tx::ids_param(&ids))
                     .fetch_all(&mut *self.tx)
                     .await?
                 };
@@ -793,8 +792,8 @@ macro_rules! paging_tx_impl {
                 let mut incidents = Vec::with_capacity(ids.len());
                 for chunk in ids.chunks(ROWS_PER_STATEMENT * 4) {
                     let ids: Vec<i64> = chunk.iter().map(|id| id.0).collect();
-                    let rows = sqlx::query(&format!("SELECT {INCIDENT_COLUMNS} FROM incidents WHERE id IN ({})", id_list(&ids)))
-                        .persistent(false)
+                    let rows = sqlx::query(&format!("SELECT {INCIDENT_COLUMNS} FROM incidents WHERE id {}", $tx::in_ids(1)))
+                        .bind($tx::ids_param(&ids))
                         .fetch_all(&mut *self.tx)
                         .await?;
                     let mut found = rows.iter().map(incident_from).collect::<Result<Vec<_>>>()?;
@@ -815,8 +814,8 @@ macro_rules! paging_tx_impl {
             async fn clear_timers(&mut self, incidents: &[IncidentId]) -> Result<()> {
                 for chunk in incidents.chunks(ROWS_PER_STATEMENT * 4) {
                     let ids: Vec<i64> = chunk.iter().map(|id| id.0).collect();
-                    sqlx::query(&format!("DELETE FROM escalation_timers WHERE incident_id IN ({})", id_list(&ids)))
-                        .persistent(false)
+                    sqlx::query(&format!("DELETE FROM escalation_timers WHERE incident_id {}", $tx::in_ids(1)))
+                        .bind($tx::ids_param(&ids))
                         .execute(&mut *self.tx)
                         .await?;
                 }
@@ -826,8 +825,8 @@ macro_rules! paging_tx_impl {
             async fn clear_assignees(&mut self, incidents: &[IncidentId]) -> Result<()> {
                 for chunk in incidents.chunks(ROWS_PER_STATEMENT * 4) {
                     let ids: Vec<i64> = chunk.iter().map(|id| id.0).collect();
-                    sqlx::query(&format!("DELETE FROM incident_assignees WHERE incident_id IN ({})", id_list(&ids)))
-                        .persistent(false)
+                    sqlx::query(&format!("DELETE FROM incident_assignees WHERE incident_id {}", $tx::in_ids(1)))
+                        .bind($tx::ids_param(&ids))
                         .execute(&mut *self.tx)
                         .await?;
                 }
@@ -845,11 +844,11 @@ macro_rules! paging_tx_impl {
             async fn mark_notifications_sent(&mut self, ids: &[i64]) -> Result<()> {
                 for chunk in ids.chunks(ROWS_PER_STATEMENT * 4) {
                     sqlx::query(&format!(
-                        "UPDATE notifications SET status = 'sent', sent_at = $1, last_error = '' WHERE id IN ({})",
-                        id_list(chunk)
+                        "UPDATE notifications SET status = 'sent', sent_at = $1, last_error = '' WHERE id {}",
+                        $tx::in_ids(2)
                     ))
-                    .persistent(false)
                     .bind(seconds(self.now))
+                    .bind($tx::ids_param(chunk))
                     .execute(&mut *self.tx)
                     .await?;
                 }
@@ -1046,11 +1045,11 @@ macro_rules! paging_tx_impl {
                 }
                 let ids = rows.iter().map(|row| row.try_get("id")).collect::<std::result::Result<Vec<i64>, _>>()?;
                 let claimed = sqlx::query(&format!(
-                    "UPDATE notifications SET due_at = $1, attempts = attempts + 1 WHERE id IN ({}) RETURNING {NOTIFICATION_COLUMNS}",
-                    id_list(&ids)
+                    "UPDATE notifications SET due_at = $1, attempts = attempts + 1 WHERE id {} RETURNING {NOTIFICATION_COLUMNS}",
+                    $tx::in_ids(2)
                 ))
-                .persistent(false)
                 .bind(seconds(lease_until))
+                .bind($tx::ids_param(&ids))
                 .fetch_all(&mut *self.tx)
                 .await?;
                 let mut notifications = claimed.iter().map(notification_from).collect::<Result<Vec<_>>>()?;

@@ -167,6 +167,17 @@ impl crate::Finish for sqlx::Transaction<'static, Postgres> {
 }
 
 impl PostgresTx {
+    /// "Is one of these ids", the ids bound as parameter `$n` ([`PostgresTx::ids_param`]) as
+    /// one array, so that the statement's text does not change with the ids and stays prepared.
+    pub(crate) fn in_ids(n: usize) -> String {
+        format!("= ANY(${n})")
+    }
+
+    /// The value [`PostgresTx::in_ids`] binds.
+    pub(crate) fn ids_param(ids: &[i64]) -> Vec<i64> {
+        ids.to_vec()
+    }
+
     /// The "seen before" rows of several incidents (see `post_mortems_sql.rs`): one statement
     /// per incident, each its search of the titles and tags (every word, then any; the
     /// `post_mortem_titles` table) and its service's own post-mortems. PostgreSQL plans each

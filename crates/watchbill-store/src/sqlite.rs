@@ -302,6 +302,19 @@ impl SqliteStore {
 const SEEN_BEFORE_PER_STATEMENT: usize = 16;
 
 impl SqliteTx {
+    /// "Is one of these ids", the ids bound as parameter `$n` ([`SqliteTx::ids_param`]): a
+    /// JSON array read by `json_each`, so that the statement's text does not change with the
+    /// ids and stays prepared (a list written into the text was compiled at every call).
+    pub(crate) fn in_ids(n: usize) -> String {
+        format!("IN (SELECT value FROM json_each(${n}))")
+    }
+
+    /// The value [`SqliteTx::in_ids`] binds.
+    pub(crate) fn ids_param(ids: &[i64]) -> String {
+        let list: Vec<String> = ids.iter().map(i64::to_string).collect();
+        format!("[{}]", list.join(","))
+    }
+
     /// The "seen before" rows of several incidents (see `post_mortems_sql.rs`): for every 16
     /// questions one statement, a union of each question's search of the titles and tags
     /// (every word, then any) and its service's own post-mortems.
