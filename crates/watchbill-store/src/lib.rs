@@ -90,6 +90,8 @@ pub trait Store: Send + Sync + std::fmt::Debug {
 pub struct MigrationReport {
     pub applied: Vec<String>,
     pub already_applied: usize,
+    /// What the database's own settings should change, for the operator: logged at start.
+    pub warnings: Vec<String>,
 }
 
 /// One transaction. Dropping it without [`Tx::commit`] rolls everything back. After any error

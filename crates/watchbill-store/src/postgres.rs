@@ -148,12 +148,51 @@ impl Store for PostgresStore {
         }
         // All migrations commit together, so a failure leaves the schema as it was.
         tx.commit().await?;
+        report.warnings = settings_warnings(&self.pool).await?;
         Ok(report)
     }
 
     async fn ping(&self) -> Result<(), StoreError> {
         sqlx::query("SELECT 1").execute(&self.pool).await?;
         Ok(())
+    }
+}
+
+/// What in the database's settings will make watchbill slow. Statements stay prepared on each
+/// connection, and PostgreSQL keeps a prepared statement's plan until the statistics of its
+/// tables change. Without autovacuum they never do: a plan made while a table was nearly empty
+/// (a scan of every row) stays as the table grows, and paging slows with it.
+async fn settings_warnings(pool: &PgPool) -> Result<Vec<String>, StoreError> {
+    let autovacuum: String = sqlx::query_scalar("SELECT current_setting('autovacuum')")
+        .fetch_one(pool)
+        .await?;
+    Ok(settings_advice(&autovacuum))
+}
+
+/// The warnings [`settings_warnings`] gives for these settings' values.
+pub(crate) fn settings_advice(autovacuum: &str) -> Vec<String> {
+    let mut warnings = Vec::new();
+    if autovacuum != "on" {
+        warnings.push(
+            "PostgreSQL's autovacuum is off: watchbill's tables get no statistics and their \
+             queries slow down as they grow; turn it on (docs/operations.md, \"Databases\")"
+                .to_owned(),
+        );
+    }
+    warnings
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+mod tests {
+    use super::settings_advice;
+
+    #[test]
+    fn autovacuum_off_is_the_one_setting_warned_of() {
+        assert!(settings_advice("on").is_empty());
+        let warnings = settings_advice("off");
+        assert_eq!(warnings.len(), 1);
+        assert!(warnings[0].contains("autovacuum is off"), "{warnings:?}");
     }
 }
 

@@ -106,6 +106,18 @@ async fn migrations_apply_once(backend: Backend) {
     let again = store.migrate().await.unwrap();
     assert!(again.applied.is_empty());
     assert_eq!(again.already_applied, 19);
+    // SQLite has no settings to warn of; PostgreSQL only autovacuum, when it is off.
+    match backend {
+        Backend::Sqlite => assert!(again.warnings.is_empty(), "{:?}", again.warnings),
+        Backend::Postgres => assert!(
+            again
+                .warnings
+                .iter()
+                .all(|w| w.contains("autovacuum is off")),
+            "{:?}",
+            again.warnings
+        ),
+    }
 }
 
 async fn users_round_trip_and_conflict(backend: Backend) {

@@ -49,6 +49,9 @@ async fn open_store(
     for name in &report.applied {
         tracing::info!(migration = %name, "applied migration");
     }
+    for warning in &report.warnings {
+        tracing::warn!("{warning}");
+    }
     Ok(store)
 }
 
