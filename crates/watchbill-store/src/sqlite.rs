@@ -394,28 +394,22 @@ impl SqliteTx {
         service: i64,
         keys: &[String],
     ) -> Result<Vec<sqlx::sqlite::SqliteRow>, sqlx::Error> {
-        let mut rows = Vec::new();
-        // Bound the parameters per statement well under SQLite's limit. They are anonymous
-        // (`?`), bound in order: the driver looks a numbered one up by name, in a list that
-        // grows with the statement, so numbered ones cost the square of their count.
-        for chunk in keys.chunks(256) {
-            let sql = format!(
-                "SELECT {columns} FROM incidents WHERE service_id = ? AND status <> 'resolved' \
-                 AND dedup_key IN ({})",
-                vec!["?"; chunk.len()].join(", ")
-            );
-            // Not kept prepared: the text varies with the number of keys.
-            let mut query = sqlx::query(&sql).persistent(false).bind(service);
-            for key in chunk {
-                query = query.bind(key);
-            }
-            rows.extend(query.fetch_all(&mut *self.tx).await?);
-        }
-        Ok(rows)
+        // The keys are one parameter, a JSON array, so the text never changes and the statement
+        // stays prepared; SQLite probes the open-incident index once per key of the array.
+        let keys = serde_json::to_string(keys).map_err(|e| sqlx::Error::Encode(Box::new(e)))?;
+        sqlx::query(&format!(
+            "SELECT {columns} FROM incidents WHERE service_id = ?1 AND status <> 'resolved' \
+             AND dedup_key IN (SELECT value FROM json_each(?2))"
+        ))
+        .bind(service)
+        .bind(keys)
+        .fetch_all(&mut *self.tx)
+        .await
     }
 
     /// Records accepted events, many rows a statement. The parameters are anonymous (`?`),
-    /// bound in order, for the reason given at [`SqliteTx::open_incident_rows`].
+    /// bound in order: the driver looks a numbered one up by name, in a list that grows with
+    /// the statement, so numbered ones cost the square of their count.
     pub(crate) async fn insert_event_rows(
         &mut self,
         events: &[crate::paging::EventInput],

@@ -1679,7 +1679,7 @@ mod paging {
             title: format!("Alert {key}"),
             urgency: Urgency::High,
         };
-        // More keys than one SQLite statement takes.
+        // Many keys at once, as a large intake batch asks.
         for n in 0..300 {
             tx.insert_incident(&open_one(services[0], &format!("disk-{n}")))
                 .await
@@ -1695,13 +1695,22 @@ mod paging {
         tx.insert_incident(&open_one(services[1], "queue"))
             .await
             .unwrap();
+        // Keys are any text a sender chose: quotes, backslashes, brackets, other scripts.
+        let odd = [r#"say "hi"\n"#, "[1, 2]", "ключ-🔥", "a'b"];
+        for key in odd {
+            tx.insert_incident(&open_one(services[0], key))
+                .await
+                .unwrap();
+        }
 
         let mut keys: Vec<String> = (0..300).step_by(2).map(|n| format!("disk-{n}")).collect();
         keys.extend(["cpu", "queue", "unknown"].map(str::to_owned));
+        keys.extend(odd.map(str::to_owned));
         let found = tx.open_incidents_by_keys(services[0], &keys).await.unwrap();
         let mut found_keys: Vec<String> = found.iter().map(|i| i.dedup_key.clone()).collect();
         found_keys.sort();
         let mut expected: Vec<String> = (0..300).step_by(2).map(|n| format!("disk-{n}")).collect();
+        expected.extend(odd.map(str::to_owned));
         expected.sort();
         assert_eq!(
             found_keys, expected,
