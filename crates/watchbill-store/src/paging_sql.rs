@@ -1032,24 +1032,17 @@ macro_rules! paging_tx_impl {
             }
 
             async fn claim_due_notifications(&mut self, now: Timestamp, lease_until: Timestamp, limit: i64) -> Result<Vec<Notification>> {
-                let rows = sqlx::query(concat!(
-                    "SELECT id FROM notifications WHERE status = 'pending' AND due_at <= $1 ORDER BY due_at, id LIMIT $2 ",
+                // One statement, one round trip: the due rows are picked (and on PostgreSQL
+                // locked, skipping those another server holds) and leased together.
+                let claimed = sqlx::query(&format!(
+                    "UPDATE notifications SET due_at = $1, attempts = attempts + 1 WHERE id IN (\
+                     SELECT id FROM notifications WHERE status = 'pending' AND due_at <= $2 \
+                     ORDER BY due_at, id LIMIT $3 {}) RETURNING {NOTIFICATION_COLUMNS}",
                     $lock
                 ))
+                .bind(seconds(lease_until))
                 .bind(seconds(now))
                 .bind(limit)
-                .fetch_all(&mut *self.tx)
-                .await?;
-                if rows.is_empty() {
-                    return Ok(Vec::new());
-                }
-                let ids = rows.iter().map(|row| row.try_get("id")).collect::<std::result::Result<Vec<i64>, _>>()?;
-                let claimed = sqlx::query(&format!(
-                    "UPDATE notifications SET due_at = $1, attempts = attempts + 1 WHERE id {} RETURNING {NOTIFICATION_COLUMNS}",
-                    $tx::in_ids(2)
-                ))
-                .bind(seconds(lease_until))
-                .bind($tx::ids_param(&ids))
                 .fetch_all(&mut *self.tx)
                 .await?;
                 let mut notifications = claimed.iter().map(notification_from).collect::<Result<Vec<_>>>()?;

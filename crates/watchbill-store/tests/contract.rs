@@ -1631,7 +1631,8 @@ mod paging {
         an_event_key_finds_its_service_and_maintenance,
         open_incidents_are_found_by_their_keys,
         many_incidents_escalate_in_one_write,
-        events_are_kept_in_order_and_outlive_their_integration
+        events_are_kept_in_order_and_outlive_their_integration,
+        due_notifications_are_claimed_once_oldest_first
     );
 
     /// A high-urgency service with no policy, as the tests below need.
@@ -1824,6 +1825,99 @@ mod paging {
             .await
             .unwrap();
         assert!(!after.unwrap().in_maintenance, "the window has ended");
+    }
+
+    async fn due_notifications_are_claimed_once_oldest_first(backend: Backend) {
+        let (_db, store) = open(backend).await;
+        let (users, team) = seed_team(&store).await;
+        let now = Timestamp::now();
+        let minute = SignedDuration::from_secs(60);
+        let mut tx = store.write().await.unwrap();
+        let service = tx
+            .insert_service(&paging_service(team.id, "Course platform"))
+            .await
+            .unwrap();
+        let incident = tx
+            .insert_incident(&NewIncident {
+                service_id: service.id,
+                dedup_key: "disk".to_owned(),
+                title: "Disk full".to_owned(),
+                urgency: Urgency::High,
+            })
+            .await
+            .unwrap();
+        // Ten due at once, oldest first as numbered, and one due only in a minute.
+        let page = |n: i64, due_at: Timestamp| NotificationInput {
+            idempotency_key: format!("page-{n}"),
+            incident_id: incident.id,
+            user_id: users[0].id,
+            kind: "email".to_owned(),
+            address: "ada@example.test".to_owned(),
+            due_at,
+        };
+        let mut pages: Vec<_> = (0..10)
+            .map(|n| page(n, now - SignedDuration::from_secs(100 - n)))
+            .collect();
+        pages.push(page(10, now + minute));
+        tx.insert_notifications(&pages).await.unwrap();
+        tx.commit().await.unwrap();
+
+        let keys_of = |claimed: &[watchbill_store::paging::Notification]| -> Vec<String> {
+            claimed
+                .iter()
+                .map(|n| n.input.idempotency_key.clone())
+                .collect()
+        };
+        let lease = now + minute + minute;
+        let mut first = store.write().await.unwrap();
+        let claimed = first.claim_due_notifications(now, lease, 4).await.unwrap();
+        assert_eq!(
+            keys_of(&claimed),
+            ["page-0", "page-1", "page-2", "page-3"],
+            "the oldest due, no more than asked"
+        );
+        assert!(claimed.iter().all(|n| n.attempts == 1));
+        if backend == Backend::Postgres {
+            // Another server claiming while the first has not committed skips its rows.
+            let mut second = store.write().await.unwrap();
+            let meanwhile = second
+                .claim_due_notifications(now, lease, 100)
+                .await
+                .unwrap();
+            assert_eq!(
+                keys_of(&meanwhile),
+                ["page-4", "page-5", "page-6", "page-7", "page-8", "page-9"]
+            );
+            drop(second);
+        }
+        first.commit().await.unwrap();
+
+        // Leased rows are not due again until their lease ends; the rest are.
+        let mut tx = store.write().await.unwrap();
+        let rest = tx.claim_due_notifications(now, lease, 100).await.unwrap();
+        assert_eq!(
+            keys_of(&rest),
+            ["page-4", "page-5", "page-6", "page-7", "page-8", "page-9"]
+        );
+        assert!(tx
+            .claim_due_notifications(now, lease, 100)
+            .await
+            .unwrap()
+            .is_empty());
+        tx.commit().await.unwrap();
+        // After the leases, every unsent one is due again, the later page with them.
+        let mut tx = store.write().await.unwrap();
+        let after = tx
+            .claim_due_notifications(lease + minute, lease + minute + minute, 100)
+            .await
+            .unwrap();
+        assert_eq!(after.len(), 11);
+        assert!(after.iter().all(|n| n.attempts
+            == if n.input.idempotency_key == "page-10" {
+                1
+            } else {
+                2
+            }));
     }
 
     async fn many_incidents_escalate_in_one_write(backend: Backend) {
