@@ -170,7 +170,7 @@ async fn settings_warnings(pool: &PgPool) -> Result<Vec<String>, StoreError> {
 }
 
 /// The warnings [`settings_warnings`] gives for these settings' values.
-pub(crate) fn settings_advice(autovacuum: &str) -> Vec<String> {
+fn settings_advice(autovacuum: &str) -> Vec<String> {
     let mut warnings = Vec::new();
     if autovacuum != "on" {
         warnings.push(
