@@ -1647,6 +1647,21 @@ mod paging {
         }
     }
 
+    /// A new high-urgency incident of `service`, "Disk full".
+    async fn disk_full(
+        tx: &mut dyn watchbill_store::Tx,
+        service: watchbill_core::ServiceId,
+    ) -> watchbill_store::paging::Incident {
+        tx.insert_incident(&NewIncident {
+            service_id: service,
+            dedup_key: "disk".to_owned(),
+            title: "Disk full".to_owned(),
+            urgency: Urgency::High,
+        })
+        .await
+        .unwrap()
+    }
+
     /// An Events API v2 integration of `service`.
     async fn events_integration(
         tx: &mut dyn watchbill_store::Tx,
@@ -1734,15 +1749,7 @@ mod paging {
             .await
             .unwrap();
         let integration = events_integration(tx.as_mut(), service.id).await;
-        let incident = tx
-            .insert_incident(&NewIncident {
-                service_id: service.id,
-                dedup_key: "disk".to_owned(),
-                title: "Disk full".to_owned(),
-                urgency: Urgency::High,
-            })
-            .await
-            .unwrap();
+        let incident = disk_full(tx.as_mut(), service.id).await;
         // More than one statement's worth of rows on SQLite, with one event that belongs to
         // no incident (an event suppressed by a maintenance window, say) among them.
         let events: Vec<EventInput> = (0..40)
@@ -1837,15 +1844,7 @@ mod paging {
             .insert_service(&paging_service(team.id, "Course platform"))
             .await
             .unwrap();
-        let incident = tx
-            .insert_incident(&NewIncident {
-                service_id: service.id,
-                dedup_key: "disk".to_owned(),
-                title: "Disk full".to_owned(),
-                urgency: Urgency::High,
-            })
-            .await
-            .unwrap();
+        let incident = disk_full(tx.as_mut(), service.id).await;
         // Ten due at once, oldest first as numbered, and one due only in a minute.
         let page = |n: i64, due_at: Timestamp| NotificationInput {
             idempotency_key: format!("page-{n}"),
