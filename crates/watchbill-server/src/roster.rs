@@ -17,6 +17,7 @@ use watchbill_store::model::{Override, Schedule, Team, User};
 use watchbill_store::Tx;
 
 use crate::error::ApiResult;
+use crate::paging::settings::PagingSettings;
 use crate::resolve::core_schedule;
 
 /// How far around an instant the resolver may look: up to 400 days back for the start of the
@@ -39,6 +40,8 @@ pub struct Roster {
     /// Ordered by team, then creation.
     pub schedules: Vec<Schedule>,
     pub resolved: HashMap<ScheduleId, Resolved>,
+    /// Services, policies and people's reach, read on first use under this revision.
+    pub paging: PagingSettings,
 }
 
 impl Roster {
@@ -70,6 +73,7 @@ impl Roster {
             users,
             schedules,
             resolved,
+            paging: PagingSettings::default(),
         })
     }
 

@@ -123,7 +123,8 @@ pub trait Tx:
 #[async_trait]
 pub trait RosterTx: Send {
     /// The roster revision: a number that grows with every committed change to users, teams,
-    /// schedules, layers or overrides. Equal numbers mean an equal roster.
+    /// schedules, layers or overrides, and to what paging reads of them: services, escalation
+    /// policies, contact methods and notification rules. Equal numbers mean an equal roster.
     async fn roster_revision(&mut self) -> Result<i64>;
 
     // Users.

@@ -438,7 +438,8 @@ pub trait PagingTx: Send {
 
     // Events and the timeline.
     async fn insert_event(&mut self, input: &EventInput) -> Result<i64>;
-    async fn events(&mut self, incident: IncidentId) -> Result<Vec<EventRecord>>;
+    /// The incident's newest `limit` events, oldest first.
+    async fn events(&mut self, incident: IncidentId, limit: i64) -> Result<Vec<EventRecord>>;
     async fn count_events(&mut self) -> Result<i64>;
     /// A service's change events (deploys, configuration changes), newest first.
     async fn service_changes(&mut self, service: ServiceId, limit: i64)

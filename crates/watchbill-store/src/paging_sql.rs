@@ -210,6 +210,7 @@ macro_rules! paging_tx_impl {
                 .fetch_one(&mut *self.tx)
                 .await
                 .map_err(|e| StoreError::from_sqlx(e, "a service with this name"))?;
+                self.bump_roster().await?;
                 self.service(ServiceId(row.try_get("id")?)).await
             }
 
@@ -232,6 +233,7 @@ macro_rules! paging_tx_impl {
                 if done.rows_affected() == 0 {
                     return Err(StoreError::not_found(format!("service {id}")));
                 }
+                self.bump_roster().await?;
                 self.service(id).await
             }
 
@@ -251,6 +253,7 @@ macro_rules! paging_tx_impl {
                 if done.rows_affected() == 0 {
                     return Err(StoreError::not_found(format!("service {id}")));
                 }
+                self.bump_roster().await?;
                 Ok(())
             }
 
@@ -380,6 +383,7 @@ macro_rules! paging_tx_impl {
                 .fetch_one(&mut *self.tx)
                 .await
                 .map_err(|e| StoreError::from_sqlx(e, "a policy with this name in this team"))?;
+                self.bump_roster().await?;
                 self.policy(PolicyId(row.try_get("id")?)).await
             }
 
@@ -400,6 +404,7 @@ macro_rules! paging_tx_impl {
                 if done.rows_affected() == 0 {
                     return Err(StoreError::not_found(format!("escalation policy {id}")));
                 }
+                self.bump_roster().await?;
                 self.policy(id).await
             }
 
@@ -422,6 +427,7 @@ macro_rules! paging_tx_impl {
                 if done.rows_affected() == 0 {
                     return Err(StoreError::not_found(format!("escalation policy {id}")));
                 }
+                self.bump_roster().await?;
                 Ok(())
             }
 
@@ -519,6 +525,7 @@ macro_rules! paging_tx_impl {
                 .fetch_one(&mut *self.tx)
                 .await
                 .map_err(|e| StoreError::from_sqlx(e, "this contact method"))?;
+                self.bump_roster().await?;
                 Ok(ContactMethod {
                     id: row.try_get("id")?,
                     user_id: user,
@@ -551,6 +558,7 @@ macro_rules! paging_tx_impl {
                 if done.rows_affected() == 0 {
                     return Err(StoreError::not_found(format!("contact method {id}")));
                 }
+                self.bump_roster().await?;
                 Ok(())
             }
 
@@ -577,6 +585,7 @@ macro_rules! paging_tx_impl {
                 .bind(delay_seconds)
                 .fetch_one(&mut *self.tx)
                 .await?;
+                self.bump_roster().await?;
                 Ok(NotificationRule {
                     id: row.try_get("id")?,
                     user_id: user,
@@ -609,6 +618,7 @@ macro_rules! paging_tx_impl {
                 if done.rows_affected() == 0 {
                     return Err(StoreError::not_found(format!("notification rule {id}")));
                 }
+                self.bump_roster().await?;
                 Ok(())
             }
 
@@ -875,12 +885,15 @@ macro_rules! paging_tx_impl {
                 Ok(row.try_get("id")?)
             }
 
-            async fn events(&mut self, incident: IncidentId) -> Result<Vec<EventRecord>> {
+            async fn events(&mut self, incident: IncidentId, limit: i64) -> Result<Vec<EventRecord>> {
+                // The newest first along the index by incident, as far as asked, then turned.
                 let rows = sqlx::query(
-                    "SELECT id, integration_id, incident_id, received_at, action, dedup_key, summary, severity, source, outcome, payload \
-                     FROM events WHERE incident_id = $1 ORDER BY id",
+                    "SELECT * FROM (SELECT id, integration_id, incident_id, received_at, action, dedup_key, summary, \
+                     severity, source, outcome, payload FROM events WHERE incident_id = $1 ORDER BY id DESC LIMIT $2) \
+                     AS newest ORDER BY id",
                 )
                 .bind(incident.0)
+                .bind(limit.max(0))
                 .fetch_all(&mut *self.tx)
                 .await?;
                 rows.iter()

@@ -1620,8 +1620,8 @@ mod paging {
     use watchbill_core::paging::{IncidentStatus, Step, Urgency};
     use watchbill_core::IncidentId;
     use watchbill_store::paging::{
-        EventInput, EventRecord, Integration, IntegrationInput, IntegrationKind, NewIncident,
-        NotificationInput, ServiceInput,
+        EventInput, EventRecord, Integration, IntegrationInput, IntegrationKind, LevelInput,
+        NewIncident, NotificationInput, PolicyInput, ServiceInput, TargetInput, TargetKind,
     };
     use watchbill_store::Backend;
 
@@ -1632,7 +1632,8 @@ mod paging {
         open_incidents_are_found_by_their_keys,
         many_incidents_escalate_in_one_write,
         events_are_kept_in_order_and_outlive_their_integration,
-        due_notifications_are_claimed_once_oldest_first
+        due_notifications_are_claimed_once_oldest_first,
+        paging_settings_move_the_roster_revision
     );
 
     /// A high-urgency service with no policy, as the tests below need.
@@ -1675,6 +1676,88 @@ mod paging {
         })
         .await
         .unwrap()
+    }
+
+    /// The escalation engine keeps services, policies, contact methods and rules with the
+    /// roster it resolved, so each of their writes must move the revision, or a server would
+    /// page through a deleted contact method until some schedule changed.
+    async fn paging_settings_move_the_roster_revision(backend: Backend) {
+        let (_db, store) = open(backend).await;
+        let (users, team) = seed_team(&store).await;
+        let mut last = store.read().await.unwrap().roster_revision().await.unwrap();
+        let mut moved = |revision: i64, what: &str| {
+            assert!(revision > last, "{what} moves the roster revision");
+            last = revision;
+        };
+        let ada = users[0].id;
+        let policy_input = |name: &str| PolicyInput {
+            team_id: team.id,
+            name: name.to_owned(),
+            repeat: 0,
+            levels: vec![LevelInput {
+                delay_seconds: 60,
+                targets: vec![TargetInput {
+                    kind: TargetKind::User,
+                    id: ada.0,
+                }],
+            }],
+        };
+
+        // One write a transaction, each committed, and the revision read afresh after it.
+        macro_rules! step {
+            ($what:literal, |$tx:ident| $body:expr) => {{
+                let mut $tx = store.write().await.unwrap();
+                let out = $body;
+                $tx.commit().await.unwrap();
+                moved(
+                    store.read().await.unwrap().roster_revision().await.unwrap(),
+                    $what,
+                );
+                out
+            }};
+        }
+        let policy = step!("a new policy", |tx| tx
+            .insert_policy(&policy_input("Primary"))
+            .await
+            .unwrap());
+        step!("a changed policy", |tx| tx
+            .update_policy(policy.id, &policy_input("Primary, renamed"))
+            .await
+            .unwrap());
+        let mut input = paging_service(team.id, "Course platform");
+        let service = step!("a new service", |tx| tx
+            .insert_service(&input)
+            .await
+            .unwrap());
+        input.escalation_policy_id = Some(policy.id);
+        step!("a changed service", |tx| tx
+            .update_service(service.id, &input)
+            .await
+            .unwrap());
+        let method = step!("a new contact method", |tx| tx
+            .insert_contact_method(ada, "email", "ada@example.com", "Work")
+            .await
+            .unwrap());
+        let rule = step!("a new notification rule", |tx| tx
+            .insert_rule(ada, method.id, 0)
+            .await
+            .unwrap());
+        step!("a deleted notification rule", |tx| tx
+            .delete_rule(rule.id)
+            .await
+            .unwrap());
+        step!("a deleted contact method", |tx| tx
+            .delete_contact_method(method.id)
+            .await
+            .unwrap());
+        step!("a deleted service", |tx| tx
+            .delete_service(service.id)
+            .await
+            .unwrap());
+        step!("a deleted policy", |tx| tx
+            .delete_policy(policy.id)
+            .await
+            .unwrap());
     }
 
     async fn open_incidents_are_found_by_their_keys(backend: Backend) {
@@ -1749,50 +1832,79 @@ mod paging {
             .await
             .unwrap();
         let integration = events_integration(tx.as_mut(), service.id).await;
-        let incident = disk_full(tx.as_mut(), service.id).await;
-        // More than one statement's worth of rows on SQLite, with one event that belongs to
-        // no incident (an event suppressed by a maintenance window, say) among them.
-        let events: Vec<EventInput> = (0..40)
-            .map(|n| EventInput {
-                integration_id: integration.id,
-                incident_id: (n != 7).then_some(incident.id),
-                action: "trigger".to_owned(),
-                dedup_key: "disk".to_owned(),
-                summary: format!("Disk full, alert {n}"),
-                severity: if n % 2 == 0 { "critical" } else { "" }.to_owned(),
-                source: "db-1".to_owned(),
-                outcome: if n == 0 { "opened" } else { "alert_added" }.to_owned(),
-                payload: format!(r#"{{"n":{n},"text":"it's \"full\""}}"#),
+        let disk = disk_full(tx.as_mut(), service.id).await;
+        let cpu = tx
+            .insert_incident(&NewIncident {
+                service_id: service.id,
+                dedup_key: "cpu".to_owned(),
+                title: "CPU hot".to_owned(),
+                urgency: Urgency::High,
+            })
+            .await
+            .unwrap();
+        let event = |n: usize, incident: Option<IncidentId>| EventInput {
+            integration_id: integration.id,
+            incident_id: incident,
+            action: "trigger".to_owned(),
+            dedup_key: "disk".to_owned(),
+            summary: format!("Alert {n}"),
+            severity: if n % 2 == 0 { "critical" } else { "" }.to_owned(),
+            source: "db-1".to_owned(),
+            outcome: if n == 0 { "opened" } else { "alert_added" }.to_owned(),
+            payload: format!(r#"{{"n":{n},"text":"it's \"full\""}}"#),
+        };
+        // More than one statement's worth of rows on SQLite, two incidents' events mixed, and
+        // one event that belongs to no incident (suppressed by a maintenance window, say).
+        let first: Vec<EventInput> = (0..70)
+            .map(|n| match n {
+                7 => event(n, None),
+                n if n % 5 == 3 => event(n, Some(cpu.id)),
+                n => event(n, Some(disk.id)),
             })
             .collect();
-        tx.insert_events(&events).await.unwrap();
+        tx.insert_events(&first).await.unwrap();
+        // One event alone in the same transaction, then a batch in the next.
+        let alone = event(70, Some(disk.id));
+        tx.insert_event(&alone).await.unwrap();
         let received = tx.now();
         tx.commit().await.unwrap();
+        let mut tx = store.write().await.unwrap();
+        let second = vec![event(71, Some(cpu.id)), event(72, Some(disk.id))];
+        tx.insert_events(&second).await.unwrap();
+        tx.commit().await.unwrap();
 
-        let expected: Vec<EventInput> = events
-            .iter()
-            .filter(|e| e.incident_id.is_some())
-            .cloned()
-            .collect();
+        let all: Vec<EventInput> = first.into_iter().chain([alone]).chain(second).collect();
+        let of = |incident: IncidentId| -> Vec<EventInput> {
+            all.iter()
+                .filter(|e| e.incident_id == Some(incident))
+                .cloned()
+                .collect()
+        };
         let kept = |records: Vec<EventRecord>| -> Vec<EventInput> {
             assert!(records
                 .iter()
-                .all(|r| r.received_at.as_second() == received.as_second()));
+                .all(|r| r.received_at.as_second() >= received.as_second()));
             records.into_iter().map(|r| r.input).collect()
         };
         let mut tx = store.write().await.unwrap();
-        assert_eq!(kept(tx.events(incident.id).await.unwrap()), expected);
-        assert_eq!(tx.count_events().await.unwrap(), 40);
+        assert_eq!(kept(tx.events(disk.id, 1000).await.unwrap()), of(disk.id));
+        assert_eq!(kept(tx.events(cpu.id, 1000).await.unwrap()), of(cpu.id));
+        assert_eq!(
+            kept(tx.events(disk.id, 3).await.unwrap()),
+            of(disk.id)[of(disk.id).len() - 3..],
+            "a limit keeps the newest, oldest first"
+        );
+        assert_eq!(tx.count_events().await.unwrap(), 73);
         tx.delete_integration(integration.id).await.unwrap();
         tx.commit().await.unwrap();
 
         let mut tx = store.read().await.unwrap();
         assert_eq!(
-            kept(tx.events(incident.id).await.unwrap()),
-            expected,
+            kept(tx.events(disk.id, 1000).await.unwrap()),
+            of(disk.id),
             "the incident's history keeps the events of an integration since deleted"
         );
-        assert_eq!(tx.count_events().await.unwrap(), 40);
+        assert_eq!(tx.count_events().await.unwrap(), 73);
     }
 
     async fn an_event_key_finds_its_service_and_maintenance(backend: Backend) {

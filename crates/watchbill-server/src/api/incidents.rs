@@ -120,6 +120,7 @@ pub struct NotificationView {
 pub struct IncidentDetail {
     #[serde(flatten)]
     pub incident: IncidentView,
+    /// The newest 500 alerts (events), oldest first; `alert_count` counts them all.
     pub alerts: Vec<AlertView>,
     pub timeline: Vec<TimelineEntry>,
     pub notifications: Vec<NotificationView>,
@@ -310,10 +311,13 @@ async fn get_incident(
     Ok(Json(detail(tx.as_mut(), id).await?))
 }
 
+/// How many of an incident's alerts its detail lists, the newest; `alert_count` counts all.
+pub const ALERTS_SHOWN: i64 = 500;
+
 pub async fn detail(tx: &mut dyn Tx, id: IncidentId) -> ApiResult<IncidentDetail> {
     let incident = tx.incident(id).await?;
     let alerts = tx
-        .events(id)
+        .events(id, ALERTS_SHOWN)
         .await?
         .into_iter()
         .map(|e| AlertView {

@@ -24,7 +24,7 @@ use super::channels::{Channels, Page, SeenBeforeLink};
 use super::links::{Link, LinkAction, LinkSigner, LINK_LIFETIME};
 use super::pages;
 use crate::post_mortems::seen_before::SeenBefore;
-use crate::roster::RosterCache;
+use crate::roster::{Roster, RosterCache};
 
 /// How long a claimed notification stays reserved for its sender.
 const LEASE: SignedDuration = SignedDuration::from_secs(30);
@@ -39,10 +39,10 @@ const MAX_ATTEMPTS: i64 = 5;
 /// How many past post-mortems a page names.
 const SEEN_BEFORE_HINTS: usize = 3;
 
-/// What one escalation pass reads once, however many timers it fires.
+/// What one escalation pass reads once, however many timers it fires. Services, policies
+/// and people's reach are kept with the roster, across passes of the same revision.
 struct StepCache {
     roster: Arc<crate::roster::Roster>,
-    policies: HashMap<watchbill_core::ServiceId, Option<watchbill_core::paging::Policy>>,
     people: pages::People,
 }
 
@@ -76,13 +76,12 @@ impl Fired {
     }
 }
 
-/// What one claim of notifications reads once: its incidents, read together, and the
-/// services, people and "seen before" hints they share.
-#[derive(Debug, Default)]
+/// What one claim of notifications reads once: its incidents, read together, and their
+/// "seen before" hints. Services and people's names come from the roster.
+#[derive(Debug)]
 struct PageCache {
+    roster: Arc<Roster>,
     incidents: HashMap<IncidentId, Incident>,
-    services: HashMap<watchbill_core::ServiceId, String>,
-    people: HashMap<watchbill_core::UserId, String>,
     seen_before: HashMap<IncidentId, Vec<SeenBefore>>,
 }
 
@@ -532,14 +531,14 @@ impl Engine {
         if timers.is_empty() {
             return Ok((0, None));
         }
+        let roster = self
+            .roster
+            .get(tx.as_mut(), now)
+            .await
+            .map_err(|e| StoreError::Corrupt(e.message.into_owned()))?;
         let mut step = StepCache {
-            roster: self
-                .roster
-                .get(tx.as_mut(), now)
-                .await
-                .map_err(|e| StoreError::Corrupt(e.message.into_owned()))?,
-            policies: HashMap::new(),
-            people: pages::People::default(),
+            people: pages::People::with_roster(roster.clone()),
+            roster,
         };
         let ids: Vec<IncidentId> = timers.iter().map(|t| t.incident_id).collect();
         let incidents: HashMap<IncidentId, Incident> = tx
@@ -579,7 +578,9 @@ impl Engine {
         let mut incidents = incidents;
         incidents.retain(|_, incident| incident.status == IncidentStatus::Triggered);
         let mut read = self.store.read().await?;
-        let prepared = self.prepare(read.as_mut(), claimed, incidents).await;
+        let prepared = self
+            .prepare(read.as_mut(), claimed, step.roster, incidents)
+            .await;
         drop(read);
         flush.wait().await?;
         Ok((timers.len(), Some(prepared?)))
@@ -615,15 +616,7 @@ impl Engine {
             }
             IncidentStatus::Triggered => {}
         }
-        let cached = step.policies.get(&incident.service_id).cloned();
-        let found = match cached {
-            Some(policy) => Ok(policy),
-            None => actions::incident_policy(tx, incident)
-                .await
-                .inspect(|policy| {
-                    step.policies.insert(incident.service_id, policy.clone());
-                }),
-        };
+        let found = step.roster.paging.incident_policy(tx, incident).await;
         let policy = match found {
             Ok(Some(policy)) => policy,
             Ok(None) => {
@@ -710,6 +703,7 @@ impl Engine {
         &self,
         tx: &mut dyn Tx,
         claimed: Vec<Notification>,
+        roster: Arc<Roster>,
         mut incidents: HashMap<IncidentId, Incident>,
     ) -> Result<Prepared, StoreError> {
         let mut missing: Vec<IncidentId> = claimed
@@ -728,8 +722,9 @@ impl Engine {
             );
         }
         let mut known = PageCache {
+            roster,
             incidents,
-            ..PageCache::default()
+            seen_before: HashMap::new(),
         };
         // Every page's "seen before" hints, asked together rather than once per page.
         let mut wanted: Vec<&Incident> = claimed
@@ -748,7 +743,7 @@ impl Engine {
             .collect();
         let mut prepared = Prepared::default();
         for notification in claimed {
-            match self.page(tx, &mut known, &notification).await? {
+            match self.page(tx, &known, &notification).await? {
                 Some(page) => prepared.pages.push((notification, page)),
                 None => prepared.stale.push(notification.input.incident_id),
             }
@@ -771,8 +766,15 @@ impl Engine {
             return Ok(None);
         }
         let mut tx = self.store.read().await?;
+        let now = tx.now();
+        let roster = self
+            .roster
+            .get(tx.as_mut(), now)
+            .await
+            .map_err(|e| StoreError::Corrupt(e.message.into_owned()))?;
         Ok(Some(
-            self.prepare(tx.as_mut(), claimed, HashMap::new()).await?,
+            self.prepare(tx.as_mut(), claimed, roster, HashMap::new())
+                .await?,
         ))
     }
 
@@ -879,7 +881,7 @@ impl Engine {
     async fn page(
         &self,
         tx: &mut dyn Tx,
-        known: &mut PageCache,
+        known: &PageCache,
         notification: &Notification,
     ) -> Result<Option<Page>, StoreError> {
         let input = &notification.input;
@@ -889,21 +891,16 @@ impl Engine {
         if incident.status != IncidentStatus::Triggered {
             return Ok(None);
         }
-        let service = match known.services.get(&incident.service_id) {
-            Some(name) => name.clone(),
-            None => {
-                let name = tx.service(incident.service_id).await?.name;
-                known.services.insert(incident.service_id, name.clone());
-                name
-            }
-        };
-        let person = match known.people.get(&input.user_id) {
-            Some(name) => name.clone(),
-            None => {
-                let name = tx.user(input.user_id).await?.name;
-                known.people.insert(input.user_id, name.clone());
-                name
-            }
+        let service = known
+            .roster
+            .paging
+            .service(tx, incident.service_id)
+            .await?
+            .name
+            .clone();
+        let person = match known.roster.users.get(&input.user_id) {
+            Some(person) => person.name.clone(),
+            None => tx.user(input.user_id).await?.name,
         };
         // Asked for every triggered incident of the claim in `prepare`.
         let hints = known

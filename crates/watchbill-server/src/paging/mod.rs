@@ -11,4 +11,5 @@ pub mod links;
 pub mod pages;
 pub mod reminders;
 pub mod requesters;
+pub mod settings;
 pub mod webhooks;

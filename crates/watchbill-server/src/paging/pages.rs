@@ -9,35 +9,64 @@
 
 use std::collections::hash_map::Entry;
 use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
 
 use jiff::SignedDuration;
 use watchbill_core::paging::Urgency;
 use watchbill_core::{IncidentId, UserId};
 use watchbill_store::model::User;
-use watchbill_store::paging::{ContactMethod, Incident, NotificationInput, NotificationRule};
+use watchbill_store::paging::{Incident, NotificationInput};
 use watchbill_store::{StoreError, Tx};
+
+use super::settings::Reach;
+use crate::roster::Roster;
 
 /// People's names, contact methods and notification rules, read once per transaction however
 /// many incidents page them.
 #[derive(Debug, Default)]
 pub struct People {
-    known: HashMap<UserId, (User, Vec<ContactMethod>, Vec<NotificationRule>)>,
+    /// A roster of the revision the transaction sees, whose users and kept settings answer
+    /// first, across transactions.
+    roster: Option<Arc<Roster>>,
+    known: HashMap<UserId, (User, Arc<Reach>)>,
 }
 
 impl People {
+    /// People answered from `roster` where it can. The caller's transaction must have read
+    /// the roster's revision, as [`RosterCache::get`](crate::roster::RosterCache::get) does.
+    pub fn with_roster(roster: Arc<Roster>) -> People {
+        People {
+            roster: Some(roster),
+            known: HashMap::new(),
+        }
+    }
+
     async fn get(
         &mut self,
         tx: &mut dyn Tx,
         user: UserId,
-    ) -> Result<&(User, Vec<ContactMethod>, Vec<NotificationRule>), StoreError> {
-        Ok(match self.known.entry(user) {
-            Entry::Occupied(known) => known.into_mut(),
-            Entry::Vacant(slot) => slot.insert((
+    ) -> Result<&(User, Arc<Reach>), StoreError> {
+        let slot = match self.known.entry(user) {
+            Entry::Occupied(known) => return Ok(known.into_mut()),
+            Entry::Vacant(slot) => slot,
+        };
+        let found = match &self.roster {
+            Some(roster) => {
+                let person = match roster.users.get(&user) {
+                    Some(person) => person.clone(),
+                    None => tx.user(user).await?,
+                };
+                (person, roster.paging.reach(tx, user).await?)
+            }
+            None => (
                 tx.user(user).await?,
-                tx.contact_methods(user).await?,
-                tx.rules(user).await?,
-            )),
-        })
+                Arc::new(Reach {
+                    methods: tx.contact_methods(user).await?,
+                    rules: tx.rules(user).await?,
+                }),
+            ),
+        };
+        Ok(slot.insert(found))
     }
 }
 
@@ -108,7 +137,8 @@ impl PageBatch {
         let now = tx.now();
         for user in users {
             self.assignees.push((incident.id, *user));
-            let (person, methods, rules) = people.get(tx, *user).await?;
+            let (person, reach) = people.get(tx, *user).await?;
+            let (methods, rules) = (&reach.methods, &reach.rules);
             // Without rules, every contact method is used at once.
             let plan: Vec<(i64, i64)> = if rules.is_empty() {
                 methods.iter().map(|m| (m.id, 0)).collect()
