@@ -16,6 +16,7 @@ use watchbill_store::Backend;
 on_both_backends!(
     an_event_pages_the_primary_then_the_secondary_until_acknowledged,
     duplicates_do_not_page_again_and_resolve_closes,
+    a_storm_of_repeats_lists_its_newest_alerts,
     change_events_are_listed_without_their_key_and_page_nobody,
     maintenance_windows_record_without_paging,
     bad_events_are_refused_and_nothing_is_written,
@@ -540,6 +541,45 @@ async fn alertmanager_webhooks_trigger_and_resolve(backend: Backend) {
     assert_eq!(status, StatusCode::ACCEPTED);
     let (_, incidents) = app.get("/api/v1/incidents").await;
     assert_eq!(incidents[0]["status"], "resolved");
+}
+
+/// A flapping alert can send thousands of repeats; the incident counts them all and its
+/// detail lists the newest 500, oldest first.
+async fn a_storm_of_repeats_lists_its_newest_alerts(backend: Backend) {
+    let app = TestApp::start(backend, "2026-11-26T12:00:00Z").await;
+    let receiver = Receiver::start().await;
+    let (service, _, _) = line_up(&app, &receiver).await;
+    let (_, integration) = app
+        .post(
+            &format!("/api/v1/services/{service}/integrations"),
+            json!({"kind": "alertmanager"}),
+        )
+        .await;
+    let key = integration["key"].as_str().unwrap();
+    let mut body = alertmanager_body("firing");
+    let alert = body["alerts"][0].clone();
+    body["alerts"] = (0..520)
+        .map(|n| {
+            let mut repeat = alert.clone();
+            repeat["annotations"] = json!({"summary": format!("Checkout p99 above 2s ({n})")});
+            repeat
+        })
+        .collect();
+    let (status, _) = app
+        .request(
+            Method::POST,
+            &format!("/integrations/alertmanager?key={key}"),
+            None,
+            Some(body),
+        )
+        .await;
+    assert_eq!(status, StatusCode::ACCEPTED);
+    let (_, incident) = app.get("/api/v1/incidents/INC-1").await;
+    assert_eq!(incident["alert_count"], 520);
+    let alerts = incident["alerts"].as_array().unwrap();
+    assert_eq!(alerts.len(), 500);
+    assert_eq!(alerts[0]["summary"], "Checkout p99 above 2s (20)");
+    assert_eq!(alerts[499]["summary"], "Checkout p99 above 2s (519)");
 }
 
 async fn acknowledge_links_act_only_when_confirmed(backend: Backend) {

@@ -12,7 +12,7 @@ use common::peers::Receiver;
 use common::TestApp;
 use reqwest::header::{COOKIE, LOCATION, SET_COOKIE};
 use reqwest::{redirect, Method, StatusCode};
-use serde_json::json;
+use serde_json::{json, Value};
 use watchbill_store::Backend;
 
 on_both_backends!(
@@ -21,6 +21,7 @@ on_both_backends!(
     failed_sign_ins_are_limited_per_address,
     viewers_see_no_actions_and_are_refused_anyway,
     user_text_is_shown_as_text,
+    a_storm_shows_its_newest_alerts_and_says_so,
     changing_the_password_ends_other_sessions,
     kiosk_links_show_the_wall_until_revoked,
     open_walls_hear_of_changes,
@@ -458,6 +459,54 @@ async fn user_text_is_shown_as_text(backend: Backend) {
             .contains("&#60;script&#62;alert(&#39;owned&#39;)&#60;/script&#62;"),
         "{}",
         page.body
+    );
+}
+
+/// An incident with more alerts than its page lists says how many it has in all.
+async fn a_storm_shows_its_newest_alerts_and_says_so(backend: Backend) {
+    let app = TestApp::start(backend, NOW).await;
+    let (ada, email) = person(&app, "Ada", "responder").await;
+    product(&app, &[ada]).await;
+    let (_, services) = app.get("/api/v1/services").await;
+    let (_, integration) = app
+        .post(
+            &format!("/api/v1/services/{}/integrations", services[0]["id"]),
+            json!({"kind": "alertmanager"}),
+        )
+        .await;
+    let alerts: Vec<Value> = (0..510)
+        .map(|n| {
+            json!({"status": "firing", "labels": {"alertname": "Disk"},
+                   "annotations": {"summary": format!("Disk full ({n})")}, "fingerprint": "disk"})
+        })
+        .collect();
+    let (status, body) = app
+        .request(
+            Method::POST,
+            &format!(
+                "/integrations/alertmanager?key={}",
+                integration["key"].as_str().unwrap()
+            ),
+            None,
+            Some(json!({"version": "4", "status": "firing", "alerts": alerts})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{body}");
+    let mut browser = Browser::new(&app);
+    browser.sign_in(&email, PASSWORD).await;
+    let page = browser.get("/incidents/1").await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(
+        page.body.contains(
+            "The newest 500 events of this incident, oldest first; it has 510 alert(s) in all."
+        ),
+        "{}",
+        page.body
+    );
+    assert!(page.body.contains("Disk full (509)"));
+    assert!(
+        !page.body.contains("Disk full (9)<"),
+        "the oldest are left out"
     );
 }
 

@@ -245,6 +245,8 @@ struct IncidentPage {
     tickets: Vec<String>,
     timeline: Vec<TimelineRow>,
     alerts: Vec<AlertRow>,
+    /// Whether `alerts` holds only the newest of more.
+    alerts_cut: bool,
     notifications: Vec<NotificationRow>,
     /// Past post-mortems that match, best first.
     seen_before: Vec<crate::post_mortems::seen_before::SeenBefore>,
@@ -309,6 +311,8 @@ pub async fn show(
                 message: t.message,
             })
             .collect(),
+        alerts_cut: i64::try_from(detail.alerts.len()).unwrap_or(i64::MAX)
+            >= crate::api::incidents::ALERTS_SHOWN,
         alerts: detail
             .alerts
             .into_iter()
