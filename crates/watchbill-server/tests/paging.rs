@@ -506,7 +506,8 @@ fn alertmanager_body(status: &str) -> Value {
     })
 }
 
-async fn alertmanager_webhooks_trigger_and_resolve(backend: Backend) {
+/// The lined-up service with an Alertmanager integration, and the integration's key.
+async fn with_alertmanager(backend: Backend) -> (TestApp, Receiver, String) {
     let app = TestApp::start(backend, "2026-11-26T12:00:00Z").await;
     let receiver = Receiver::start().await;
     let (service, _, _) = line_up(&app, &receiver).await;
@@ -516,10 +517,15 @@ async fn alertmanager_webhooks_trigger_and_resolve(backend: Backend) {
             json!({"kind": "alertmanager"}),
         )
         .await;
-    let key = integration["key"].as_str().unwrap();
+    let key = integration["key"].as_str().unwrap().to_owned();
+    (app, receiver, key)
+}
+
+async fn alertmanager_webhooks_trigger_and_resolve(backend: Backend) {
+    let (app, receiver, key) = with_alertmanager(backend).await;
     let response = reqwest::Client::new()
         .post(format!("{}/integrations/alertmanager", app.url))
-        .bearer_auth(key)
+        .bearer_auth(&key)
         .json(&alertmanager_body("firing"))
         .send()
         .await
@@ -546,16 +552,7 @@ async fn alertmanager_webhooks_trigger_and_resolve(backend: Backend) {
 /// A flapping alert can send thousands of repeats; the incident counts them all and its
 /// detail lists the newest 500, oldest first.
 async fn a_storm_of_repeats_lists_its_newest_alerts(backend: Backend) {
-    let app = TestApp::start(backend, "2026-11-26T12:00:00Z").await;
-    let receiver = Receiver::start().await;
-    let (service, _, _) = line_up(&app, &receiver).await;
-    let (_, integration) = app
-        .post(
-            &format!("/api/v1/services/{service}/integrations"),
-            json!({"kind": "alertmanager"}),
-        )
-        .await;
-    let key = integration["key"].as_str().unwrap();
+    let (app, _receiver, key) = with_alertmanager(backend).await;
     let mut body = alertmanager_body("firing");
     let alert = body["alerts"][0].clone();
     body["alerts"] = (0..520)
