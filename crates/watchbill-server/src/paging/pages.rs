@@ -58,13 +58,7 @@ impl People {
                 };
                 (person, roster.paging.reach(tx, user).await?)
             }
-            None => (
-                tx.user(user).await?,
-                Arc::new(Reach {
-                    methods: tx.contact_methods(user).await?,
-                    rules: tx.rules(user).await?,
-                }),
-            ),
+            None => (tx.user(user).await?, Arc::new(Reach::read(tx, user).await?)),
         };
         Ok(slot.insert(found))
     }

@@ -28,6 +28,16 @@ pub struct Reach {
     pub rules: Vec<NotificationRule>,
 }
 
+impl Reach {
+    /// The person's contact methods and rules as `tx` sees them.
+    pub async fn read(tx: &mut dyn Tx, user: UserId) -> Result<Reach, StoreError> {
+        Ok(Reach {
+            methods: tx.contact_methods(user).await?,
+            rules: tx.rules(user).await?,
+        })
+    }
+}
+
 /// Services, escalation policies and people's reach as of one roster revision.
 #[derive(Debug, Default)]
 pub struct PagingSettings {
@@ -74,10 +84,7 @@ impl PagingSettings {
         if let Some(known) = lookup(&self.reach, &user) {
             return Ok(known);
         }
-        let reach = Arc::new(Reach {
-            methods: tx.contact_methods(user).await?,
-            rules: tx.rules(user).await?,
-        });
+        let reach = Arc::new(Reach::read(tx, user).await?);
         remember(&self.reach, user, reach.clone());
         Ok(reach)
     }
