@@ -22,9 +22,31 @@ pub struct PagingConfig {
     pub sms: Option<SmsSettings>,
 }
 
-/// Shared, cheap to clone.
+/// What every request handler can reach, behind one shared pointer: the router hands each
+/// request its own copy of the state, so a copy is one reference count, not one per field.
 #[derive(Debug, Clone)]
-pub struct AppState {
+pub struct AppState(Arc<Shared>);
+
+impl std::ops::Deref for AppState {
+    type Target = Shared;
+
+    fn deref(&self) -> &Shared {
+        &self.0
+    }
+}
+
+/// How the server faces the people who use it, known when it starts listening.
+#[derive(Debug, Clone, Default)]
+pub struct Facing {
+    /// The address watchbill's own mail replies go to (mail intake takes replies there).
+    pub reply_address: Option<String>,
+    /// Whether session cookies are marked `Secure` (the listener speaks TLS).
+    pub secure_cookies: bool,
+}
+
+/// The parts of [`AppState`].
+#[derive(Debug)]
+pub struct Shared {
     pub store: Arc<dyn Store>,
     pub clock: Arc<dyn Clock>,
     /// The URL people reach this server at, used in links such as calendar feeds.
@@ -53,6 +75,7 @@ impl AppState {
         clock: Arc<dyn Clock>,
         public_url: String,
         paging: PagingConfig,
+        facing: Facing,
     ) -> Result<(AppState, Engine), StoreError> {
         let key = {
             let mut tx = store.write().await?;
@@ -78,7 +101,7 @@ impl AppState {
         // The mail queue's writer needs the finished state; it receives it through this cell.
         let cell: Arc<std::sync::OnceLock<AppState>> = Arc::default();
         let mail = crate::mail::deliver::MailQueue::start(cell.clone());
-        let state = AppState {
+        let state = AppState(Arc::new(Shared {
             mail,
             clock,
             public_url,
@@ -89,9 +112,9 @@ impl AppState {
             wake,
             signer,
             channels,
-            reply_address: None,
-            secure_cookies: false,
-        };
+            reply_address: facing.reply_address,
+            secure_cookies: facing.secure_cookies,
+        }));
         let _ = cell.set(state.clone());
         Ok((state, engine))
     }

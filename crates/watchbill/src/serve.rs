@@ -7,6 +7,7 @@ use tokio::net::TcpListener;
 use watchbill_core::{Clock, SystemClock};
 use watchbill_server::paging::channels::{SmsSettings, SmtpSettings};
 use watchbill_server::setup::{bootstrap, demo, demo_tickets, DEMO_ADMIN_EMAIL};
+use watchbill_server::state::Facing;
 use watchbill_server::{AppState, PagingConfig};
 use watchbill_store::{redact, Store};
 
@@ -195,13 +196,15 @@ pub async fn serve(config: ServeConfig) -> Result<(), ServeError> {
         }
     }
     println!("Press Ctrl-C to stop.");
-    let (mut state, engine) =
-        AppState::start(store, clock, public_url, paging_config(&config)?).await?;
-    state.secure_cookies = tls.is_some();
-    state.reply_address = config
-        .smtp_listen
-        .as_ref()
-        .map(|_| config.smtp_from.to_lowercase());
+    let facing = Facing {
+        secure_cookies: tls.is_some(),
+        reply_address: config
+            .smtp_listen
+            .as_ref()
+            .map(|_| config.smtp_from.to_lowercase()),
+    };
+    let (state, engine) =
+        AppState::start(store, clock, public_url, paging_config(&config)?, facing).await?;
     // On PostgreSQL two engine workers share the work, each claiming different rows, so one
     // can fire escalations while the other waits on a claim's sends; more only split the
     // claims into smaller ones. On SQLite, whose single writer serialises them anyway, one is

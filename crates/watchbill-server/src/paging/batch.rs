@@ -341,6 +341,6 @@ pub fn event_record(integration: &Integration, event: &IntakeEvent, outcome: &st
         severity: event.severity.clone(),
         source: event.source.clone(),
         outcome: outcome.to_owned(),
-        payload: event.payload.to_string(),
+        payload: event.payload.clone(),
     }
 }

@@ -460,7 +460,9 @@ impl Engine {
                 ),
                 severity: "critical".to_owned(),
                 source: "heartbeat".to_owned(),
-                payload: serde_json::json!({"heartbeat": integration.name, "interval_seconds": interval}),
+                payload:
+                    serde_json::json!({"heartbeat": integration.name, "interval_seconds": interval})
+                        .to_string(),
             };
             super::intake::apply_event(tx.as_mut(), &mut lookups, integration, &event).await?;
         }

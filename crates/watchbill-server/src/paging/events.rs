@@ -17,8 +17,9 @@ pub struct IntakeEvent {
     pub summary: String,
     pub severity: String,
     pub source: String,
-    /// The event as received, kept with the incident.
-    pub payload: Value,
+    /// The event as received, as JSON text, kept with the incident. Written out by the
+    /// request's own task, so the intake writer, which every event waits for, only copies it.
+    pub payload: String,
 }
 
 /// The longest summary kept, as in the Events API.
@@ -132,7 +133,7 @@ pub fn events_v2(body: &[u8]) -> Result<(String, IntakeEvent), Vec<String>> {
             summary,
             severity,
             source,
-            payload: without_routing_key(raw),
+            payload: without_routing_key(raw).to_string(),
         },
     ))
 }
@@ -263,7 +264,7 @@ pub fn alertmanager(body: &[u8]) -> Result<Vec<IntakeEvent>, String> {
             summary: truncate(&summary, SUMMARY_LIMIT),
             severity: label("severity"),
             source,
-            payload: alert.clone(),
+            payload: alert.to_string(),
         });
     }
     Ok(events)
@@ -316,7 +317,7 @@ pub fn generic(body: &[u8]) -> Result<IntakeEvent, (Option<&'static str>, String
         summary: truncate(&summary, SUMMARY_LIMIT),
         severity: String::new(),
         source: "generic webhook".to_owned(),
-        payload: raw,
+        payload: raw.to_string(),
     })
 }
 

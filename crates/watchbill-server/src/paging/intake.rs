@@ -404,7 +404,7 @@ async fn apply(
                     summary: format!("{} is beating again", integration.name),
                     severity: String::new(),
                     source: "heartbeat".to_owned(),
-                    payload: serde_json::json!({"heartbeat": integration.name}),
+                    payload: serde_json::json!({"heartbeat": integration.name}).to_string(),
                 };
                 accepted = vec![apply_event(tx, lookups, &integration, &event).await?];
                 batch

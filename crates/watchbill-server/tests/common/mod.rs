@@ -75,10 +75,15 @@ impl TestApp {
             .unwrap();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let url = format!("http://{}", listener.local_addr().unwrap());
-        let (state, engine) =
-            AppState::start(store.clone(), clock.clone(), url.clone(), paging.clone())
-                .await
-                .unwrap();
+        let (state, engine) = AppState::start(
+            store.clone(),
+            clock.clone(),
+            url.clone(),
+            paging.clone(),
+            watchbill_server::state::Facing::default(),
+        )
+        .await
+        .unwrap();
         let (shutdown, stopped) = oneshot::channel::<()>();
         // Mail intake on a port of its own, stopped with the HTTP server.
         let smtp_listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
