@@ -32,7 +32,7 @@ use tokio::net::TcpListener;
 use tower_http::trace::TraceLayer;
 
 use crate::error::{ApiError, ErrorCode};
-pub use crate::state::{AppState, PagingConfig};
+pub use crate::state::{AppState, Facing, PagingConfig};
 
 /// The largest request body the API accepts.
 const BODY_LIMIT: usize = 2 * 1024 * 1024;

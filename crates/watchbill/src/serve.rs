@@ -7,8 +7,7 @@ use tokio::net::TcpListener;
 use watchbill_core::{Clock, SystemClock};
 use watchbill_server::paging::channels::{SmsSettings, SmtpSettings};
 use watchbill_server::setup::{bootstrap, demo, demo_tickets, DEMO_ADMIN_EMAIL};
-use watchbill_server::state::Facing;
-use watchbill_server::{AppState, PagingConfig};
+use watchbill_server::{AppState, Facing, PagingConfig};
 use watchbill_store::{redact, Store};
 
 use crate::config::{unknown_variables, ServeConfig};

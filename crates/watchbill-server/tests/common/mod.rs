@@ -80,7 +80,7 @@ impl TestApp {
             clock.clone(),
             url.clone(),
             paging.clone(),
-            watchbill_server::state::Facing::default(),
+            watchbill_server::Facing::default(),
         )
         .await
         .unwrap();
