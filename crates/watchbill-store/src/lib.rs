@@ -83,6 +83,14 @@ pub trait Store: Send + Sync + std::fmt::Debug {
 
     /// Answers whether the database is reachable.
     async fn ping(&self) -> Result<()>;
+
+    /// Brings the query planner's statistics of the incidents table up to date, after intake
+    /// opened many incidents at once. PostgreSQL plans a statement it keeps prepared from the
+    /// statistics it has at the time, and autovacuum refreshes them only at its next round (up
+    /// to a minute later): until then, a table that grew from a few rows to thousands in an
+    /// alert storm is scanned whole where its index would find the few rows wanted. SQLite has
+    /// nothing to do: no statistics are ever gathered there, so its plans do not depend on any.
+    async fn refresh_statistics(&self) -> Result<()>;
 }
 
 /// What [`Store::migrate`] did.

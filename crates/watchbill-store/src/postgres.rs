@@ -156,6 +156,15 @@ impl Store for PostgresStore {
         sqlx::query("SELECT 1").execute(&self.pool).await?;
         Ok(())
     }
+
+    async fn refresh_statistics(&self) -> Result<(), StoreError> {
+        // The table intake reads and updates by key in every batch. A table autovacuum is
+        // analyzing already is left to it.
+        sqlx::query("ANALYZE (SKIP_LOCKED) incidents")
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
 }
 
 /// What in the database's settings will make watchbill slow. Statements stay prepared on each
@@ -218,12 +227,17 @@ impl PostgresTx {
     }
 
     /// The "seen before" rows of several incidents (see `post_mortems_sql.rs`): one statement
-    /// per incident, each its search of the titles and tags (every word, then any; the
-    /// `post_mortem_titles` table) and its service's own post-mortems. PostgreSQL plans each
-    /// with its words in view, and picks by how common they are between the text index and a
-    /// walk down the newest titles. Asked together, it did worse: a union of one part per
-    /// incident was planned afresh at every call, and one statement over arrays was planned
-    /// without the words and took twice as long over a library of 10,000 (BENCHMARKS.md).
+    /// for every incident's search of the titles and tags (every word, then any; the
+    /// `post_mortem_titles` table), and one for the post-mortems of all their services at once.
+    ///
+    /// PostgreSQL plans each title search with its words in view, and picks by how common they
+    /// are between the text index and a walk down the newest titles. Asked together, it did
+    /// worse: a union of one part per incident was planned afresh at every call, and one
+    /// statement over arrays was planned without the words and took twice as long over a
+    /// library of 10,000 (BENCHMARKS.md). The services' part has no words to see, so it is
+    /// asked for every incident at once, over arrays, under one plan: asked with each title
+    /// search, it made PostgreSQL plan the whole statement afresh at nearly every call once
+    /// the incidents table had statistics (0.6 ms a plan; BENCHMARKS.md, "A thirteenth day").
     pub(crate) async fn seen_before_rows(
         &mut self,
         queries: &[crate::post_mortems::SeenBeforeQuery],
@@ -231,51 +245,55 @@ impl PostgresTx {
         service_limit: i64,
     ) -> Result<Vec<sqlx::postgres::PgRow>, sqlx::Error> {
         use crate::post_mortems_sql::{tsquery, Terms};
-        // The service's part takes $1 to $4 in both forms, the title words' $5 to $7.
-        const BY_SERVICE: &str = "SELECT CAST($4 AS BIGINT) AS q, id, '' AS title, '' AS tags, \
-             CAST(1 AS BIGINT) AS by_service FROM (\
-             SELECT DISTINCT pi.post_mortem_id AS id FROM post_mortem_incidents pi \
-             JOIN incidents i ON i.id = pi.incident_id WHERE i.service_id = $1 \
+        if queries.is_empty() {
+            return Ok(Vec::new());
+        }
+        const BY_SERVICE: &str = "SELECT u.q, s.id, '' AS title, '' AS tags, \
+             CAST(1 AS BIGINT) AS by_service \
+             FROM unnest($1::bigint[], $2::bigint[], $3::bigint[]) AS u(service, exclude, q) \
+             CROSS JOIN LATERAL (SELECT DISTINCT pi.post_mortem_id AS id FROM post_mortem_incidents pi \
+             JOIN incidents i ON i.id = pi.incident_id WHERE i.service_id = u.service \
              AND NOT EXISTS (SELECT 1 FROM post_mortem_incidents own \
-             WHERE own.post_mortem_id = pi.post_mortem_id AND own.incident_id = $3) \
-             ORDER BY id DESC LIMIT $2) s";
+             WHERE own.post_mortem_id = pi.post_mortem_id AND own.incident_id = u.exclude) \
+             ORDER BY id DESC LIMIT $4) s";
         let in_title = |text: &str| {
             format!(
                 "SELECT post_mortem_id AS id FROM post_mortem_titles \
                  WHERE title_search @@ to_tsquery('english', {text}) \
-                 ORDER BY post_mortem_id DESC LIMIT $6"
+                 ORDER BY post_mortem_id DESC LIMIT $4"
             )
         };
         let by_words = format!(
-            "SELECT CAST($4 AS BIGINT) AS q, p.id, p.title, p.tags, CAST(0 AS BIGINT) AS by_service \
+            "SELECT CAST($1 AS BIGINT) AS q, p.id, p.title, p.tags, CAST(0 AS BIGINT) AS by_service \
              FROM post_mortems p \
              JOIN (SELECT id FROM ({every}) e UNION SELECT id FROM ({any}) a) c ON c.id = p.id \
              WHERE NOT EXISTS (SELECT 1 FROM post_mortem_incidents pi WHERE pi.post_mortem_id = p.id \
-             AND pi.incident_id = $3) UNION ALL {BY_SERVICE}",
-            every = in_title("$5"),
-            any = in_title("$7"),
+             AND pi.incident_id = $2)",
+            every = in_title("$3"),
+            any = in_title("$5"),
         );
-        let mut rows = Vec::new();
-        for (index, query) in queries.iter().enumerate() {
-            let q = i64::try_from(index).unwrap_or(i64::MAX);
-            let statement = if query.terms.is_empty() {
-                sqlx::query(BY_SERVICE)
-            } else {
-                sqlx::query(&by_words)
-            };
-            let statement = statement
-                .bind(query.service.0)
-                .bind(service_limit)
+        let numbers: Vec<i64> = (0..queries.len())
+            .map(|index| i64::try_from(index).unwrap_or(i64::MAX))
+            .collect();
+        let services: Vec<i64> = queries.iter().map(|query| query.service.0).collect();
+        let excluded: Vec<i64> = queries.iter().map(|query| query.exclude.0).collect();
+        let mut rows = sqlx::query(BY_SERVICE)
+            .bind(services)
+            .bind(excluded)
+            .bind(&numbers)
+            .bind(service_limit)
+            .fetch_all(&mut *self.tx)
+            .await?;
+        for (query, q) in queries.iter().zip(numbers) {
+            if query.terms.is_empty() {
+                continue;
+            }
+            let statement = sqlx::query(&by_words)
+                .bind(q)
                 .bind(query.exclude.0)
-                .bind(q);
-            let statement = if query.terms.is_empty() {
-                statement
-            } else {
-                statement
-                    .bind(tsquery(&query.terms, Terms::AllInTitle))
-                    .bind(limit)
-                    .bind(tsquery(&query.terms, Terms::AnyInTitle))
-            };
+                .bind(tsquery(&query.terms, Terms::AllInTitle))
+                .bind(limit)
+                .bind(tsquery(&query.terms, Terms::AnyInTitle));
             rows.extend(statement.fetch_all(&mut *self.tx).await?);
         }
         Ok(rows)

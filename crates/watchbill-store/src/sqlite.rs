@@ -526,6 +526,10 @@ impl Store for SqliteStore {
         sqlx::query("SELECT 1").execute(&self.reader).await?;
         Ok(())
     }
+
+    async fn refresh_statistics(&self) -> Result<(), StoreError> {
+        Ok(())
+    }
 }
 
 // The multi-row writes of the paging path, in this backend's form.

@@ -1633,7 +1633,8 @@ mod paging {
         many_incidents_escalate_in_one_write,
         events_are_kept_in_order_and_outlive_their_integration,
         due_notifications_are_claimed_once_oldest_first,
-        paging_settings_move_the_roster_revision
+        paging_settings_move_the_roster_revision,
+        statistics_count_a_storm_of_new_incidents
     );
 
     /// A high-urgency service with no policy, as the tests below need.
@@ -1758,6 +1759,43 @@ mod paging {
             .delete_policy(policy.id)
             .await
             .unwrap());
+    }
+
+    /// After a storm of new incidents, the query planner's statistics count them (PostgreSQL);
+    /// where no statistics are kept (SQLite), asking does nothing and does not fail.
+    async fn statistics_count_a_storm_of_new_incidents(backend: Backend) {
+        let (db, store) = open(backend).await;
+        let (_, team) = seed_team(&store).await;
+        let mut tx = store.write().await.unwrap();
+        let service = tx
+            .insert_service(&paging_service(team.id, "Course platform"))
+            .await
+            .unwrap();
+        let storm: Vec<(NewIncident, i64)> = (0..2_000)
+            .map(|n| {
+                let incident = NewIncident {
+                    service_id: service.id,
+                    dedup_key: format!("host-{n}"),
+                    title: format!("Host {n} is down"),
+                    urgency: Urgency::High,
+                };
+                (incident, 1)
+            })
+            .collect();
+        tx.insert_incidents(&storm).await.unwrap();
+        tx.commit().await.unwrap();
+        store.refresh_statistics().await.unwrap();
+        if backend == Backend::Postgres {
+            let pool = sqlx::PgPool::connect(&db.url).await.unwrap();
+            let counted: f32 = sqlx::query_scalar(
+                "SELECT reltuples FROM pg_class WHERE oid = 'incidents'::regclass",
+            )
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+            assert_eq!(counted, 2_000.0);
+            pool.close().await;
+        }
     }
 
     async fn open_incidents_are_found_by_their_keys(backend: Backend) {

@@ -19,6 +19,7 @@ use watchbill_store::{Store, StoreError, Tx};
 use super::actions::{self, ActionError};
 use super::batch::Batch;
 use super::events::IntakeEvent;
+use super::statistics::StatisticsSchedule;
 
 /// What one request asks intake to do.
 #[derive(Debug)]
@@ -225,8 +226,17 @@ impl Intake {
 }
 
 async fn write(writer: Writer, mut receiver: mpsc::Receiver<Job>) {
+    let mut statistics = StatisticsSchedule::default();
     while let Some(jobs) = crate::batching::next_batch(&mut receiver, BATCH).await {
-        commit_batch(&writer, jobs).await;
+        let opened = commit_batch(&writer, jobs).await;
+        if statistics.opened(opened) {
+            let store = writer.store.clone();
+            tokio::spawn(async move {
+                if let Err(error) = store.refresh_statistics().await {
+                    tracing::warn!(%error, "refreshing the database's statistics failed");
+                }
+            });
+        }
     }
 }
 
@@ -239,18 +249,19 @@ const ATTEMPTS: u32 = 10;
 ///
 /// The next batch begins as soon as this one's commit returns: on SQLite the flush of the log
 /// that makes it durable comes after, shared with the commits around it, and this batch's
-/// answers wait for it in a task of their own.
-async fn commit_batch(writer: &Writer, jobs: Vec<Job>) {
+/// answers wait for it in a task of their own. Returns how many incidents the batch opened.
+async fn commit_batch(writer: &Writer, jobs: Vec<Job>) -> u64 {
     let results = crate::retrying::with_retries(ATTEMPTS, || apply_batch(writer, &jobs)).await;
     match results {
         Ok((results, flush)) => {
             // The engine may start on the new incidents before this commit is flushed: its
             // own commit's flush covers this one too, and it sends nothing before that.
-            let opened = results.iter().any(|r| {
-                r.as_ref()
-                    .is_ok_and(|accepted| accepted.iter().any(|a| a.outcome == "opened"))
-            });
-            if opened {
+            let opened: usize = results
+                .iter()
+                .flatten()
+                .map(|accepted| accepted.iter().filter(|a| a.outcome == "opened").count())
+                .sum();
+            if opened > 0 {
                 writer.wake_engine.notify_one();
             }
             tokio::spawn(async move {
@@ -270,10 +281,12 @@ async fn commit_batch(writer: &Writer, jobs: Vec<Job>) {
                     let _ = job.reply.send(result);
                 }
             });
+            u64::try_from(opened).unwrap_or(u64::MAX)
         }
         Err(error) => {
             tracing::error!(%error, events = jobs.len(), "intake batch failed");
             answer_unavailable(jobs);
+            0
         }
     }
 }

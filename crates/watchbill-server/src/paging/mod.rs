@@ -12,4 +12,5 @@ pub mod pages;
 pub mod reminders;
 pub mod requesters;
 pub mod settings;
+pub mod statistics;
 pub mod webhooks;
