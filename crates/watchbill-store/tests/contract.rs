@@ -1649,6 +1649,16 @@ mod paging {
         }
     }
 
+    /// The team's "Course platform" service, as most tests below need one.
+    async fn course_platform(
+        tx: &mut dyn watchbill_store::Tx,
+        team: watchbill_core::TeamId,
+    ) -> watchbill_store::paging::Service {
+        tx.insert_service(&paging_service(team, "Course platform"))
+            .await
+            .unwrap()
+    }
+
     /// A new high-urgency incident of `service`, "Disk full".
     async fn disk_full(
         tx: &mut dyn watchbill_store::Tx,
@@ -1767,10 +1777,7 @@ mod paging {
         let (db, store) = open(backend).await;
         let (_, team) = seed_team(&store).await;
         let mut tx = store.write().await.unwrap();
-        let service = tx
-            .insert_service(&paging_service(team.id, "Course platform"))
-            .await
-            .unwrap();
+        let service = course_platform(tx.as_mut(), team.id).await;
         let storm: Vec<(NewIncident, i64)> = (0..2_000)
             .map(|n| {
                 let incident = NewIncident {
@@ -1865,10 +1872,7 @@ mod paging {
         let (_db, store) = open(backend).await;
         let (_, team) = seed_team(&store).await;
         let mut tx = store.write().await.unwrap();
-        let service = tx
-            .insert_service(&paging_service(team.id, "Course platform"))
-            .await
-            .unwrap();
+        let service = course_platform(tx.as_mut(), team.id).await;
         let integration = events_integration(tx.as_mut(), service.id).await;
         let disk = disk_full(tx.as_mut(), service.id).await;
         let cpu = tx
@@ -1990,10 +1994,7 @@ mod paging {
         let now = Timestamp::now();
         let minute = SignedDuration::from_secs(60);
         let mut tx = store.write().await.unwrap();
-        let service = tx
-            .insert_service(&paging_service(team.id, "Course platform"))
-            .await
-            .unwrap();
+        let service = course_platform(tx.as_mut(), team.id).await;
         let incident = disk_full(tx.as_mut(), service.id).await;
         // Ten due at once, oldest first as numbered, and one due only in a minute.
         let page = |n: i64, due_at: Timestamp| NotificationInput {
@@ -2076,10 +2077,7 @@ mod paging {
         let (_db, store) = open(backend).await;
         let (users, team) = seed_team(&store).await;
         let mut tx = store.write().await.unwrap();
-        let service = tx
-            .insert_service(&paging_service(team.id, "Course platform"))
-            .await
-            .unwrap();
+        let service = course_platform(tx.as_mut(), team.id).await;
         // More incidents than one statement takes, so the chunks are exercised too.
         let mut ids = Vec::new();
         for n in 0..150 {

@@ -355,6 +355,15 @@ impl Engine {
         }
     }
 
+    /// The roster at the transaction's instant, of the revision it sees.
+    async fn roster_seen_by(&self, tx: &mut dyn Tx) -> Result<Arc<Roster>, StoreError> {
+        let now = tx.now();
+        self.roster
+            .get(tx, now)
+            .await
+            .map_err(|e| StoreError::Corrupt(e.message.into_owned()))
+    }
+
     async fn write_handoff_reports_at(
         &self,
         now: jiff::Timestamp,
@@ -533,11 +542,7 @@ impl Engine {
         if timers.is_empty() {
             return Ok((0, None));
         }
-        let roster = self
-            .roster
-            .get(tx.as_mut(), now)
-            .await
-            .map_err(|e| StoreError::Corrupt(e.message.into_owned()))?;
+        let roster = self.roster_seen_by(tx.as_mut()).await?;
         let mut step = StepCache {
             people: pages::People::with_roster(roster.clone()),
             roster,
@@ -768,12 +773,7 @@ impl Engine {
             return Ok(None);
         }
         let mut tx = self.store.read().await?;
-        let now = tx.now();
-        let roster = self
-            .roster
-            .get(tx.as_mut(), now)
-            .await
-            .map_err(|e| StoreError::Corrupt(e.message.into_owned()))?;
+        let roster = self.roster_seen_by(tx.as_mut()).await?;
         Ok(Some(
             self.prepare(tx.as_mut(), claimed, roster, HashMap::new())
                 .await?,
