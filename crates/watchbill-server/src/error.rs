@@ -110,6 +110,10 @@ impl From<StoreError> for ApiError {
             StoreError::Conflict { what } => {
                 ApiError::new(ErrorCode::Conflict, format!("{what} already exists"))
             }
+            StoreError::Changed { what } => ApiError::new(
+                ErrorCode::Conflict,
+                format!("{what} changed meanwhile; try again"),
+            ),
             StoreError::Reference {
                 message,
                 field: Some(field),

@@ -16,6 +16,7 @@ use watchbill_store::Backend;
 on_both_backends!(
     an_event_pages_the_primary_then_the_secondary_until_acknowledged,
     duplicates_do_not_page_again_and_resolve_closes,
+    a_trigger_after_a_resolve_elsewhere_opens_a_new_incident,
     a_storm_of_repeats_lists_its_newest_alerts,
     change_events_are_listed_without_their_key_and_page_nobody,
     maintenance_windows_record_without_paging,
@@ -355,6 +356,62 @@ async fn duplicates_do_not_page_again_and_resolve_closes(backend: Backend) {
     assert_eq!(alerts[8]["action"], "resolve");
     let (_, incident) = app.get("/api/v1/incidents/INC-2").await;
     assert_eq!(incident["alerts"][0]["summary"], "Disk full again");
+}
+
+/// Intake remembers the open incidents it found from one batch to the next. One resolved
+/// behind its back, by hand on the same server or on another, takes no more alerts: the next
+/// trigger with its key opens a new incident, and pages.
+async fn a_trigger_after_a_resolve_elsewhere_opens_a_new_incident(backend: Backend) {
+    let first = TestApp::start(backend, "2026-11-26T12:00:00Z").await;
+    let receiver = Receiver::start().await;
+    let (_, key, _) = line_up(&first, &receiver).await;
+    let second = first.another_server().await;
+    let count_of = |incident: &Value| incident["alert_count"].as_i64().unwrap();
+
+    send_event(&first, trigger(&key, "disk", "Disk full")).await;
+    send_event(&first, trigger(&key, "disk", "Disk still full")).await;
+    first.settle().await;
+    let (status, _) = first
+        .post("/api/v1/incidents/INC-1/resolve", json!({}))
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, _) = send_event(&first, trigger(&key, "disk", "Disk full again")).await;
+    assert_eq!(status, StatusCode::ACCEPTED);
+    let (_, old) = first.get("/api/v1/incidents/INC-1").await;
+    assert_eq!(old["status"], "resolved");
+    assert_eq!(
+        count_of(&old),
+        2,
+        "the resolved incident took no alert: {old}"
+    );
+    let (_, new) = first.get("/api/v1/incidents/INC-2").await;
+    assert_eq!(new["status"], "triggered");
+    assert_eq!(new["alerts"][0]["summary"], "Disk full again");
+    first.settle().await;
+
+    // Resolved on another server sharing the database.
+    let (status, _) = second
+        .post("/api/v1/incidents/INC-2/resolve", json!({}))
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    send_event(&first, trigger(&key, "disk", "Disk full a third time")).await;
+    send_event(
+        &first,
+        trigger(&key, "disk", "Disk full a third time, still"),
+    )
+    .await;
+    let (_, resolved) = first.get("/api/v1/incidents/INC-2").await;
+    assert_eq!(count_of(&resolved), 1, "{resolved}");
+    let (_, open) = first.get("/api/v1/incidents?status=open").await;
+    assert_eq!(open.as_array().unwrap().len(), 1);
+    assert_eq!(open[0]["number"], "INC-3");
+    assert_eq!(count_of(&open[0]), 2);
+    first.settle().await;
+    assert_eq!(
+        receiver.received().len(),
+        3,
+        "each new incident paged the primary once"
+    );
 }
 
 async fn maintenance_windows_record_without_paging(backend: Backend) {

@@ -11,6 +11,11 @@ pub enum StoreError {
     /// A unique name or address is already taken.
     #[error("{what} already exists")]
     Conflict { what: Cow<'static, str> },
+    /// Rows the transaction counted on changed before it wrote them: another writer, in this
+    /// process or another, got there first. Trying the whole transaction again, reading
+    /// afresh, may succeed.
+    #[error("{what} changed meanwhile")]
+    Changed { what: Cow<'static, str> },
     /// A reference points at nothing, or a deletion would leave references dangling.
     #[error("{message}")]
     Reference {
@@ -30,10 +35,11 @@ pub enum StoreError {
 
 impl StoreError {
     /// Whether trying the whole transaction again may succeed: a unique-key race with another
-    /// server, a deadlock, a serialization failure, or a busy SQLite file.
+    /// server, rows changed since they were read, a deadlock, a serialization failure, or a
+    /// busy SQLite file.
     pub fn is_retryable(&self) -> bool {
         match self {
-            StoreError::Conflict { .. } => true,
+            StoreError::Conflict { .. } | StoreError::Changed { .. } => true,
             StoreError::Database(sqlx::Error::Database(db)) => {
                 matches!(
                     db.code().as_deref(),

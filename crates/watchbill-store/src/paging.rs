@@ -415,8 +415,11 @@ pub trait PagingTx: Send {
     /// Opens many incidents; each with its initial alert count.
     async fn insert_incidents(&mut self, incidents: &[(NewIncident, i64)])
         -> Result<Vec<Incident>>;
-    /// Adds `count` alerts to each incident.
-    async fn add_alerts(&mut self, counts: &[(IncidentId, i64)]) -> Result<()>;
+    /// Adds `count` alerts to each incident that is still open, at the transaction's time;
+    /// returns how many took them. A resolved incident takes none: its key's next trigger
+    /// opens a new one, so a caller that decided from what it read earlier learns here that
+    /// it must read again.
+    async fn add_alerts(&mut self, counts: &[(IncidentId, i64)]) -> Result<u64>;
     async fn insert_events(&mut self, events: &[EventInput]) -> Result<()>;
     /// Timeline lines: (incident, kind, actor, message).
     async fn log_many(&mut self, lines: &[(IncidentId, String, String, String)]) -> Result<()>;

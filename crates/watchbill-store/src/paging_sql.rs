@@ -772,14 +772,13 @@ macro_rules! paging_tx_impl {
                 Ok(inserted)
             }
 
-            async fn add_alerts(&mut self, counts: &[(IncidentId, i64)]) -> Result<()> {
+            async fn add_alerts(&mut self, counts: &[(IncidentId, i64)]) -> Result<u64> {
                 // Rows are locked in the order of their ids, as every multi-row update of
                 // incidents does, so two such updates never wait for each other in a circle.
                 let mut counts = counts.to_vec();
                 counts.sort_unstable_by_key(|(id, _)| id.0);
                 // Each backend in the form it writes fastest (`sqlite_rows.rs`, `postgres_rows.rs`).
-                self.add_alert_rows(&counts).await?;
-                Ok(())
+                Ok(self.add_alert_rows(&counts).await?)
             }
 
             async fn insert_events(&mut self, events: &[EventInput]) -> Result<()> {

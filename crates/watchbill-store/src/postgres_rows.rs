@@ -20,24 +20,27 @@ fn column<'a, R, T>(rows: &'a [R], value: impl Fn(&'a R) -> T) -> Vec<T> {
 }
 
 impl PostgresTx {
-    /// Adds to the alert counts of incidents, in the order given (the caller sorts by id).
+    /// Adds to the alert counts of open incidents, in the order given (the caller sorts by
+    /// id); returns how many took them. An incident resolved by a transaction that committed
+    /// while this one waited for its row is left as it is.
     pub(crate) async fn add_alert_rows(
         &mut self,
         counts: &[(IncidentId, i64)],
-    ) -> Result<(), sqlx::Error> {
+    ) -> Result<u64, sqlx::Error> {
         if counts.is_empty() {
-            return Ok(());
+            return Ok(0);
         }
-        sqlx::query(
+        let updated = sqlx::query(
             "UPDATE incidents SET alert_count = alert_count + a.added, last_alert_at = $1 \
-             FROM unnest($2::bigint[], $3::bigint[]) AS a(id, added) WHERE incidents.id = a.id",
+             FROM unnest($2::bigint[], $3::bigint[]) AS a(id, added) \
+             WHERE incidents.id = a.id AND incidents.status <> 'resolved'",
         )
         .bind(seconds(self.now))
         .bind(column(counts, |(id, _)| id.0))
         .bind(column(counts, |(_, added)| *added))
         .execute(&mut *self.tx)
         .await?;
-        Ok(())
+        Ok(updated.rows_affected())
     }
 
     /// Timeline lines (incident, kind, actor, message), all at the transaction's time, in

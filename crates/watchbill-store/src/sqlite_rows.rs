@@ -13,11 +13,13 @@ use crate::paging_sql::ROWS_PER_STATEMENT;
 use crate::shared_sql::seconds;
 
 impl SqliteTx {
-    /// Adds to the alert counts of incidents, in the order given (the caller sorts by id).
+    /// Adds to the alert counts of open incidents, in the order given (the caller sorts by
+    /// id); returns how many took them.
     pub(crate) async fn add_alert_rows(
         &mut self,
         counts: &[(IncidentId, i64)],
-    ) -> Result<(), sqlx::Error> {
+    ) -> Result<u64, sqlx::Error> {
+        let mut updated = 0;
         for chunk in counts.chunks(ROWS_PER_STATEMENT) {
             // `$1` is the time; then each incident's id and count as a pair.
             let cases: Vec<String> = (0..chunk.len())
@@ -27,7 +29,8 @@ impl SqliteTx {
                 .map(|i| format!("${}", 2 * i + 2))
                 .collect();
             let sql = format!(
-                "UPDATE incidents SET alert_count = alert_count + CASE id {} END, last_alert_at = $1 WHERE id IN ({})",
+                "UPDATE incidents SET alert_count = alert_count + CASE id {} END, last_alert_at = $1 \
+                 WHERE id IN ({}) AND status <> 'resolved'",
                 cases.join(" "),
                 ids.join(", ")
             );
@@ -35,9 +38,9 @@ impl SqliteTx {
             for (id, count) in chunk {
                 query = query.bind(id.0).bind(*count);
             }
-            query.execute(&mut *self.tx).await?;
+            updated += query.execute(&mut *self.tx).await?.rows_affected();
         }
-        Ok(())
+        Ok(updated)
     }
 
     /// Timeline lines (incident, kind, actor, message), all at the transaction's time.

@@ -1630,6 +1630,7 @@ mod paging {
     contract!(
         an_event_key_finds_its_service_and_maintenance,
         open_incidents_are_found_by_their_keys,
+        alerts_are_added_to_open_incidents_only,
         many_incidents_escalate_in_one_write,
         events_are_kept_in_order_and_outlive_their_integration,
         due_notifications_are_claimed_once_oldest_first,
@@ -1866,6 +1867,46 @@ mod paging {
             .await
             .unwrap()
             .is_empty());
+    }
+
+    async fn alerts_are_added_to_open_incidents_only(backend: Backend) {
+        let (_db, store) = open(backend).await;
+        let (_, team) = seed_team(&store).await;
+        let mut tx = store.write().await.unwrap();
+        let service = course_platform(tx.as_mut(), team.id).await;
+        let disk = disk_full(tx.as_mut(), service.id).await;
+        let cpu = tx
+            .insert_incident(&NewIncident {
+                service_id: service.id,
+                dedup_key: "cpu".to_owned(),
+                title: "CPU hot".to_owned(),
+                urgency: Urgency::High,
+            })
+            .await
+            .unwrap();
+        tx.set_incident_status(cpu.id, IncidentStatus::Acknowledged)
+            .await
+            .unwrap();
+        tx.commit().await.unwrap();
+
+        let mut tx = store.write().await.unwrap();
+        let took = tx.add_alerts(&[(disk.id, 3), (cpu.id, 2)]).await.unwrap();
+        assert_eq!(took, 2, "an acknowledged incident is still open");
+        tx.set_incident_status(cpu.id, IncidentStatus::Resolved)
+            .await
+            .unwrap();
+        tx.commit().await.unwrap();
+
+        // A writer that still takes "cpu" for open learns that it is not.
+        let mut tx = store.write().await.unwrap();
+        let took = tx.add_alerts(&[(cpu.id, 1), (disk.id, 1)]).await.unwrap();
+        assert_eq!(took, 1);
+        tx.commit().await.unwrap();
+        let mut tx = store.read().await.unwrap();
+        assert_eq!(tx.incident(disk.id).await.unwrap().alert_count, 5);
+        let cpu = tx.incident(cpu.id).await.unwrap();
+        assert_eq!(cpu.alert_count, 3, "the resolved incident kept its count");
+        assert_eq!(cpu.status, IncidentStatus::Resolved);
     }
 
     async fn events_are_kept_in_order_and_outlive_their_integration(backend: Backend) {

@@ -102,6 +102,9 @@ struct Writer {
     store: Arc<dyn Store>,
     wake_engine: Arc<Notify>,
     limiter: RateLimiter,
+    /// The last committed batch, for what it knew of open incidents. A batch takes it and
+    /// puts itself back only once it committed, so one that failed leaves nothing behind.
+    last: std::sync::Mutex<Batch>,
 }
 
 impl std::fmt::Debug for Job {
@@ -209,6 +212,7 @@ impl Intake {
             store,
             wake_engine,
             limiter: RateLimiter::default(),
+            last: std::sync::Mutex::default(),
         };
         tokio::spawn(write(writer, receiver));
         Intake { sender }
@@ -309,7 +313,12 @@ async fn apply_batch(
     let mut tx = writer.store.write().await?;
     let began = started.elapsed();
     let mut lookups = Lookups::default();
-    let mut batch = Batch::default();
+    let last = writer
+        .last
+        .lock()
+        .map(|mut last| std::mem::take(&mut *last))
+        .unwrap_or_default();
+    let mut batch = Batch::after(last);
     // Every trigger's open incident, found in one query per service.
     let mut keys = Vec::new();
     for job in jobs {
@@ -350,6 +359,9 @@ async fn apply_batch(
         "intake batch"
     );
     batch.patch(&mut results);
+    if let Ok(mut last) = writer.last.lock() {
+        *last = batch;
+    }
     Ok((results, flush))
 }
 
