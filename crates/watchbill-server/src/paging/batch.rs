@@ -42,9 +42,11 @@ struct Opening {
     files_ticket: bool,
 }
 
-/// How many open incidents a batch remembers for the next at most; past that it starts over,
-/// reading each key again once.
-const REMEMBERED_AT_MOST: usize = 100_000;
+/// How many open incidents a batch remembers for the next at most (a few megabytes); past
+/// that it starts over, reading each key again once. A storm over more keys than this is
+/// looked up as if nothing were remembered, and the incidents resolved since they were
+/// remembered are forgotten.
+const REMEMBERED_AT_MOST: usize = 20_000;
 
 /// The pending writes of a batch, and what it knows of open incidents.
 #[derive(Debug, Default)]
