@@ -1675,6 +1675,21 @@ mod paging {
         .unwrap()
     }
 
+    /// A second open incident of `service`, "cpu".
+    async fn cpu_hot(
+        tx: &mut dyn watchbill_store::Tx,
+        service: watchbill_core::ServiceId,
+    ) -> watchbill_store::paging::Incident {
+        tx.insert_incident(&NewIncident {
+            service_id: service,
+            dedup_key: "cpu".to_owned(),
+            title: "CPU hot".to_owned(),
+            urgency: Urgency::High,
+        })
+        .await
+        .unwrap()
+    }
+
     /// An Events API v2 integration of `service`.
     async fn events_integration(
         tx: &mut dyn watchbill_store::Tx,
@@ -1875,15 +1890,7 @@ mod paging {
         let mut tx = store.write().await.unwrap();
         let service = course_platform(tx.as_mut(), team.id).await;
         let disk = disk_full(tx.as_mut(), service.id).await;
-        let cpu = tx
-            .insert_incident(&NewIncident {
-                service_id: service.id,
-                dedup_key: "cpu".to_owned(),
-                title: "CPU hot".to_owned(),
-                urgency: Urgency::High,
-            })
-            .await
-            .unwrap();
+        let cpu = cpu_hot(tx.as_mut(), service.id).await;
         tx.set_incident_status(cpu.id, IncidentStatus::Acknowledged)
             .await
             .unwrap();
@@ -1916,15 +1923,7 @@ mod paging {
         let service = course_platform(tx.as_mut(), team.id).await;
         let integration = events_integration(tx.as_mut(), service.id).await;
         let disk = disk_full(tx.as_mut(), service.id).await;
-        let cpu = tx
-            .insert_incident(&NewIncident {
-                service_id: service.id,
-                dedup_key: "cpu".to_owned(),
-                title: "CPU hot".to_owned(),
-                urgency: Urgency::High,
-            })
-            .await
-            .unwrap();
+        let cpu = cpu_hot(tx.as_mut(), service.id).await;
         let event = |n: usize, incident: Option<IncidentId>| EventInput {
             integration_id: integration.id,
             incident_id: incident,
