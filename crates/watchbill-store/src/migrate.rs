@@ -38,6 +38,7 @@ pub(crate) const SQLITE: &[Migration] = migrations!("sqlite":
     (17, "0017", "change_events_index"),
     (18, "0018", "change_events_forget_keys"),
     (19, "0019", "events_outlive_integrations"),
+    (20, "0020", "alerts_counted_from_events"),
 );
 
 pub(crate) const POSTGRES: &[Migration] = migrations!("postgres":

@@ -397,7 +397,8 @@ pub trait PagingTx: Send {
         dedup_key: &str,
     ) -> Result<Option<Incident>>;
     async fn insert_incident(&mut self, input: &NewIncident) -> Result<Incident>;
-    /// Counts one more alert on an incident.
+    /// Counts one more alert on an incident, one that has no event record (a repeated mail);
+    /// an alert recorded as an event is counted with [`PagingTx::add_alerts`].
     async fn add_alert(&mut self, id: IncidentId) -> Result<()>;
     /// Moves an incident to `status`, stamping when.
     async fn set_incident_status(&mut self, id: IncidentId, status: IncidentStatus) -> Result<()>;
@@ -419,6 +420,14 @@ pub trait PagingTx: Send {
     /// returns how many took them. A resolved incident takes none: its key's next trigger
     /// opens a new one, so a caller that decided from what it read earlier learns here that
     /// it must read again.
+    ///
+    /// Each of those alerts must be recorded, in the same transaction, as an event of its
+    /// incident with outcome `alert_added` ([`PagingTx::insert_events`]). PostgreSQL adds the
+    /// counts to the incidents' rows here. SQLite checks that the incidents are open, counts
+    /// the events when it reads an incident, and writes them into an incident's row only with
+    /// an alert that comes some seconds after the row's last: so most repeated alerts of a storm
+    /// write one page of the log (their event) rather than two (their event and their
+    /// incident).
     async fn add_alerts(&mut self, counts: &[(IncidentId, i64)]) -> Result<u64>;
     async fn insert_events(&mut self, events: &[EventInput]) -> Result<()>;
     /// Timeline lines: (incident, kind, actor, message).

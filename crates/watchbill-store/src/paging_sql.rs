@@ -31,6 +31,12 @@ pub(crate) fn optional_timestamp(seconds: Option<i64>) -> Result<Option<Timestam
 /// which grows with the statement, so a few dozen rows a statement beats hundreds.
 pub(crate) const ROWS_PER_STATEMENT: usize = 64;
 
+/// An incident's columns as they are on its row. A read asks for the backend's
+/// `INCIDENT_READ`, which on SQLite adds the alerts its row does not count yet.
+pub(crate) const INCIDENT_COLUMNS: &str =
+    "id, service_id, dedup_key, title, status, urgency, alert_count, created_at, \
+    last_alert_at, acknowledged_at, resolved_at, escalation_level, escalation_pass";
+
 /// Implements [`crate::PagingTx`] for `$tx` (see `shared_tx_impl`); `$lock` is appended to
 /// claiming queries.
 macro_rules! paging_tx_impl {
@@ -39,14 +45,12 @@ macro_rules! paging_tx_impl {
         use watchbill_core::{IncidentId, IntegrationId, PolicyId, ServiceId};
 
         use crate::paging::*;
-        use crate::paging_sql::{optional_timestamp, status, step, urgency};
+        use crate::paging_sql::{optional_timestamp, status, step, urgency, INCIDENT_COLUMNS};
 
         const SERVICE_COLUMNS: &str =
             "id, team_id, name, description, escalation_policy_id, default_urgency, low_urgency_tickets, created_at, updated_at";
         const INTEGRATION_COLUMNS: &str = "id, service_id, kind, name, secret, rate_per_minute, created_at";
         const POLICY_COLUMNS: &str = "id, team_id, name, repeat_count, levels, created_at, updated_at";
-        const INCIDENT_COLUMNS: &str = "id, service_id, dedup_key, title, status, urgency, alert_count, created_at, \
-            last_alert_at, acknowledged_at, resolved_at, escalation_level, escalation_pass";
         const NOTIFICATION_COLUMNS: &str = "id, idempotency_key, incident_id, user_id, kind, address, status, attempts, \
             due_at, last_error, created_at, sent_at";
 
@@ -623,8 +627,9 @@ macro_rules! paging_tx_impl {
             }
 
             async fn open_incident_by_dedup(&mut self, service: ServiceId, dedup_key: &str) -> Result<Option<Incident>> {
+                let columns = $tx::INCIDENT_READ;
                 let row = sqlx::query(&format!(
-                    "SELECT {INCIDENT_COLUMNS} FROM incidents WHERE service_id = $1 AND dedup_key = $2 AND status <> 'resolved'"
+                    "SELECT {columns} FROM incidents WHERE service_id = $1 AND dedup_key = $2 AND status <> 'resolved'"
                 ))
                 .bind(service.0)
                 .bind(dedup_key)
@@ -672,7 +677,8 @@ macro_rules! paging_tx_impl {
             }
 
             async fn incident(&mut self, id: IncidentId) -> Result<Incident> {
-                let row = sqlx::query(&format!("SELECT {INCIDENT_COLUMNS} FROM incidents WHERE id = $1"))
+                let columns = $tx::INCIDENT_READ;
+                let row = sqlx::query(&format!("SELECT {columns} FROM incidents WHERE id = $1"))
                     .bind(id.0)
                     .fetch_optional(&mut *self.tx)
                     .await?
@@ -708,7 +714,8 @@ macro_rules! paging_tx_impl {
                     conditions.push(format!("id < {}", before.0));
                 }
                 let rows = sqlx::query(&format!(
-                    "SELECT {INCIDENT_COLUMNS} FROM incidents WHERE {} ORDER BY id DESC LIMIT $1",
+                    "SELECT {} FROM incidents WHERE {} ORDER BY id DESC LIMIT $1",
+                    $tx::INCIDENT_READ,
                     conditions.join(" AND ")
                 ))
                 .bind(filter.limit.clamp(1, 1000))
@@ -722,7 +729,7 @@ macro_rules! paging_tx_impl {
             async fn open_incidents_by_keys(&mut self, service: ServiceId, keys: &[String]) -> Result<Vec<OpenAlerts>> {
                 // Each backend asks in the form its planner turns into one index probe per key.
                 let rows = self
-                    .open_incident_rows("id, dedup_key, alert_count, last_alert_at", service.0, keys)
+                    .open_incident_rows($tx::OPEN_ALERTS_READ, service.0, keys)
                     .await?;
                 rows.iter()
                     .map(|row| {
@@ -801,7 +808,7 @@ macro_rules! paging_tx_impl {
                 let mut incidents = Vec::with_capacity(ids.len());
                 for chunk in ids.chunks(ROWS_PER_STATEMENT * 4) {
                     let ids: Vec<i64> = chunk.iter().map(|id| id.0).collect();
-                    let rows = sqlx::query(&format!("SELECT {INCIDENT_COLUMNS} FROM incidents WHERE id {}", $tx::in_ids(1)))
+                    let rows = sqlx::query(&format!("SELECT {} FROM incidents WHERE id {}", $tx::INCIDENT_READ, $tx::in_ids(1)))
                         .bind($tx::ids_param(&ids))
                         .fetch_all(&mut *self.tx)
                         .await?;

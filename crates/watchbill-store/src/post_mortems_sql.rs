@@ -490,10 +490,12 @@ macro_rules! post_mortems_tx_impl {
             }
 
             async fn resolved_without_post_mortem(&mut self, since: Timestamp, until: Timestamp) -> Result<Vec<Incident>> {
+                // `incidents` keeps its name: a backend's columns may ask about it by name.
+                let columns = $tx::INCIDENT_READ;
                 sqlx::query(&format!(
-                    "SELECT {INCIDENT_COLUMNS} FROM incidents i WHERE i.urgency = 'high' AND i.status = 'resolved' \
-                     AND i.resolved_at >= $1 AND i.resolved_at < $2 \
-                     AND NOT EXISTS (SELECT 1 FROM post_mortem_incidents pi WHERE pi.incident_id = i.id) ORDER BY i.id"
+                    "SELECT {columns} FROM incidents WHERE urgency = 'high' AND status = 'resolved' \
+                     AND resolved_at >= $1 AND resolved_at < $2 AND NOT EXISTS \
+                     (SELECT 1 FROM post_mortem_incidents pi WHERE pi.incident_id = incidents.id) ORDER BY id"
                 ))
                 .bind(since.as_second())
                 .bind(until.as_second())

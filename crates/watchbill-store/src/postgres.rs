@@ -215,6 +215,12 @@ impl crate::Finish for sqlx::Transaction<'static, Postgres> {
 }
 
 impl PostgresTx {
+    /// An incident's columns as a read wants them: PostgreSQL keeps every count on the row.
+    pub(crate) const INCIDENT_READ: &'static str = crate::paging_sql::INCIDENT_COLUMNS;
+
+    /// What deciding a trigger reads of an open incident.
+    pub(crate) const OPEN_ALERTS_READ: &'static str = "id, dedup_key, alert_count, last_alert_at";
+
     /// "Is one of these ids", the ids bound as parameter `$n` ([`PostgresTx::ids_param`]) as
     /// one array, so that the statement's text does not change with the ids and stays prepared.
     pub(crate) fn in_ids(n: usize) -> String {

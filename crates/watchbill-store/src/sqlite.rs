@@ -301,7 +301,61 @@ impl SqliteStore {
 /// statements, each a union of one part per incident.
 const SEEN_BEFORE_PER_STATEMENT: usize = 16;
 
+/// An incident's alert events that its row does not count yet ([`SqliteTx::add_alert_rows`]):
+/// those after its `alerts_counted_through`, as the `FROM` and `WHERE` of a subquery over the
+/// incident being read, found through the index of events by incident.
+macro_rules! uncounted_alerts {
+    () => {
+        "FROM events e WHERE e.incident_id = incidents.id \
+         AND e.id > incidents.alerts_counted_through AND e.outcome = 'alert_added'"
+    };
+}
+
+/// An incident's alert count: its row's, and its alert events the row does not count yet.
+macro_rules! alert_count {
+    () => {
+        concat!("alert_count + (SELECT COUNT(*) ", uncounted_alerts!(), ")")
+    };
+}
+
+/// An incident's last alert: its row's, or the newest of its alert events not counted yet.
+macro_rules! last_alert_at {
+    () => {
+        concat!(
+            "MAX(last_alert_at, COALESCE((SELECT MAX(e.received_at) ",
+            uncounted_alerts!(),
+            "), last_alert_at))"
+        )
+    };
+}
+
 impl SqliteTx {
+    /// An incident's columns as a read wants them, from a query over `incidents` (not
+    /// renamed): with the alert events its row does not count yet.
+    pub(crate) const INCIDENT_READ: &'static str = concat!(
+        "id, service_id, dedup_key, title, status, urgency, ",
+        alert_count!(),
+        " AS alert_count, created_at, ",
+        last_alert_at!(),
+        " AS last_alert_at",
+        ", acknowledged_at, resolved_at, escalation_level, escalation_pass"
+    );
+
+    /// An incident's alert count, from a query or an update over `incidents`.
+    pub(crate) const ALERT_COUNT: &'static str = alert_count!();
+
+    /// An incident's last alert, likewise.
+    pub(crate) const LAST_ALERT_AT: &'static str = last_alert_at!();
+
+    /// What deciding a trigger reads of an open incident, likewise.
+    pub(crate) const OPEN_ALERTS_READ: &'static str = concat!(
+        "id, dedup_key, ",
+        alert_count!(),
+        " AS alert_count, ",
+        last_alert_at!(),
+        " AS last_alert_at"
+    );
+
     /// "Is one of these ids", the ids bound as parameter `$n` ([`SqliteTx::ids_param`]): a
     /// JSON array read by `json_each`, so that the statement's text does not change with the
     /// ids and stays prepared (a list written into the text was compiled at every call).

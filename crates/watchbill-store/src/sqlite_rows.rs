@@ -12,35 +12,47 @@ use crate::paging::NotificationInput;
 use crate::paging_sql::ROWS_PER_STATEMENT;
 use crate::shared_sql::seconds;
 
+/// How old an incident's last alert must be before a new alert writes the alerts counted so
+/// far into its row; until then reads count them from the events (`SqliteTx::add_alert_rows`).
+const ALERT_COUNT_WRITTEN_EVERY: jiff::SignedDuration = jiff::SignedDuration::from_secs(5);
+
 impl SqliteTx {
-    /// Adds to the alert counts of open incidents, in the order given (the caller sorts by
-    /// id); returns how many took them.
+    /// Counts alerts on open incidents; returns how many of them are open. The alerts are the
+    /// incidents' events with outcome `alert_added`, recorded in the same transaction, which
+    /// every read of an incident adds to the count on its row ([`SqliteTx::INCIDENT_READ`]).
+    /// An incident's row takes the alerts counted so far only when its last alert is
+    /// [`ALERT_COUNT_WRITTEN_EVERY`] old: in a storm most repeated alerts then change one page
+    /// of the log (their event) instead of two (their event and their incident). This
+    /// transaction holds SQLite's one write lock, so none of them can be resolved before it
+    /// commits. Both statements go to SQLite's thread together.
     pub(crate) async fn add_alert_rows(
         &mut self,
         counts: &[(IncidentId, i64)],
     ) -> Result<u64, sqlx::Error> {
-        let mut updated = 0;
-        for chunk in counts.chunks(ROWS_PER_STATEMENT) {
-            // `$1` is the time; then each incident's id and count as a pair.
-            let cases: Vec<String> = (0..chunk.len())
-                .map(|i| format!("WHEN ${} THEN ${}", 2 * i + 2, 2 * i + 3))
-                .collect();
-            let ids: Vec<String> = (0..chunk.len())
-                .map(|i| format!("${}", 2 * i + 2))
-                .collect();
-            let sql = format!(
-                "UPDATE incidents SET alert_count = alert_count + CASE id {} END, last_alert_at = $1 \
-                 WHERE id IN ({}) AND status <> 'resolved'",
-                cases.join(" "),
-                ids.join(", ")
-            );
-            let mut query = sqlx::query(&sql).bind(seconds(self.now));
-            for (id, count) in chunk {
-                query = query.bind(id.0).bind(*count);
-            }
-            updated += query.execute(&mut *self.tx).await?.rows_affected();
-        }
-        Ok(updated)
+        let ids: Vec<i64> = counts.iter().map(|(id, _)| id.0).collect();
+        let due = self
+            .now
+            .checked_sub(ALERT_COUNT_WRITTEN_EVERY)
+            .unwrap_or(self.now);
+        let rows = sqlx::query(&format!(
+            "SELECT COUNT(*) FROM incidents WHERE id {ids} AND status <> 'resolved'; \
+             UPDATE incidents SET alert_count = {count}, last_alert_at = {last}, \
+             alerts_counted_through = COALESCE((SELECT MAX(e.id) FROM events e \
+             WHERE e.incident_id = incidents.id), alerts_counted_through) \
+             WHERE id {ids} AND status <> 'resolved' AND last_alert_at <= $2",
+            ids = SqliteTx::in_ids(1),
+            count = SqliteTx::ALERT_COUNT,
+            last = SqliteTx::LAST_ALERT_AT,
+        ))
+        .bind(SqliteTx::ids_param(&ids))
+        .bind(seconds(due))
+        .fetch_all(&mut *self.tx)
+        .await?;
+        let open: i64 = match rows.first() {
+            Some(row) => row.try_get(0)?,
+            None => 0,
+        };
+        Ok(u64::try_from(open).unwrap_or(0))
     }
 
     /// Timeline lines (incident, kind, actor, message), all at the transaction's time.

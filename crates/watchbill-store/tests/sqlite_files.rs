@@ -7,7 +7,7 @@
 
 use std::sync::Arc;
 
-use watchbill_core::paging::Urgency;
+use watchbill_core::paging::{Step, Urgency};
 use watchbill_core::SystemClock;
 use watchbill_store::model::TeamInput;
 use watchbill_store::paging::{NewIncident, ServiceInput};
@@ -24,7 +24,7 @@ fn open_temporary_files() -> Vec<String> {
 }
 
 #[tokio::test]
-async fn a_batch_of_alerts_writes_no_temporary_file() {
+async fn a_write_of_many_incidents_opens_no_temporary_file() {
     let db = TestDatabase::sqlite();
     let store = db.migrated_store().await.expect("migrated store");
 
@@ -65,24 +65,29 @@ async fn a_batch_of_alerts_writes_no_temporary_file() {
     let incidents = tx.insert_incidents(&rows).await.expect("incidents");
     tx.commit().await.expect("commit");
 
-    // An intake batch in which every event adds an alert to an open incident.
+    // A write of every incident's row in one statement, as an engine pass writes its claim's
+    // escalation steps (an intake batch's alerts write their events, and their incidents'
+    // rows only now and then).
     let mut tx = store.write().await.expect("write");
-    let counts: Vec<_> = incidents.iter().map(|i| (i.id, 1)).collect();
-    tx.add_alerts(&counts).await.expect("alerts");
+    let steps: Vec<_> = incidents
+        .iter()
+        .map(|i| (i.id, Step { level: 1, pass: 0 }))
+        .collect();
+    tx.set_incident_steps(&steps).await.expect("steps");
     let during = open_temporary_files();
     tx.commit().await.expect("commit");
 
     assert!(
         during.is_empty(),
-        "the batch opened temporary files: {during:?}"
+        "the write opened temporary files: {during:?}"
     );
     let mut tx = store.read().await.expect("read");
-    let found = tx
-        .open_incidents_by_keys(service.id, &["disk-7".to_owned()])
-        .await
-        .expect("lookup");
-    assert_eq!(found.len(), 1);
-    assert_eq!(found[0].alert_count, 2, "the alert was counted");
+    let found = tx.incident(incidents[7].id).await.expect("incident");
+    assert_eq!(
+        found.step,
+        Step { level: 1, pass: 0 },
+        "the step was written"
+    );
 }
 
 #[tokio::test]

@@ -247,10 +247,12 @@ impl Batch {
         lookups: &mut Lookups,
     ) -> Result<(), StoreError> {
         if !self.pending.is_empty() {
+            // Each opens with its first alert; later ones of this batch are recorded as events
+            // that add alerts, and counted as such below.
             let rows: Vec<(NewIncident, i64)> = self
                 .pending
                 .iter()
-                .map(|(_, o)| (o.input.clone(), o.alerts))
+                .map(|(_, o)| (o.input.clone(), 1))
                 .collect();
             let inserted = tx.insert_incidents(&rows).await?;
             let ids: HashMap<(ServiceId, String), IncidentId> = inserted
@@ -267,7 +269,10 @@ impl Batch {
                         )
                     })?;
                 self.opened[*index] = Some(id);
-                self.seen.insert(id, (opening.alerts, tx.now()));
+                self.seen.insert(id, (1, tx.now()));
+                if opening.alerts > 1 {
+                    self.alerts.insert(id, opening.alerts - 1);
+                }
                 self.open.insert(
                     (opening.input.service_id, opening.input.dedup_key.clone()),
                     Slot::Existing(id),

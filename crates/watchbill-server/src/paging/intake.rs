@@ -528,7 +528,11 @@ pub async fn apply_event(
         Outcome::AddAlert => {
             let incident = open.as_ref().map(|i| i.id);
             if let Some(open) = &open {
-                tx.add_alert(open.id).await?;
+                if tx.add_alerts(&[(open.id, 1)]).await? != 1 {
+                    return Err(StoreError::Changed {
+                        what: "the incident an alert was for".into(),
+                    });
+                }
                 if alert_line_due(open.alert_count, open.last_alert_at, tx.now()) {
                     tx.log(
                         open.id,
