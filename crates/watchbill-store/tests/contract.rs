@@ -1671,25 +1671,20 @@ mod paging {
         tx: &mut dyn watchbill_store::Tx,
         service: watchbill_core::ServiceId,
     ) -> watchbill_store::paging::Incident {
-        tx.insert_incident(&NewIncident {
-            service_id: service,
-            dedup_key: "disk".to_owned(),
-            title: "Disk full".to_owned(),
-            urgency: Urgency::High,
-        })
-        .await
-        .unwrap()
+        open_incident(tx, service, "disk", "Disk full").await
     }
 
-    /// A second open incident of `service`, "cpu".
-    async fn cpu_hot(
+    /// A new high-urgency incident of `service`.
+    async fn open_incident(
         tx: &mut dyn watchbill_store::Tx,
         service: watchbill_core::ServiceId,
+        key: &str,
+        title: &str,
     ) -> watchbill_store::paging::Incident {
         tx.insert_incident(&NewIncident {
             service_id: service,
-            dedup_key: "cpu".to_owned(),
-            title: "CPU hot".to_owned(),
+            dedup_key: key.to_owned(),
+            title: title.to_owned(),
             urgency: Urgency::High,
         })
         .await
@@ -1906,7 +1901,7 @@ mod paging {
         let service = course_platform(tx.as_mut(), team.id).await;
         let integration = events_integration(tx.as_mut(), service.id).await;
         let disk = disk_full(tx.as_mut(), service.id).await;
-        let cpu = cpu_hot(tx.as_mut(), service.id).await;
+        let cpu = open_incident(tx.as_mut(), service.id, "cpu", "CPU hot").await;
         tx.set_incident_status(cpu.id, IncidentStatus::Acknowledged)
             .await
             .unwrap();
@@ -2029,7 +2024,7 @@ mod paging {
         let service = course_platform(tx.as_mut(), team.id).await;
         let integration = events_integration(tx.as_mut(), service.id).await;
         let disk = disk_full(tx.as_mut(), service.id).await;
-        let cpu = cpu_hot(tx.as_mut(), service.id).await;
+        let cpu = open_incident(tx.as_mut(), service.id, "cpu", "CPU hot").await;
         let event = |n: usize, incident: Option<IncidentId>| EventInput {
             integration_id: integration.id,
             incident_id: incident,
