@@ -347,7 +347,8 @@ impl SqliteTx {
     /// An incident's last alert, likewise.
     pub(crate) const LAST_ALERT_AT: &'static str = last_alert_at!();
 
-    /// What deciding a trigger reads of an open incident, likewise.
+    /// What deciding a trigger reads of an open incident, with the same count and last alert
+    /// as [`SqliteTx::INCIDENT_READ`].
     pub(crate) const OPEN_ALERTS_READ: &'static str = concat!(
         "id, dedup_key, ",
         alert_count!(),
