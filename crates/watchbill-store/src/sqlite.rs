@@ -341,12 +341,6 @@ impl SqliteTx {
         ", acknowledged_at, resolved_at, escalation_level, escalation_pass"
     );
 
-    /// An incident's alert count, from a query or an update over `incidents`.
-    pub(crate) const ALERT_COUNT: &'static str = alert_count!();
-
-    /// An incident's last alert, likewise.
-    pub(crate) const LAST_ALERT_AT: &'static str = last_alert_at!();
-
     /// What deciding a trigger reads of an open incident, with the same count and last alert
     /// as [`SqliteTx::INCIDENT_READ`].
     pub(crate) const OPEN_ALERTS_READ: &'static str = concat!(

@@ -29,25 +29,29 @@ impl SqliteTx {
         &mut self,
         counts: &[(IncidentId, i64)],
     ) -> Result<u64, sqlx::Error> {
+        // One text, kept prepared: both statements read the ids from `$1`.
+        const CHECK_AND_WRITE_DUE: &str = concat!(
+            "SELECT COUNT(*) FROM incidents WHERE id IN (SELECT value FROM json_each($1)) \
+             AND status <> 'resolved'; \
+             UPDATE incidents SET alert_count = ",
+            alert_count!(),
+            ", last_alert_at = ",
+            last_alert_at!(),
+            ", alerts_counted_through = COALESCE((SELECT MAX(e.id) FROM events e \
+             WHERE e.incident_id = incidents.id), alerts_counted_through) \
+             WHERE id IN (SELECT value FROM json_each($1)) AND status <> 'resolved' \
+             AND last_alert_at <= $2"
+        );
         let ids: Vec<i64> = counts.iter().map(|(id, _)| id.0).collect();
         let due = self
             .now
             .checked_sub(ALERT_COUNT_WRITTEN_EVERY)
             .unwrap_or(self.now);
-        let rows = sqlx::query(&format!(
-            "SELECT COUNT(*) FROM incidents WHERE id {ids} AND status <> 'resolved'; \
-             UPDATE incidents SET alert_count = {count}, last_alert_at = {last}, \
-             alerts_counted_through = COALESCE((SELECT MAX(e.id) FROM events e \
-             WHERE e.incident_id = incidents.id), alerts_counted_through) \
-             WHERE id {ids} AND status <> 'resolved' AND last_alert_at <= $2",
-            ids = SqliteTx::in_ids(1),
-            count = SqliteTx::ALERT_COUNT,
-            last = SqliteTx::LAST_ALERT_AT,
-        ))
-        .bind(SqliteTx::ids_param(&ids))
-        .bind(seconds(due))
-        .fetch_all(&mut *self.tx)
-        .await?;
+        let rows = sqlx::query(CHECK_AND_WRITE_DUE)
+            .bind(SqliteTx::ids_param(&ids))
+            .bind(seconds(due))
+            .fetch_all(&mut *self.tx)
+            .await?;
         let open: i64 = match rows.first() {
             Some(row) => row.try_get(0)?,
             None => 0,

@@ -88,8 +88,9 @@ impl Batch {
     ) -> Result<(), StoreError> {
         let mut by_service: HashMap<ServiceId, Vec<String>> = HashMap::new();
         for (service, key) in keys {
-            if !self.open.contains_key(&(*service, key.clone())) {
-                by_service.entry(*service).or_default().push(key.clone());
+            let wanted = (*service, key.clone());
+            if !self.open.contains_key(&wanted) {
+                by_service.entry(*service).or_default().push(wanted.1);
             }
         }
         for (service, mut keys) in by_service {
