@@ -77,6 +77,22 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     /// [`Tx::commit`] returns.
     async fn write(&self) -> Result<Box<dyn Tx>>;
 
+    /// [`Store::write`], and the intake route of each of these integration secrets at the
+    /// transaction's time ([`PagingTx::intake_route`]), in order: what every intake batch asks
+    /// first, in one step where the backend can (SQLite: one call to its thread).
+    async fn write_routing(
+        &self,
+        secrets: &[String],
+    ) -> Result<(Box<dyn Tx>, Vec<Option<paging::IntakeRoute>>)> {
+        let mut tx = self.write().await?;
+        let mut routes = Vec::with_capacity(secrets.len());
+        for secret in secrets {
+            let at = tx.now();
+            routes.push(tx.intake_route(secret, at).await?);
+        }
+        Ok((tx, routes))
+    }
+
     /// Applies any migrations this binary has that the database lacks. Safe to run from
     /// several processes at once.
     async fn migrate(&self) -> Result<MigrationReport>;

@@ -430,6 +430,13 @@ pub trait PagingTx: Send {
     /// incident).
     async fn add_alerts(&mut self, counts: &[(IncidentId, i64)]) -> Result<u64>;
     async fn insert_events(&mut self, events: &[EventInput]) -> Result<()>;
+    /// [`PagingTx::add_alerts`] and then [`PagingTx::insert_events`], in one step where the
+    /// backend can (SQLite: one call to its thread); returns what `add_alerts` returns.
+    async fn insert_events_adding_alerts(
+        &mut self,
+        events: &[EventInput],
+        counts: &[(IncidentId, i64)],
+    ) -> Result<u64>;
     /// Timeline lines: (incident, kind, actor, message).
     async fn log_many(&mut self, lines: &[(IncidentId, String, String, String)]) -> Result<()>;
     async fn set_timers(&mut self, timers: &[(IncidentId, Timestamp, Step)]) -> Result<()>;

@@ -89,6 +89,35 @@ macro_rules! paging_tx_impl {
             })
         }
 
+        impl $tx {
+            /// The query of [`PagingTx::intake_route`], for the integrations `condition` picks
+            /// (`$2` is the moment maintenance is asked about).
+            pub(crate) fn intake_route_sql(condition: &str) -> String {
+                let service_columns: Vec<String> = SERVICE_COLUMNS
+                    .split(", ")
+                    .map(|column| format!("s.{column} AS service_{column}"))
+                    .collect();
+                let integration_columns: Vec<String> =
+                    INTEGRATION_COLUMNS.split(", ").map(|column| format!("i.{column}")).collect();
+                format!(
+                    "SELECT {}, {}, EXISTS (SELECT 1 FROM maintenance_windows m WHERE m.service_id = s.id \
+                     AND m.start_at <= $2 AND (m.end_at IS NULL OR m.end_at > $2)) AS in_maintenance \
+                     FROM integrations i JOIN services s ON s.id = i.service_id WHERE {condition}",
+                    integration_columns.join(", "),
+                    service_columns.join(", ")
+                )
+            }
+
+            /// A row of [`Self::intake_route_sql`].
+            pub(crate) fn intake_route_from(row: &$row) -> Result<IntakeRoute> {
+                Ok(IntakeRoute {
+                    integration: integration_from(row)?,
+                    service: service_from_columns(row, "service_")?,
+                    in_maintenance: row.try_get::<bool, _>("in_maintenance")?,
+                })
+            }
+        }
+
         fn policy_from(row: &$row) -> Result<EscalationPolicy> {
             let levels: String = row.try_get("levels")?;
             let repeat: i64 = row.try_get("repeat_count")?;
@@ -320,34 +349,14 @@ macro_rules! paging_tx_impl {
 
             async fn intake_route(&mut self, secret: &str, at: Timestamp) -> Result<Option<IntakeRoute>> {
                 // Every batch of events asks this; its text is written once.
-                static SQL: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
-                    let service_columns: Vec<String> = SERVICE_COLUMNS
-                        .split(", ")
-                        .map(|column| format!("s.{column} AS service_{column}"))
-                        .collect();
-                    let integration_columns: Vec<String> =
-                        INTEGRATION_COLUMNS.split(", ").map(|column| format!("i.{column}")).collect();
-                    format!(
-                        "SELECT {}, {}, EXISTS (SELECT 1 FROM maintenance_windows m WHERE m.service_id = s.id \
-                         AND m.start_at <= $2 AND (m.end_at IS NULL OR m.end_at > $2)) AS in_maintenance \
-                         FROM integrations i JOIN services s ON s.id = i.service_id WHERE i.secret = $1",
-                        integration_columns.join(", "),
-                        service_columns.join(", ")
-                    )
-                });
+                static SQL: std::sync::LazyLock<String> =
+                    std::sync::LazyLock::new(|| $tx::intake_route_sql("i.secret = $1"));
                 let row = sqlx::query(SQL.as_str())
                 .bind(secret)
                 .bind(seconds(at))
                 .fetch_optional(&mut *self.tx)
                 .await?;
-                let Some(row) = row else {
-                    return Ok(None);
-                };
-                Ok(Some(IntakeRoute {
-                    integration: integration_from(&row)?,
-                    service: service_from_columns(&row, "service_")?,
-                    in_maintenance: row.try_get::<bool, _>("in_maintenance")?,
-                }))
+                row.as_ref().map($tx::intake_route_from).transpose()
             }
 
             async fn rotate_integration_secret(&mut self, id: IntegrationId) -> Result<Integration> {
@@ -792,6 +801,17 @@ macro_rules! paging_tx_impl {
                 // Each backend in the form it writes fastest.
                 self.insert_event_rows(events).await?;
                 Ok(())
+            }
+
+            async fn insert_events_adding_alerts(
+                &mut self,
+                events: &[EventInput],
+                counts: &[(IncidentId, i64)],
+            ) -> Result<u64> {
+                // In the order of the incidents' ids: see `add_alerts`.
+                let mut counts = counts.to_vec();
+                counts.sort_unstable_by_key(|(id, _)| id.0);
+                Ok(self.alert_and_event_rows(&counts, events).await?)
             }
 
             async fn log_many(&mut self, lines: &[(IncidentId, String, String, String)]) -> Result<()> {

@@ -330,40 +330,6 @@ impl PostgresTx {
             .fetch_all(&mut *self.tx)
             .await
     }
-
-    /// Records accepted events in one statement that stays prepared: each column is one array.
-    pub(crate) async fn insert_event_rows(
-        &mut self,
-        events: &[crate::paging::EventInput],
-    ) -> Result<(), sqlx::Error> {
-        if events.is_empty() {
-            return Ok(());
-        }
-        let text = |field: fn(&crate::paging::EventInput) -> &str| -> Vec<&str> {
-            events.iter().map(field).collect()
-        };
-        sqlx::query(
-            "INSERT INTO events (integration_id, incident_id, received_at, action, dedup_key, summary, \
-             severity, source, outcome, payload) \
-             SELECT integration_id, incident_id, $3, action, dedup_key, summary, severity, source, outcome, payload \
-             FROM unnest($1::bigint[], $2::bigint[], $4::text[], $5::text[], $6::text[], $7::text[], \
-             $8::text[], $9::text[], $10::text[]) \
-             AS e(integration_id, incident_id, action, dedup_key, summary, severity, source, outcome, payload)",
-        )
-        .bind(events.iter().map(|e| e.integration_id.0).collect::<Vec<i64>>())
-        .bind(events.iter().map(|e| e.incident_id.map(|i| i.0)).collect::<Vec<Option<i64>>>())
-        .bind(crate::shared_sql::seconds(self.now))
-        .bind(text(|e| &e.action))
-        .bind(text(|e| &e.dedup_key))
-        .bind(text(|e| &e.summary))
-        .bind(text(|e| &e.severity))
-        .bind(text(|e| &e.source))
-        .bind(text(|e| &e.outcome))
-        .bind(text(|e| &e.payload))
-        .execute(&mut *self.tx)
-        .await?;
-        Ok(())
-    }
 }
 
 // The multi-row writes of the paging path, in this backend's form.

@@ -19,6 +19,18 @@ fn column<'a, R, T>(rows: &'a [R], value: impl Fn(&'a R) -> T) -> Vec<T> {
     rows.iter().map(value).collect()
 }
 
+type PgQuery<'q> = sqlx::query::Query<'q, sqlx::Postgres, sqlx::postgres::PgArguments>;
+
+/// Records accepted events, each column one array: the events' integrations (`$1`),
+/// incidents (`$2`), the time they were received (`$3`, one for all), then their actions, dedup
+/// keys, summaries, severities, sources, outcomes and payloads (`$4` to `$10`).
+const INSERT_EVENTS: &str = "INSERT INTO events (integration_id, incident_id, received_at, action, dedup_key, summary, \
+     severity, source, outcome, payload) \
+     SELECT integration_id, incident_id, $3, action, dedup_key, summary, severity, source, outcome, payload \
+     FROM unnest($1::bigint[], $2::bigint[], $4::text[], $5::text[], $6::text[], $7::text[], \
+     $8::text[], $9::text[], $10::text[]) \
+     AS e(integration_id, incident_id, action, dedup_key, summary, severity, source, outcome, payload)";
+
 impl PostgresTx {
     /// Adds to the alert counts of open incidents, in the order given (the caller sorts by
     /// id); returns how many took them. An incident resolved by a transaction that committed
@@ -41,6 +53,77 @@ impl PostgresTx {
         .execute(&mut *self.tx)
         .await?;
         Ok(updated.rows_affected())
+    }
+
+    /// Records accepted events in one statement that stays prepared: each column is one array.
+    pub(crate) async fn insert_event_rows(
+        &mut self,
+        events: &[crate::paging::EventInput],
+    ) -> Result<(), sqlx::Error> {
+        if events.is_empty() {
+            return Ok(());
+        }
+        self.bind_events(sqlx::query(INSERT_EVENTS), events)
+            .execute(&mut *self.tx)
+            .await?;
+        Ok(())
+    }
+
+    /// [`PostgresTx::add_alert_rows`] and [`PostgresTx::insert_event_rows`] as one statement,
+    /// one round trip: in a storm of repeated alerts that is all an intake batch writes.
+    pub(crate) async fn alert_and_event_rows(
+        &mut self,
+        counts: &[(IncidentId, i64)],
+        events: &[crate::paging::EventInput],
+    ) -> Result<u64, sqlx::Error> {
+        if counts.is_empty() {
+            self.insert_event_rows(events).await?;
+            return Ok(0);
+        }
+        if events.is_empty() {
+            return self.add_alert_rows(counts).await;
+        }
+        // Every part of a statement's WITH that writes runs to its end, read or not. The
+        // alerts take the events' time, `$3`.
+        static SQL: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+            format!(
+                "WITH added AS (UPDATE incidents SET alert_count = alert_count + a.added, last_alert_at = $3 \
+                 FROM unnest($11::bigint[], $12::bigint[]) AS a(id, added) \
+                 WHERE incidents.id = a.id AND incidents.status <> 'resolved' RETURNING 1), \
+                 recorded AS ({INSERT_EVENTS}) \
+                 SELECT COUNT(*) FROM added"
+            )
+        });
+        let open: i64 = self
+            .bind_events(sqlx::query(SQL.as_str()), events)
+            .bind(column(counts, |(id, _)| id.0))
+            .bind(column(counts, |(_, added)| *added))
+            .fetch_one(&mut *self.tx)
+            .await?
+            .try_get(0)?;
+        Ok(u64::try_from(open).unwrap_or(0))
+    }
+
+    /// Binds the ten parameters of [`INSERT_EVENTS`].
+    fn bind_events<'q>(
+        &self,
+        query: PgQuery<'q>,
+        events: &'q [crate::paging::EventInput],
+    ) -> PgQuery<'q> {
+        let text = |field: fn(&crate::paging::EventInput) -> &str| -> Vec<&'q str> {
+            events.iter().map(field).collect()
+        };
+        query
+            .bind(column(events, |e| e.integration_id.0))
+            .bind(column(events, |e| e.incident_id.map(|i| i.0)))
+            .bind(seconds(self.now))
+            .bind(text(|e| &e.action))
+            .bind(text(|e| &e.dedup_key))
+            .bind(text(|e| &e.summary))
+            .bind(text(|e| &e.severity))
+            .bind(text(|e| &e.source))
+            .bind(text(|e| &e.outcome))
+            .bind(text(|e| &e.payload))
     }
 
     /// Timeline lines (incident, kind, actor, message), all at the transaction's time, in

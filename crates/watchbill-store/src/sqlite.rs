@@ -22,6 +22,7 @@ use watchbill_core::Clock;
 
 use crate::flush::{Flush, LogFlusher};
 use crate::migrate::{CREATE_MIGRATIONS_TABLE, SQLITE};
+use crate::paging::IntakeRoute;
 use crate::{Backend, Finish, MigrationReport, Store, StoreError, Tx};
 
 /// How often the background checkpoint copies the log back into the database file.
@@ -455,40 +456,6 @@ impl SqliteTx {
         .fetch_all(&mut *self.tx)
         .await
     }
-
-    /// Records accepted events, many rows a statement. The parameters are anonymous (`?`),
-    /// bound in order: the driver looks a numbered one up by name, in a list that grows with
-    /// the statement, so numbered ones cost the square of their count.
-    pub(crate) async fn insert_event_rows(
-        &mut self,
-        events: &[crate::paging::EventInput],
-    ) -> Result<(), sqlx::Error> {
-        const ROWS_PER_STATEMENT: usize = 64;
-        const ROW: &str = "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
-        for chunk in events.chunks(ROWS_PER_STATEMENT) {
-            let sql = format!(
-                "INSERT INTO events (integration_id, incident_id, received_at, action, dedup_key, summary, \
-                 severity, source, outcome, payload) VALUES {}",
-                vec![ROW; chunk.len()].join(", ")
-            );
-            let mut query = sqlx::query(&sql);
-            for event in chunk {
-                query = query
-                    .bind(event.integration_id.0)
-                    .bind(event.incident_id.map(|i| i.0))
-                    .bind(crate::shared_sql::seconds(self.now))
-                    .bind(&event.action)
-                    .bind(&event.dedup_key)
-                    .bind(&event.summary)
-                    .bind(&event.severity)
-                    .bind(&event.source)
-                    .bind(&event.outcome)
-                    .bind(&event.payload);
-            }
-            query.execute(&mut *self.tx).await?;
-        }
-        Ok(())
-    }
 }
 
 /// A transaction on the SQLite store.
@@ -524,6 +491,60 @@ impl Store for SqliteStore {
             now: self.clock.now(),
             bumped: false,
         }))
+    }
+
+    async fn write_routing(
+        &self,
+        secrets: &[String],
+    ) -> Result<(Box<dyn Tx>, Vec<Option<IntakeRoute>>), StoreError> {
+        // BEGIN and the routes go to SQLite's thread in one call: one wake-up of that thread
+        // less for every intake batch.
+        static SQL: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+            format!(
+                "BEGIN IMMEDIATE; {}",
+                SqliteTx::intake_route_sql("i.secret IN (SELECT value FROM json_each($1))")
+            )
+        });
+        let keys = serde_json::to_string(secrets)
+            .map_err(|e| StoreError::Database(sqlx::Error::Encode(Box::new(e))))?;
+        let now = self.clock.now();
+        let mut writer = self.writer.clone().lock_owned().await;
+        writer.roll_back_if_open().await;
+        writer.open = true;
+        let found = sqlx::query(SQL.as_str())
+            .bind(keys)
+            .bind(crate::shared_sql::seconds(now))
+            .fetch_all(&mut writer.connection)
+            .await;
+        let rows = match found {
+            Ok(rows) => rows,
+            Err(error) => {
+                // Whether BEGIN took effect is unknown; if it did not, there is nothing to
+                // roll back, and SQLite says so.
+                let _ = writer.connection.execute("ROLLBACK").await;
+                writer.open = false;
+                return Err(error.into());
+            }
+        };
+        let tx = Box::new(SqliteTx {
+            tx: Connection::Write(WriteGuard(writer)),
+            now,
+            bumped: false,
+        });
+        let found = rows
+            .iter()
+            .map(SqliteTx::intake_route_from)
+            .collect::<Result<Vec<_>, _>>()?;
+        let routes = secrets
+            .iter()
+            .map(|secret| {
+                found
+                    .iter()
+                    .find(|route| route.integration.secret == *secret)
+                    .cloned()
+            })
+            .collect();
+        Ok((tx, routes))
     }
 
     async fn migrate(&self) -> Result<MigrationReport, StoreError> {

@@ -16,6 +16,50 @@ use crate::shared_sql::seconds;
 /// far into its row; until then reads count them from the events (`SqliteTx::add_alert_rows`).
 const ALERT_COUNT_WRITTEN_EVERY: jiff::SignedDuration = jiff::SignedDuration::from_secs(5);
 
+type SqliteQuery<'q> = sqlx::query::Query<'q, sqlx::Sqlite, sqlx::sqlite::SqliteArguments<'q>>;
+
+/// The check that incidents are open and the write of the alert counts due
+/// ([`SqliteTx::add_alert_rows`]), as one text that stays prepared. Its parameters are
+/// anonymous, so that the rows of another statement can follow it in the same call: the
+/// incidents' ids as a JSON array, twice, then the last alert a row must be older than to take
+/// its count.
+const CHECK_AND_WRITE_DUE: &str = concat!(
+    "SELECT COUNT(*) FROM incidents WHERE id IN (SELECT value FROM json_each(?)) \
+     AND status <> 'resolved'; \
+     UPDATE incidents SET alert_count = ",
+    alert_count!(),
+    ", last_alert_at = ",
+    last_alert_at!(),
+    ", alerts_counted_through = COALESCE((SELECT MAX(e.id) FROM events e \
+     WHERE e.incident_id = incidents.id), alerts_counted_through) \
+     WHERE id IN (SELECT value FROM json_each(?)) AND status <> 'resolved' \
+     AND last_alert_at <= ?"
+);
+
+/// Rows of events a statement.
+const EVENTS_PER_STATEMENT: usize = 64;
+
+/// Records `rows` accepted events. The parameters are anonymous (`?`), bound in order: the
+/// driver looks a numbered one up by name, in a list that grows with the statement, so
+/// numbered ones cost the square of their count.
+fn event_insert_sql(rows: usize) -> String {
+    const ROW: &str = "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
+    format!(
+        "INSERT INTO events (integration_id, incident_id, received_at, action, dedup_key, summary, \
+         severity, source, outcome, payload) VALUES {}",
+        vec![ROW; rows].join(", ")
+    )
+}
+
+/// How many incidents [`CHECK_AND_WRITE_DUE`] found open, from its rows.
+fn open_count(rows: Vec<sqlx::sqlite::SqliteRow>) -> Result<u64, sqlx::Error> {
+    let open: i64 = match rows.first() {
+        Some(row) => row.try_get(0)?,
+        None => 0,
+    };
+    Ok(u64::try_from(open).unwrap_or(0))
+}
+
 impl SqliteTx {
     /// Counts alerts on open incidents; returns how many of them are open. The alerts are the
     /// incidents' events with outcome `alert_added`, recorded in the same transaction, which
@@ -29,34 +73,84 @@ impl SqliteTx {
         &mut self,
         counts: &[(IncidentId, i64)],
     ) -> Result<u64, sqlx::Error> {
-        // One text, kept prepared: both statements read the ids from `$1`.
-        const CHECK_AND_WRITE_DUE: &str = concat!(
-            "SELECT COUNT(*) FROM incidents WHERE id IN (SELECT value FROM json_each($1)) \
-             AND status <> 'resolved'; \
-             UPDATE incidents SET alert_count = ",
-            alert_count!(),
-            ", last_alert_at = ",
-            last_alert_at!(),
-            ", alerts_counted_through = COALESCE((SELECT MAX(e.id) FROM events e \
-             WHERE e.incident_id = incidents.id), alerts_counted_through) \
-             WHERE id IN (SELECT value FROM json_each($1)) AND status <> 'resolved' \
-             AND last_alert_at <= $2"
-        );
+        let query = self.bind_alert_check(sqlx::query(CHECK_AND_WRITE_DUE), counts);
+        open_count(query.fetch_all(&mut *self.tx).await?)
+    }
+
+    /// [`SqliteTx::add_alert_rows`], then [`SqliteTx::insert_event_rows`], the alerts and the
+    /// first rows of events in one call to SQLite's thread: in a storm of repeated alerts that
+    /// is all an intake batch writes.
+    pub(crate) async fn alert_and_event_rows(
+        &mut self,
+        counts: &[(IncidentId, i64)],
+        events: &[crate::paging::EventInput],
+    ) -> Result<u64, sqlx::Error> {
+        let split = events.len().min(EVENTS_PER_STATEMENT);
+        let (first, rest) = events.split_at(split);
+        let open = if counts.is_empty() {
+            self.insert_event_rows(first).await?;
+            0
+        } else if first.is_empty() {
+            self.add_alert_rows(counts).await?
+        } else {
+            let sql = format!("{CHECK_AND_WRITE_DUE}; {}", event_insert_sql(first.len()));
+            let query = self.bind_alert_check(sqlx::query(&sql), counts);
+            let query = self.bind_events(query, first);
+            open_count(query.fetch_all(&mut *self.tx).await?)?
+        };
+        self.insert_event_rows(rest).await?;
+        Ok(open)
+    }
+
+    /// Binds what [`CHECK_AND_WRITE_DUE`] asks for.
+    fn bind_alert_check<'q>(
+        &self,
+        query: SqliteQuery<'q>,
+        counts: &[(IncidentId, i64)],
+    ) -> SqliteQuery<'q> {
         let ids: Vec<i64> = counts.iter().map(|(id, _)| id.0).collect();
+        let ids = SqliteTx::ids_param(&ids);
         let due = self
             .now
             .checked_sub(ALERT_COUNT_WRITTEN_EVERY)
             .unwrap_or(self.now);
-        let rows = sqlx::query(CHECK_AND_WRITE_DUE)
-            .bind(SqliteTx::ids_param(&ids))
-            .bind(seconds(due))
-            .fetch_all(&mut *self.tx)
-            .await?;
-        let open: i64 = match rows.first() {
-            Some(row) => row.try_get(0)?,
-            None => 0,
-        };
-        Ok(u64::try_from(open).unwrap_or(0))
+        query.bind(ids.clone()).bind(ids).bind(seconds(due))
+    }
+
+    /// Records accepted events, many rows a statement.
+    pub(crate) async fn insert_event_rows(
+        &mut self,
+        events: &[crate::paging::EventInput],
+    ) -> Result<(), sqlx::Error> {
+        for chunk in events.chunks(EVENTS_PER_STATEMENT) {
+            let sql = event_insert_sql(chunk.len());
+            self.bind_events(sqlx::query(&sql), chunk)
+                .execute(&mut *self.tx)
+                .await?;
+        }
+        Ok(())
+    }
+
+    /// Binds the rows of [`event_insert_sql`].
+    fn bind_events<'q>(
+        &self,
+        mut query: SqliteQuery<'q>,
+        events: &'q [crate::paging::EventInput],
+    ) -> SqliteQuery<'q> {
+        for event in events {
+            query = query
+                .bind(event.integration_id.0)
+                .bind(event.incident_id.map(|i| i.0))
+                .bind(seconds(self.now))
+                .bind(&event.action)
+                .bind(&event.dedup_key)
+                .bind(&event.summary)
+                .bind(&event.severity)
+                .bind(&event.source)
+                .bind(&event.outcome)
+                .bind(&event.payload);
+        }
+        query
     }
 
     /// Timeline lines (incident, kind, actor, message), all at the transaction's time.

@@ -1961,12 +1961,20 @@ mod paging {
         assert_eq!(counts().await, [(4, start), (3, start)]);
 
         // Later alerts, some seconds apart: the counts stay exact however each backend keeps
+        // them, whether the events come before their alerts or with them, as intake writes
         // them.
         for (seconds, expected) in [(1, 5), (2, 6), (30, 7), (1, 8), (60, 9)] {
             clock.advance(jiff::SignedDuration::from_secs(seconds));
             let mut tx = store.write().await.unwrap();
-            tx.insert_events(&alerts(&disk, 1)).await.unwrap();
-            assert_eq!(tx.add_alerts(&[(disk.id, 1)]).await.unwrap(), 1);
+            let took = if [5, 7, 8].contains(&expected) {
+                tx.insert_events_adding_alerts(&alerts(&disk, 1), &[(disk.id, 1)])
+                    .await
+                    .unwrap()
+            } else {
+                tx.insert_events(&alerts(&disk, 1)).await.unwrap();
+                tx.add_alerts(&[(disk.id, 1)]).await.unwrap()
+            };
+            assert_eq!(took, 1);
             tx.commit().await.unwrap();
             let seen = counts().await;
             let now = watchbill_core::Clock::now(clock.as_ref());
@@ -1979,13 +1987,16 @@ mod paging {
             .await
             .unwrap();
         tx.commit().await.unwrap();
+        // More events than SQLite writes in one statement.
         let mut tx = store.write().await.unwrap();
-        tx.insert_events(&alerts(&disk, 1)).await.unwrap();
-        let took = tx.add_alerts(&[(cpu.id, 1), (disk.id, 1)]).await.unwrap();
+        let took = tx
+            .insert_events_adding_alerts(&alerts(&disk, 70), &[(cpu.id, 1), (disk.id, 70)])
+            .await
+            .unwrap();
         assert_eq!(took, 1);
         tx.commit().await.unwrap();
         let seen = counts().await;
-        assert_eq!(seen[0].0, 10);
+        assert_eq!(seen[0].0, 79);
         assert_eq!(seen[1], (3, start), "the resolved incident kept its count");
 
         // SQLite wrote the count into the row when an alert came five seconds or more after
@@ -2012,7 +2023,7 @@ mod paging {
         };
         let expected = match backend {
             Backend::Sqlite => 9,
-            Backend::Postgres => 10,
+            Backend::Postgres => 79,
         };
         assert_eq!(on_the_row, expected);
     }
@@ -2127,6 +2138,38 @@ mod paging {
             .await
             .unwrap();
         assert!(!after.unwrap().in_maintenance, "the window has ended");
+        tx.commit().await.unwrap();
+
+        // Intake's way in: a write transaction and the routes of its keys, in order.
+        let secrets = [
+            integration.secret.clone(),
+            "no-such-key".to_owned(),
+            integration.secret.clone(),
+        ];
+        let (mut tx, routes) = store.write_routing(&secrets).await.unwrap();
+        let route = routes[0].clone().unwrap();
+        assert_eq!(route.integration, integration);
+        assert_eq!(route.service, service);
+        assert!(route.in_maintenance);
+        assert_eq!(routes[1], None);
+        assert_eq!(routes[2], Some(route));
+        // The transaction writes, and what it wrote is seen once it commits.
+        tx.insert_maintenance(service.id, now + hour, None, "migration")
+            .await
+            .unwrap();
+        tx.commit().await.unwrap();
+        let mut tx = store.read().await.unwrap();
+        let windows = tx.maintenance_windows(service.id).await.unwrap();
+        assert_eq!(windows.len(), 2);
+        // And a key alone is found as by its own statement.
+        drop(tx);
+        let (tx, routes) = store
+            .write_routing(std::slice::from_ref(&integration.secret))
+            .await
+            .unwrap();
+        assert_eq!(routes.len(), 1);
+        assert!(routes[0].as_ref().unwrap().in_maintenance);
+        drop(tx);
     }
 
     async fn due_notifications_are_claimed_once_oldest_first(backend: Backend) {

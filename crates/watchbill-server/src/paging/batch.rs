@@ -284,24 +284,6 @@ impl Batch {
             Slot::Existing(id) => Some(id),
             Slot::New(index) => opened.get(index).copied().flatten(),
         };
-        if !self.alerts.is_empty() {
-            let counts: Vec<(IncidentId, i64)> = self.alerts.drain().collect();
-            let took = tx.add_alerts(&counts).await?;
-            if usize::try_from(took).ok() != Some(counts.len()) {
-                // Resolved since this batch or an earlier one read it: the whole batch is
-                // tried again, and the next reads every key afresh.
-                return Err(StoreError::Changed {
-                    what: "an incident intake knew as open".into(),
-                });
-            }
-            let now = tx.now();
-            for (id, added) in &counts {
-                if let Some((count, last)) = self.seen.get_mut(id) {
-                    *count += added;
-                    *last = now;
-                }
-            }
-        }
         if !self.lines.is_empty() {
             let lines: Vec<(IncidentId, String, String, String)> = self
                 .lines
@@ -347,16 +329,34 @@ impl Batch {
                 }
             }
         }
-        if !self.events.is_empty() {
-            let events: Vec<EventInput> = self
-                .events
-                .drain(..)
-                .map(|(slot, mut event)| {
-                    event.incident_id = slot.and_then(|slot| resolve(&self.opened, slot));
-                    event
-                })
-                .collect();
-            tx.insert_events(&events).await?;
+        // The alerts and the events last, together: in a storm of repeated alerts they are
+        // all a batch writes.
+        let counts: Vec<(IncidentId, i64)> = self.alerts.drain().collect();
+        let events: Vec<EventInput> = self
+            .events
+            .drain(..)
+            .map(|(slot, mut event)| {
+                event.incident_id = slot.and_then(|slot| resolve(&self.opened, slot));
+                event
+            })
+            .collect();
+        if counts.is_empty() && events.is_empty() {
+            return Ok(());
+        }
+        let took = tx.insert_events_adding_alerts(&events, &counts).await?;
+        if !counts.is_empty() && usize::try_from(took).ok() != Some(counts.len()) {
+            // Resolved since this batch or an earlier one read it: the whole batch is tried
+            // again, and the next reads every key afresh.
+            return Err(StoreError::Changed {
+                what: "an incident intake knew as open".into(),
+            });
+        }
+        let now = tx.now();
+        for (id, added) in &counts {
+            if let Some((count, last)) = self.seen.get_mut(id) {
+                *count += added;
+                *last = now;
+            }
         }
         Ok(())
     }

@@ -40,6 +40,17 @@ pub enum Submission {
     },
 }
 
+impl Submission {
+    /// The integration key it came with.
+    fn key(&self) -> &str {
+        match self {
+            Submission::Events { key, .. }
+            | Submission::Change { key, .. }
+            | Submission::Ping { key } => key,
+        }
+    }
+}
+
 /// What happened to one accepted event.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Accepted {
@@ -138,17 +149,25 @@ impl Lookups {
         }
         // The key's service and its maintenance come in the same statement; most batches
         // need them.
-        let found = match tx.intake_route(key, tx.now()).await? {
-            Some(route) => {
-                let service = route.service.id;
-                self.services.insert(service, Arc::new(route.service));
-                self.maintenance.insert(service, route.in_maintenance);
-                Some(route.integration)
-            }
-            None => None,
-        };
-        self.integrations.insert(key.to_owned(), found.clone());
-        Ok(found)
+        let route = tx.intake_route(key, tx.now()).await?;
+        Ok(self.routed(key.to_owned(), route))
+    }
+
+    /// Takes what a route read says of a key: its integration, its service and whether the
+    /// service is in maintenance.
+    fn routed(
+        &mut self,
+        key: String,
+        route: Option<watchbill_store::paging::IntakeRoute>,
+    ) -> Option<Integration> {
+        let found = route.map(|route| {
+            let service = route.service.id;
+            self.services.insert(service, Arc::new(route.service));
+            self.maintenance.insert(service, route.in_maintenance);
+            route.integration
+        });
+        self.integrations.insert(key, found.clone());
+        found
     }
 
     pub(crate) async fn service(
@@ -310,9 +329,20 @@ async fn apply_batch(
     // How long each part of the batch took, in the trace line below: where a batch's time
     // goes is the first question whenever intake is slower than expected.
     let started = std::time::Instant::now();
-    let mut tx = writer.store.write().await?;
+    // Every key the batch names, each once: their routes come with the transaction's start.
+    let mut secrets: Vec<String> = Vec::new();
+    for job in jobs {
+        let key = job.submission.key();
+        if !secrets.iter().any(|known| known == key) {
+            secrets.push(key.to_owned());
+        }
+    }
+    let (mut tx, routes) = writer.store.write_routing(&secrets).await?;
     let began = started.elapsed();
     let mut lookups = Lookups::default();
+    for (secret, route) in secrets.into_iter().zip(routes) {
+        lookups.routed(secret, route);
+    }
     let last = writer
         .last
         .lock()
@@ -373,12 +403,7 @@ async fn apply(
     submission: &Submission,
     job: usize,
 ) -> Result<JobResult, StoreError> {
-    let key = match submission {
-        Submission::Events { key, .. }
-        | Submission::Change { key, .. }
-        | Submission::Ping { key } => key,
-    };
-    let Some(integration) = lookups.integration(tx, key).await? else {
+    let Some(integration) = lookups.integration(tx, submission.key()).await? else {
         return Ok(Err(IntakeError::UnknownKey));
     };
     let count = match submission {
