@@ -85,9 +85,9 @@ pub trait Store: Send + Sync + std::fmt::Debug {
         secrets: &[String],
     ) -> Result<(Box<dyn Tx>, Vec<Option<paging::IntakeRoute>>)> {
         let mut tx = self.write().await?;
+        let at = tx.now();
         let mut routes = Vec::with_capacity(secrets.len());
         for secret in secrets {
-            let at = tx.now();
             routes.push(tx.intake_route(secret, at).await?);
         }
         Ok((tx, routes))

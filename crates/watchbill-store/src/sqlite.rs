@@ -282,11 +282,18 @@ impl std::ops::DerefMut for Connection {
 }
 
 impl SqliteStore {
-    /// Waits for the write connection and begins a transaction on it.
-    async fn begin_write(&self) -> Result<Connection, StoreError> {
+    /// Waits for the write connection, rolls back whatever a dropped transaction left on it,
+    /// and marks it as holding a transaction from now on, before its `BEGIN` is sent.
+    async fn take_writer(&self) -> OwnedMutexGuard<WriteConnection> {
         let mut writer = self.writer.clone().lock_owned().await;
         writer.roll_back_if_open().await;
         writer.open = true;
+        writer
+    }
+
+    /// Waits for the write connection and begins a transaction on it.
+    async fn begin_write(&self) -> Result<Connection, StoreError> {
+        let mut writer = self.take_writer().await;
         // IMMEDIATE takes the write lock up front, so a transaction that reads before it
         // writes cannot fail half-way when another process wrote in between.
         if let Err(error) = writer.connection.execute("BEGIN IMMEDIATE").await {
@@ -508,9 +515,7 @@ impl Store for SqliteStore {
         let keys = serde_json::to_string(secrets)
             .map_err(|e| StoreError::Database(sqlx::Error::Encode(Box::new(e))))?;
         let now = self.clock.now();
-        let mut writer = self.writer.clone().lock_owned().await;
-        writer.roll_back_if_open().await;
-        writer.open = true;
+        let mut writer = self.take_writer().await;
         let found = sqlx::query(SQL.as_str())
             .bind(keys)
             .bind(crate::shared_sql::seconds(now))
