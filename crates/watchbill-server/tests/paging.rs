@@ -20,6 +20,7 @@ on_both_backends!(
     a_storm_of_repeats_lists_its_newest_alerts,
     change_events_are_listed_without_their_key_and_page_nobody,
     maintenance_windows_record_without_paging,
+    remembered_routes_follow_rotations_and_maintenance,
     bad_events_are_refused_and_nothing_is_written,
     alertmanager_webhooks_trigger_and_resolve,
     acknowledge_links_act_only_when_confirmed,
@@ -449,6 +450,71 @@ async fn maintenance_windows_record_without_paging(backend: Backend) {
     send_event(&app, trigger(&key, "real", "Real trouble")).await;
     app.settle().await;
     assert_eq!(receiver.received().len(), 1);
+}
+
+/// Intake remembers each key's route from one batch to the next: what changes behind it
+/// still counts from the next event on.
+async fn remembered_routes_follow_rotations_and_maintenance(backend: Backend) {
+    let app = TestApp::start(backend, "2026-11-26T12:00:00Z").await;
+    let receiver = Receiver::start().await;
+    let (service, key, _) = line_up(&app, &receiver).await;
+    let (status, window) = app
+        .post(
+            &format!("/api/v1/services/{service}/maintenance"),
+            json!({"start": "2026-11-26T12:10:00Z", "end": "2026-11-26T12:20:00Z",
+                   "description": "deploy"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{window}");
+    let (status, _) = send_event(&app, trigger(&key, "before", "Before the deploy")).await;
+    assert_eq!(status, StatusCode::ACCEPTED);
+    // The window starts and ends with nothing written to the database.
+    app.advance(600);
+    let (status, _) = send_event(&app, trigger(&key, "during", "During the deploy")).await;
+    assert_eq!(status, StatusCode::ACCEPTED);
+    app.advance(600);
+    send_event(&app, trigger(&key, "after", "After the deploy")).await;
+    let (_, incidents) = app.get("/api/v1/incidents").await;
+    let mut titles: Vec<&str> = incidents
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|incident| incident["title"].as_str().unwrap())
+        .collect();
+    titles.sort_unstable();
+    assert_eq!(
+        titles,
+        ["After the deploy", "Before the deploy"],
+        "the event during the window opened nothing"
+    );
+
+    // A rotated key stops working at once, and the new one works.
+    let (_, integrations) = app
+        .get(&format!("/api/v1/services/{service}/integrations"))
+        .await;
+    let id = &integrations[0]["id"];
+    let (status, rotated) = app
+        .post(&format!("/api/v1/integrations/{id}/rotate"), json!({}))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{rotated}");
+    let (status, answer) = send_event(&app, trigger(&key, "old", "With the old key")).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{answer}");
+    let new_key = rotated["key"].as_str().unwrap();
+    let (status, answer) = send_event(&app, trigger(new_key, "new", "With the new key")).await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{answer}");
+    // And a key added works at once.
+    let (status, added) = app
+        .post(
+            &format!("/api/v1/services/{service}/integrations"),
+            json!({"kind": "events_v2"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{added}");
+    let added_key = added["key"].as_str().unwrap();
+    let (status, _) = send_event(&app, trigger(added_key, "added", "With the added key")).await;
+    assert_eq!(status, StatusCode::ACCEPTED);
+    let (_, incidents) = app.get("/api/v1/incidents").await;
+    assert_eq!(incidents.as_array().unwrap().len(), 4, "{incidents}");
 }
 
 async fn bad_events_are_refused_and_nothing_is_written(backend: Backend) {

@@ -62,6 +62,28 @@ trait Finish {
     async fn finish(self) -> Result<Flush>;
 }
 
+/// What [`Store::write_routing`] begins an intake batch with.
+pub struct Routing {
+    pub tx: Box<dyn Tx>,
+    /// A number that changes whenever an incident is resolved or a service, an integration or
+    /// a maintenance window is written, by anyone; `None` where the backend keeps none
+    /// (PostgreSQL). While it stays the same, routes and open incidents read earlier are still
+    /// right, but for maintenance windows starting or ending on their own
+    /// ([`paging::IntakeRoute::maintenance_changes_at`]).
+    pub revision: Option<i64>,
+    /// The route of each secret asked about, in order; `None` for a secret no integration has.
+    pub routes: Vec<Option<paging::IntakeRoute>>,
+}
+
+impl std::fmt::Debug for Routing {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Routing")
+            .field("revision", &self.revision)
+            .field("routes", &self.routes)
+            .finish_non_exhaustive()
+    }
+}
+
 /// A database holding watchbill's state.
 #[async_trait]
 pub trait Store: Send + Sync + std::fmt::Debug {
@@ -77,20 +99,22 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     /// [`Tx::commit`] returns.
     async fn write(&self) -> Result<Box<dyn Tx>>;
 
-    /// [`Store::write`], and the intake route of each of these integration secrets at the
-    /// transaction's time ([`PagingTx::intake_route`]), in order: what every intake batch asks
-    /// first, in one step where the backend can (SQLite: one call to its thread).
-    async fn write_routing(
-        &self,
-        secrets: &[String],
-    ) -> Result<(Box<dyn Tx>, Vec<Option<paging::IntakeRoute>>)> {
+    /// [`Store::write`], the paging revision where the backend keeps one, and the intake route
+    /// of each of these integration secrets at the transaction's time
+    /// ([`PagingTx::intake_route`]), in order: what every intake batch asks first, in one
+    /// step where the backend can (SQLite: one call to its thread).
+    async fn write_routing(&self, secrets: &[String]) -> Result<Routing> {
         let mut tx = self.write().await?;
         let at = tx.now();
         let mut routes = Vec::with_capacity(secrets.len());
         for secret in secrets {
             routes.push(tx.intake_route(secret, at).await?);
         }
-        Ok((tx, routes))
+        Ok(Routing {
+            tx,
+            revision: None,
+            routes,
+        })
     }
 
     /// Applies any migrations this binary has that the database lacks. Safe to run from

@@ -39,6 +39,7 @@ pub(crate) const SQLITE: &[Migration] = migrations!("sqlite":
     (18, "0018", "change_events_forget_keys"),
     (19, "0019", "events_outlive_integrations"),
     (20, "0020", "alerts_counted_from_events"),
+    (21, "0021", "paging_revision"),
 );
 
 pub(crate) const POSTGRES: &[Migration] = migrations!("postgres":

@@ -81,6 +81,30 @@ pub struct IntakeRoute {
     pub service: Service,
     /// Whether a maintenance window of the service covers the moment asked about.
     pub in_maintenance: bool,
+    /// The next moment after the one asked about at which a window of the service starts or
+    /// ends, if any: until then `in_maintenance` stays true (or false) unless a window is
+    /// written.
+    pub maintenance_changes_at: Option<Timestamp>,
+}
+
+impl IntakeRoute {
+    /// Whether `in_maintenance` still holds at `at`, a moment no earlier than the one asked
+    /// about, if no window was written since.
+    pub fn maintenance_holds_at(&self, at: Timestamp) -> bool {
+        self.maintenance_changes_at.is_none_or(|change| at < change)
+    }
+}
+
+/// Whether [`PagingTx::insert_events_adding_alerts`] must check that the incidents it adds
+/// alerts to are still open.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OpenCheck {
+    /// Check each; one resolved is reported by the count returned.
+    Check,
+    /// The caller knows they are open: it read them in this transaction, or the paging
+    /// revision ([`crate::Routing::revision`]) has not moved since it read them, so nothing
+    /// resolved an incident since.
+    Known,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -431,11 +455,14 @@ pub trait PagingTx: Send {
     async fn add_alerts(&mut self, counts: &[(IncidentId, i64)]) -> Result<u64>;
     async fn insert_events(&mut self, events: &[EventInput]) -> Result<()>;
     /// [`PagingTx::add_alerts`] and then [`PagingTx::insert_events`], in one step where the
-    /// backend can (SQLite: one call to its thread); returns what `add_alerts` returns.
+    /// backend can (SQLite: one call to its thread); returns what `add_alerts` returns. With
+    /// [`OpenCheck::Known`] a backend may skip checking that the incidents are open, and
+    /// then returns the number of incidents given.
     async fn insert_events_adding_alerts(
         &mut self,
         events: &[EventInput],
         counts: &[(IncidentId, i64)],
+        check: OpenCheck,
     ) -> Result<u64>;
     /// Timeline lines: (incident, kind, actor, message).
     async fn log_many(&mut self, lines: &[(IncidentId, String, String, String)]) -> Result<()>;

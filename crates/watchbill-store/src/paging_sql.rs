@@ -101,7 +101,10 @@ macro_rules! paging_tx_impl {
                     INTEGRATION_COLUMNS.split(", ").map(|column| format!("i.{column}")).collect();
                 format!(
                     "SELECT {}, {}, EXISTS (SELECT 1 FROM maintenance_windows m WHERE m.service_id = s.id \
-                     AND m.start_at <= $2 AND (m.end_at IS NULL OR m.end_at > $2)) AS in_maintenance \
+                     AND m.start_at <= $2 AND (m.end_at IS NULL OR m.end_at > $2)) AS in_maintenance, \
+                     (SELECT MIN(CASE WHEN m.start_at > $2 THEN m.start_at ELSE m.end_at END) \
+                     FROM maintenance_windows m WHERE m.service_id = s.id \
+                     AND (m.start_at > $2 OR m.end_at > $2)) AS maintenance_changes_at \
                      FROM integrations i JOIN services s ON s.id = i.service_id WHERE {condition}",
                     integration_columns.join(", "),
                     service_columns.join(", ")
@@ -114,6 +117,10 @@ macro_rules! paging_tx_impl {
                     integration: integration_from(row)?,
                     service: service_from_columns(row, "service_")?,
                     in_maintenance: row.try_get::<bool, _>("in_maintenance")?,
+                    maintenance_changes_at: row
+                        .try_get::<Option<i64>, _>("maintenance_changes_at")?
+                        .map(timestamp)
+                        .transpose()?,
                 })
             }
         }
@@ -807,11 +814,12 @@ macro_rules! paging_tx_impl {
                 &mut self,
                 events: &[EventInput],
                 counts: &[(IncidentId, i64)],
+                check: OpenCheck,
             ) -> Result<u64> {
                 // In the order of the incidents' ids: see `add_alerts`.
                 let mut counts = counts.to_vec();
                 counts.sort_unstable_by_key(|(id, _)| id.0);
-                Ok(self.alert_and_event_rows(&counts, events).await?)
+                Ok(self.alert_and_event_rows(&counts, events, check).await?)
             }
 
             async fn log_many(&mut self, lines: &[(IncidentId, String, String, String)]) -> Result<()> {

@@ -70,11 +70,14 @@ impl PostgresTx {
     }
 
     /// [`PostgresTx::add_alert_rows`] and [`PostgresTx::insert_event_rows`] as one statement,
-    /// one round trip: in a storm of repeated alerts that is all an intake batch writes.
+    /// one round trip: in a storm of repeated alerts that is all an intake batch writes. The
+    /// update checks each incident is open as it finds its row, which costs nothing more, so
+    /// it does whatever `_check` says.
     pub(crate) async fn alert_and_event_rows(
         &mut self,
         counts: &[(IncidentId, i64)],
         events: &[crate::paging::EventInput],
+        _check: crate::paging::OpenCheck,
     ) -> Result<u64, sqlx::Error> {
         if counts.is_empty() {
             self.insert_event_rows(events).await?;

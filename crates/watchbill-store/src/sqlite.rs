@@ -22,8 +22,7 @@ use watchbill_core::Clock;
 
 use crate::flush::{Flush, LogFlusher};
 use crate::migrate::{CREATE_MIGRATIONS_TABLE, SQLITE};
-use crate::paging::IntakeRoute;
-use crate::{Backend, Finish, MigrationReport, Store, StoreError, Tx};
+use crate::{Backend, Finish, MigrationReport, Routing, Store, StoreError, Tx};
 
 /// How often the background checkpoint copies the log back into the database file.
 /// A checkpoint copies each page changed since the last one once, however often it changed;
@@ -500,28 +499,29 @@ impl Store for SqliteStore {
         }))
     }
 
-    async fn write_routing(
-        &self,
-        secrets: &[String],
-    ) -> Result<(Box<dyn Tx>, Vec<Option<IntakeRoute>>), StoreError> {
-        // BEGIN and the routes go to SQLite's thread in one call: one wake-up of that thread
-        // less for every intake batch.
-        static SQL: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+    async fn write_routing(&self, secrets: &[String]) -> Result<Routing, StoreError> {
+        // BEGIN, the paging revision and the routes go to SQLite's thread in one call: one
+        // wake-up of that thread less for every intake batch. The revision's one row comes
+        // first, the routes after it; with no secrets asked the route query is left out.
+        static WITH_ROUTES: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
             format!(
-                "BEGIN IMMEDIATE; {}",
+                "{REVISION}; {}",
                 SqliteTx::intake_route_sql("i.secret IN (SELECT value FROM json_each($1))")
             )
         });
-        let keys = serde_json::to_string(secrets)
-            .map_err(|e| StoreError::Database(sqlx::Error::Encode(Box::new(e))))?;
+        const REVISION: &str = "BEGIN IMMEDIATE; SELECT revision FROM paging_revision";
         let now = self.clock.now();
+        let query = if secrets.is_empty() {
+            sqlx::query(REVISION)
+        } else {
+            let keys = serde_json::to_string(secrets)
+                .map_err(|e| StoreError::Database(sqlx::Error::Encode(Box::new(e))))?;
+            sqlx::query(WITH_ROUTES.as_str())
+                .bind(keys)
+                .bind(crate::shared_sql::seconds(now))
+        };
         let mut writer = self.take_writer().await;
-        let found = sqlx::query(SQL.as_str())
-            .bind(keys)
-            .bind(crate::shared_sql::seconds(now))
-            .fetch_all(&mut writer.connection)
-            .await;
-        let rows = match found {
+        let rows = match query.fetch_all(&mut writer.connection).await {
             Ok(rows) => rows,
             Err(error) => {
                 // Whether BEGIN took effect is unknown; if it did not, there is nothing to
@@ -536,7 +536,13 @@ impl Store for SqliteStore {
             now,
             bumped: false,
         });
-        let found = rows
+        let Some((revision, found)) = rows.split_first() else {
+            return Err(StoreError::Corrupt(
+                "the paging revision is missing".to_owned(),
+            ));
+        };
+        let revision: i64 = revision.try_get("revision")?;
+        let found = found
             .iter()
             .map(SqliteTx::intake_route_from)
             .collect::<Result<Vec<_>, _>>()?;
@@ -549,7 +555,11 @@ impl Store for SqliteStore {
                     .cloned()
             })
             .collect();
-        Ok((tx, routes))
+        Ok(Routing {
+            tx,
+            revision: Some(revision),
+            routes,
+        })
     }
 
     async fn migrate(&self) -> Result<MigrationReport, StoreError> {

@@ -8,7 +8,7 @@ use watchbill_core::paging::Step;
 use watchbill_core::{IncidentId, UserId};
 
 use super::SqliteTx;
-use crate::paging::NotificationInput;
+use crate::paging::{NotificationInput, OpenCheck};
 use crate::paging_sql::ROWS_PER_STATEMENT;
 use crate::shared_sql::seconds;
 
@@ -18,6 +18,23 @@ const ALERT_COUNT_WRITTEN_EVERY: jiff::SignedDuration = jiff::SignedDuration::fr
 
 type SqliteQuery<'q> = sqlx::query::Query<'q, sqlx::Sqlite, sqlx::sqlite::SqliteArguments<'q>>;
 
+/// The write of the alert counts due: its parameters are the incidents' ids as a JSON array,
+/// then the last alert a row must be older than to take its count.
+macro_rules! write_due {
+    () => {
+        concat!(
+            "UPDATE incidents SET alert_count = ",
+            alert_count!(),
+            ", last_alert_at = ",
+            last_alert_at!(),
+            ", alerts_counted_through = COALESCE((SELECT MAX(e.id) FROM events e \
+             WHERE e.incident_id = incidents.id), alerts_counted_through) \
+             WHERE id IN (SELECT value FROM json_each(?)) AND status <> 'resolved' \
+             AND last_alert_at <= ?"
+        )
+    };
+}
+
 /// The check that incidents are open and the write of the alert counts due
 /// ([`SqliteTx::add_alert_rows`]), as one text that stays prepared. Its parameters are
 /// anonymous, so that the rows of another statement can follow it in the same call: the
@@ -25,16 +42,13 @@ type SqliteQuery<'q> = sqlx::query::Query<'q, sqlx::Sqlite, sqlx::sqlite::Sqlite
 /// its count.
 const CHECK_AND_WRITE_DUE: &str = concat!(
     "SELECT COUNT(*) FROM incidents WHERE id IN (SELECT value FROM json_each(?)) \
-     AND status <> 'resolved'; \
-     UPDATE incidents SET alert_count = ",
-    alert_count!(),
-    ", last_alert_at = ",
-    last_alert_at!(),
-    ", alerts_counted_through = COALESCE((SELECT MAX(e.id) FROM events e \
-     WHERE e.incident_id = incidents.id), alerts_counted_through) \
-     WHERE id IN (SELECT value FROM json_each(?)) AND status <> 'resolved' \
-     AND last_alert_at <= ?"
+     AND status <> 'resolved'; ",
+    write_due!()
 );
+
+/// [`CHECK_AND_WRITE_DUE`] without the check, for incidents known to be open
+/// ([`OpenCheck::Known`]): the ids once, then the last alert.
+const WRITE_DUE: &str = write_due!();
 
 /// Rows of events a statement.
 const EVENTS_PER_STATEMENT: usize = 64;
@@ -80,16 +94,25 @@ impl SqliteTx {
     /// [`SqliteTx::add_alert_rows`], then [`SqliteTx::insert_event_rows`], the alerts and the
     /// first rows of events in one call to SQLite's thread: in a storm of repeated alerts that
     /// is all an intake batch writes.
+    ///
+    /// With [`OpenCheck::Known`] the check is left out, and every incident is taken as open.
     pub(crate) async fn alert_and_event_rows(
         &mut self,
         counts: &[(IncidentId, i64)],
         events: &[crate::paging::EventInput],
+        check: OpenCheck,
     ) -> Result<u64, sqlx::Error> {
         let split = events.len().min(EVENTS_PER_STATEMENT);
         let (first, rest) = events.split_at(split);
         let open = if counts.is_empty() {
             self.insert_event_rows(first).await?;
             0
+        } else if check == OpenCheck::Known {
+            let sql = format!("{WRITE_DUE}; {}", event_insert_sql(first.len()));
+            let query = self.bind_due(sqlx::query(&sql), counts);
+            let query = self.bind_events(query, first);
+            query.execute(&mut *self.tx).await?;
+            u64::try_from(counts.len()).unwrap_or(u64::MAX)
         } else if first.is_empty() {
             self.add_alert_rows(counts).await?
         } else {
@@ -108,13 +131,26 @@ impl SqliteTx {
         query: SqliteQuery<'q>,
         counts: &[(IncidentId, i64)],
     ) -> SqliteQuery<'q> {
-        let ids: Vec<i64> = counts.iter().map(|(id, _)| id.0).collect();
-        let ids = SqliteTx::ids_param(&ids);
+        self.bind_due(query.bind(SqliteTx::count_ids(counts)), counts)
+    }
+
+    /// Binds what [`WRITE_DUE`] asks for.
+    fn bind_due<'q>(
+        &self,
+        query: SqliteQuery<'q>,
+        counts: &[(IncidentId, i64)],
+    ) -> SqliteQuery<'q> {
         let due = self
             .now
             .checked_sub(ALERT_COUNT_WRITTEN_EVERY)
             .unwrap_or(self.now);
-        query.bind(ids.clone()).bind(ids).bind(seconds(due))
+        query.bind(SqliteTx::count_ids(counts)).bind(seconds(due))
+    }
+
+    /// The incidents of `counts`, as a JSON array of ids.
+    fn count_ids(counts: &[(IncidentId, i64)]) -> String {
+        let ids: Vec<i64> = counts.iter().map(|(id, _)| id.0).collect();
+        SqliteTx::ids_param(&ids)
     }
 
     /// Records accepted events, many rows a statement.

@@ -105,9 +105,10 @@ async fn migrations_apply_once(backend: Backend) {
     let (_db, store) = open(backend).await;
     let again = store.migrate().await.unwrap();
     assert!(again.applied.is_empty());
-    // SQLite has one more: alert counts taken from events (migration 0020).
+    // SQLite has two more: alert counts taken from events (0020), and the paging revision
+    // (0021).
     let expected = match backend {
-        Backend::Sqlite => 20,
+        Backend::Sqlite => 21,
         Backend::Postgres => 19,
     };
     assert_eq!(again.already_applied, expected);
@@ -1626,15 +1627,16 @@ mod paging {
     use watchbill_core::IncidentId;
     use watchbill_store::paging::{
         EventInput, EventRecord, IncidentFilter, Integration, IntegrationInput, IntegrationKind,
-        LevelInput, NewIncident, NotificationInput, PolicyInput, ServiceInput, TargetInput,
-        TargetKind,
+        LevelInput, NewIncident, NotificationInput, OpenCheck, PolicyInput, ServiceInput,
+        TargetInput, TargetKind,
     };
-    use watchbill_store::Backend;
+    use watchbill_store::{Backend, Routing};
 
     use super::{open, seed_team};
 
     contract!(
         an_event_key_finds_its_service_and_maintenance,
+        the_paging_revision_moves_with_routes_and_resolutions,
         open_incidents_are_found_by_their_keys,
         alerts_are_added_to_open_incidents_only,
         many_incidents_escalate_in_one_write,
@@ -1967,7 +1969,13 @@ mod paging {
             clock.advance(jiff::SignedDuration::from_secs(seconds));
             let mut tx = store.write().await.unwrap();
             let took = if [5, 7, 8].contains(&expected) {
-                tx.insert_events_adding_alerts(&alerts(&disk, 1), &[(disk.id, 1)])
+                // The last known open by the caller: counted all the same.
+                let check = if expected == 8 {
+                    OpenCheck::Known
+                } else {
+                    OpenCheck::Check
+                };
+                tx.insert_events_adding_alerts(&alerts(&disk, 1), &[(disk.id, 1)], check)
                     .await
                     .unwrap()
             } else {
@@ -1990,7 +1998,11 @@ mod paging {
         // More events than SQLite writes in one statement.
         let mut tx = store.write().await.unwrap();
         let took = tx
-            .insert_events_adding_alerts(&alerts(&disk, 70), &[(cpu.id, 1), (disk.id, 70)])
+            .insert_events_adding_alerts(
+                &alerts(&disk, 70),
+                &[(cpu.id, 1), (disk.id, 70)],
+                OpenCheck::Check,
+            )
             .await
             .unwrap();
         assert_eq!(took, 1);
@@ -2126,18 +2138,41 @@ mod paging {
         assert_eq!(route.integration, integration);
         assert_eq!(route.service, service);
         assert!(!route.in_maintenance);
+        assert_eq!(route.maintenance_changes_at, None, "no window, no change");
         assert_eq!(tx.intake_route("no-such-key", now).await.unwrap(), None);
         let hour = SignedDuration::from_hours(1);
         tx.insert_maintenance(service.id, now - hour, Some(now + hour), "upgrade")
             .await
             .unwrap();
-        let during = tx.intake_route(&integration.secret, now).await.unwrap();
-        assert!(during.unwrap().in_maintenance);
+        // Windows are kept to the second.
+        let end = Timestamp::from_second((now + hour).as_second()).unwrap();
+        let before = tx
+            .intake_route(&integration.secret, now - hour - hour)
+            .await
+            .unwrap()
+            .unwrap();
+        assert!(!before.in_maintenance);
+        assert_eq!(
+            before.maintenance_changes_at,
+            Some(Timestamp::from_second((now - hour).as_second()).unwrap()),
+            "the window's start changes it first"
+        );
+        let during = tx
+            .intake_route(&integration.secret, now)
+            .await
+            .unwrap()
+            .unwrap();
+        assert!(during.in_maintenance);
+        assert_eq!(during.maintenance_changes_at, Some(end), "then its end");
+        assert!(during.maintenance_holds_at(end - SignedDuration::from_secs(1)));
+        assert!(!during.maintenance_holds_at(end));
         let after = tx
             .intake_route(&integration.secret, now + hour + hour)
             .await
+            .unwrap()
             .unwrap();
-        assert!(!after.unwrap().in_maintenance, "the window has ended");
+        assert!(!after.in_maintenance, "the window has ended");
+        assert_eq!(after.maintenance_changes_at, None);
         tx.commit().await.unwrap();
 
         // Intake's way in: a write transaction and the routes of its keys, in order.
@@ -2146,11 +2181,17 @@ mod paging {
             "no-such-key".to_owned(),
             integration.secret.clone(),
         ];
-        let (mut tx, routes) = store.write_routing(&secrets).await.unwrap();
+        let Routing {
+            mut tx,
+            revision,
+            routes,
+        } = store.write_routing(&secrets).await.unwrap();
+        assert_eq!(revision.is_some(), backend == Backend::Sqlite);
         let route = routes[0].clone().unwrap();
         assert_eq!(route.integration, integration);
         assert_eq!(route.service, service);
         assert!(route.in_maintenance);
+        assert_eq!(route.maintenance_changes_at, Some(end));
         assert_eq!(routes[1], None);
         assert_eq!(routes[2], Some(route));
         // The transaction writes, and what it wrote is seen once it commits.
@@ -2163,13 +2204,105 @@ mod paging {
         assert_eq!(windows.len(), 2);
         // And a key alone is found as by its own statement.
         drop(tx);
-        let (tx, routes) = store
+        let Routing { tx, routes, .. } = store
             .write_routing(std::slice::from_ref(&integration.secret))
             .await
             .unwrap();
         assert_eq!(routes.len(), 1);
-        assert!(routes[0].as_ref().unwrap().in_maintenance);
+        let route = routes[0].as_ref().unwrap();
+        assert!(route.in_maintenance);
+        // The open-ended window starts as the first ends: in maintenance ever after.
+        assert_eq!(route.maintenance_changes_at, Some(end));
         drop(tx);
+        // With no keys asked, only the transaction and the revision.
+        let Routing { tx, routes, .. } = store.write_routing(&[]).await.unwrap();
+        assert!(routes.is_empty());
+        drop(tx);
+    }
+
+    async fn the_paging_revision_moves_with_routes_and_resolutions(backend: Backend) {
+        let (_db, store) = open(backend).await;
+        let (_, team) = seed_team(&store).await;
+        let revision = || async {
+            let Routing { tx, revision, .. } = store.write_routing(&[]).await.unwrap();
+            drop(tx);
+            revision
+        };
+        if backend == Backend::Postgres {
+            // PostgreSQL keeps none: callers check what they remember instead.
+            assert_eq!(revision().await, None);
+            return;
+        }
+        let mut last = revision().await.unwrap();
+        // Each step writes in a transaction of its own, and says whether the revision moves.
+        let mut tx = store.write().await.unwrap();
+        let service = course_platform(tx.as_mut(), team.id).await;
+        tx.commit().await.unwrap();
+        let mut expect = |moved: bool, what: &str, now: i64| {
+            assert_eq!(now != last, moved, "{what}");
+            last = now;
+        };
+        expect(true, "a service added", revision().await.unwrap());
+
+        let mut tx = store.write().await.unwrap();
+        let integration = events_integration(tx.as_mut(), service.id).await;
+        tx.commit().await.unwrap();
+        expect(true, "an integration added", revision().await.unwrap());
+
+        let mut tx = store.write().await.unwrap();
+        let incident = disk_full(tx.as_mut(), service.id).await;
+        tx.set_incident_status(incident.id, IncidentStatus::Acknowledged)
+            .await
+            .unwrap();
+        tx.commit().await.unwrap();
+        expect(
+            false,
+            "an incident opened and acknowledged",
+            revision().await.unwrap(),
+        );
+
+        let mut tx = store.write().await.unwrap();
+        tx.set_incident_status(incident.id, IncidentStatus::Resolved)
+            .await
+            .unwrap();
+        tx.commit().await.unwrap();
+        expect(true, "an incident resolved", revision().await.unwrap());
+
+        let mut tx = store.write().await.unwrap();
+        let mut input = paging_service(team.id, "Course platform");
+        input.default_urgency = Urgency::Low;
+        tx.update_service(service.id, &input).await.unwrap();
+        tx.commit().await.unwrap();
+        expect(true, "a service changed", revision().await.unwrap());
+
+        let mut tx = store.write().await.unwrap();
+        tx.rotate_integration_secret(integration.id).await.unwrap();
+        tx.commit().await.unwrap();
+        expect(true, "a key rotated", revision().await.unwrap());
+
+        let mut tx = store.write().await.unwrap();
+        let window = tx
+            .insert_maintenance(service.id, Timestamp::now(), None, "upgrade")
+            .await
+            .unwrap();
+        tx.commit().await.unwrap();
+        expect(true, "a window added", revision().await.unwrap());
+
+        let mut tx = store.write().await.unwrap();
+        tx.delete_maintenance(window.id).await.unwrap();
+        tx.commit().await.unwrap();
+        expect(true, "a window removed", revision().await.unwrap());
+
+        // A transaction that rolls back leaves it as it was.
+        let mut tx = store.write().await.unwrap();
+        tx.delete_integration(integration.id).await.unwrap();
+        drop(tx);
+        expect(false, "a deletion rolled back", revision().await.unwrap());
+
+        let mut tx = store.write().await.unwrap();
+        tx.delete_integration(integration.id).await.unwrap();
+        tx.commit().await.unwrap();
+        expect(true, "an integration removed", revision().await.unwrap());
     }
 
     async fn due_notifications_are_claimed_once_oldest_first(backend: Backend) {

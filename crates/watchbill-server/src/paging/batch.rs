@@ -19,11 +19,12 @@ use std::collections::HashMap;
 
 use watchbill_core::paging::{alert_line_due, outcome, EventAction, Outcome, Step, Urgency};
 use watchbill_core::{IncidentId, ServiceId};
-use watchbill_store::paging::{EventInput, Integration, NewIncident};
+use watchbill_store::paging::{EventInput, Integration, NewIncident, OpenCheck};
 use watchbill_store::{StoreError, Tx};
 
 use super::events::IntakeEvent;
 use super::intake::{Accepted, Lookups, LOW_URGENCY_NOTE};
+use super::routes::Revision;
 
 /// Where an event's incident is: already in the database, or opened by this batch.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -49,7 +50,7 @@ struct Opening {
 const REMEMBERED_AT_MOST: usize = 20_000;
 
 /// The pending writes of a batch, and what it knows of open incidents.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct Batch {
     /// Each (service, dedup key) whose open incident this batch or an earlier one found or
     /// opened. A key not here may or may not have one: [`Batch::preload`] asks.
@@ -64,17 +65,55 @@ pub struct Batch {
     events: Vec<(Option<Slot>, EventInput)>,
     /// Answers to fill in once their incident has an id: (job, event, opened index).
     patches: Vec<(usize, usize, usize)>,
+    /// Whether the incidents remembered are known to be still open, or must be checked as
+    /// their alerts are written.
+    check: OpenCheck,
+}
+
+impl Default for Batch {
+    fn default() -> Batch {
+        Batch {
+            open: HashMap::new(),
+            opened: Vec::new(),
+            pending: Vec::new(),
+            alerts: HashMap::new(),
+            seen: HashMap::new(),
+            lines: Vec::new(),
+            events: Vec::new(),
+            patches: Vec::new(),
+            check: OpenCheck::Check,
+        }
+    }
 }
 
 impl Batch {
-    /// A batch that remembers what `earlier`, a batch that committed, knew of open incidents.
-    pub fn after(earlier: Batch) -> Batch {
-        if earlier.open.len() > REMEMBERED_AT_MOST || earlier.seen.len() > REMEMBERED_AT_MOST {
-            return Batch::default();
+    /// A batch that remembers what `earlier`, a batch that committed, knew of open incidents,
+    /// as far as `since` allows:
+    /// - [`Revision::Unchanged`]: no incident was resolved since `earlier` began, so all it
+    ///   knew holds, and nothing is checked.
+    /// - [`Revision::Moved`]: some may have been, so all is forgotten and each key read again.
+    ///   Nothing is checked either: every incident this batch reads stays open until it
+    ///   commits, as it holds the one write lock.
+    /// - [`Revision::NotKept`]: what `earlier` knew is kept, and each incident checked to be
+    ///   open as its alerts are written.
+    pub fn after(earlier: Batch, since: Revision) -> Batch {
+        let check = match since {
+            Revision::Unchanged | Revision::Moved => OpenCheck::Known,
+            Revision::NotKept => OpenCheck::Check,
+        };
+        if since == Revision::Moved
+            || earlier.open.len() > REMEMBERED_AT_MOST
+            || earlier.seen.len() > REMEMBERED_AT_MOST
+        {
+            return Batch {
+                check,
+                ..Batch::default()
+            };
         }
         Batch {
             open: earlier.open,
             seen: earlier.seen,
+            check,
             ..Batch::default()
         }
     }
@@ -343,7 +382,9 @@ impl Batch {
         if counts.is_empty() && events.is_empty() {
             return Ok(());
         }
-        let took = tx.insert_events_adding_alerts(&events, &counts).await?;
+        let took = tx
+            .insert_events_adding_alerts(&events, &counts, self.check)
+            .await?;
         if !counts.is_empty() && usize::try_from(took).ok() != Some(counts.len()) {
             // Resolved since this batch or an earlier one read it: the whole batch is tried
             // again, and the next reads every key afresh.

@@ -14,11 +14,12 @@ use tokio::sync::{mpsc, oneshot, Notify};
 use watchbill_core::paging::{alert_line_due, outcome, EventAction, Outcome};
 use watchbill_core::{IncidentId, IntegrationId};
 use watchbill_store::paging::{EventInput, Integration, IntegrationKind, NewIncident};
-use watchbill_store::{Store, StoreError, Tx};
+use watchbill_store::{Routing, Store, StoreError, Tx};
 
 use super::actions::{self, ActionError};
 use super::batch::Batch;
 use super::events::IntakeEvent;
+use super::routes::RouteMemory;
 use super::statistics::StatisticsSchedule;
 
 /// What one request asks intake to do.
@@ -113,9 +114,17 @@ struct Writer {
     store: Arc<dyn Store>,
     wake_engine: Arc<Notify>,
     limiter: RateLimiter,
-    /// The last committed batch, for what it knew of open incidents. A batch takes it and
-    /// puts itself back only once it committed, so one that failed leaves nothing behind.
-    last: std::sync::Mutex<Batch>,
+    /// What the last committed batch knew. A batch takes it and puts what it knows back only
+    /// once it committed, so one that failed leaves nothing behind.
+    last: std::sync::Mutex<Remembered>,
+}
+
+/// What the intake writer carries from one committed batch to the next.
+#[derive(Debug, Default)]
+struct Remembered {
+    routes: RouteMemory,
+    /// What the batch knew of open incidents.
+    batch: Batch,
 }
 
 impl std::fmt::Debug for Job {
@@ -329,7 +338,8 @@ async fn apply_batch(
     // How long each part of the batch took, in the trace line below: where a batch's time
     // goes is the first question whenever intake is slower than expected.
     let started = std::time::Instant::now();
-    // Every key the batch names, each once: their routes come with the transaction's start.
+    // Every key the batch names, each once: the routes of those not remembered come with the
+    // transaction's start.
     let mut secrets: Vec<String> = Vec::new();
     for job in jobs {
         let key = job.submission.key();
@@ -337,18 +347,28 @@ async fn apply_batch(
             secrets.push(key.to_owned());
         }
     }
-    let (mut tx, routes) = writer.store.write_routing(&secrets).await?;
-    let began = started.elapsed();
-    let mut lookups = Lookups::default();
-    for (secret, route) in secrets.into_iter().zip(routes) {
-        lookups.routed(secret, route);
-    }
-    let last = writer
+    let mut last = writer
         .last
         .lock()
         .map(|mut last| std::mem::take(&mut *last))
         .unwrap_or_default();
-    let mut batch = Batch::after(last);
+    let asked = last.routes.unknown(&secrets, writer.store.now());
+    let Routing {
+        mut tx,
+        revision,
+        routes,
+    } = writer.store.write_routing(&asked).await?;
+    let began = started.elapsed();
+    let since = last.routes.begin(revision, asked, routes);
+    let mut lookups = Lookups::default();
+    let now = tx.now();
+    for secret in secrets {
+        // A key missing here is read when the batch first needs it.
+        if let Some(route) = last.routes.route(&secret, now).cloned() {
+            lookups.routed(secret, route);
+        }
+    }
+    let mut batch = Batch::after(last.batch, since);
     // Every trigger's open incident, found in one query per service.
     let mut keys = Vec::new();
     for job in jobs {
@@ -389,8 +409,11 @@ async fn apply_batch(
         "intake batch"
     );
     batch.patch(&mut results);
-    if let Ok(mut last) = writer.last.lock() {
-        *last = batch;
+    if let Ok(mut remembered) = writer.last.lock() {
+        *remembered = Remembered {
+            routes: last.routes,
+            batch,
+        };
     }
     Ok((results, flush))
 }

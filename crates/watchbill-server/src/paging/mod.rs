@@ -11,6 +11,7 @@ pub mod links;
 pub mod pages;
 pub mod reminders;
 pub mod requesters;
+pub mod routes;
 pub mod settings;
 pub mod statistics;
 pub mod webhooks;
