@@ -11,9 +11,12 @@
 //! What a batch learns of open incidents is kept for the next one: in a storm the same keys
 //! come back batch after batch, and looking them up again was a third of a batch's time. It
 //! cannot go stale unnoticed. Incidents are never deleted, and the only way out of "open" is
-//! resolving, which other transactions and other servers may do at any time: so every alert
-//! added to a remembered incident is written only if the incident is still open, and if one
-//! is not, the whole batch is tried again, reading every key afresh.
+//! resolving, which other transactions and other servers may do at any time. On SQLite every
+//! resolution moves the paging revision, which each batch reads as it begins: while it stands,
+//! what was remembered holds; when it has moved, all is forgotten (see [`Batch::after`]). On
+//! PostgreSQL, which keeps no revision, every alert added to a remembered incident is written
+//! only if the incident is still open, and if one is not, the whole batch is tried again,
+//! reading every key afresh.
 
 use std::collections::HashMap;
 
