@@ -71,8 +71,8 @@ impl PostgresTx {
 
     /// [`PostgresTx::add_alert_rows`] and [`PostgresTx::insert_event_rows`] as one statement,
     /// one round trip: in a storm of repeated alerts that is all an intake batch writes. The
-    /// update checks each incident is open as it finds its row, which costs nothing more, so
-    /// it does whatever `_check` says.
+    /// update checks that each incident is open as it updates its row, whatever `_check` says:
+    /// here that costs nothing more.
     pub(crate) async fn alert_and_event_rows(
         &mut self,
         counts: &[(IncidentId, i64)],

@@ -108,7 +108,11 @@ impl SqliteTx {
             self.insert_event_rows(first).await?;
             0
         } else if check == OpenCheck::Known {
-            let sql = format!("{WRITE_DUE}; {}", event_insert_sql(first.len()));
+            let sql = if first.is_empty() {
+                WRITE_DUE.to_owned()
+            } else {
+                format!("{WRITE_DUE}; {}", event_insert_sql(first.len()))
+            };
             let query = self.bind_due(sqlx::query(&sql), counts);
             let query = self.bind_events(query, first);
             query.execute(&mut *self.tx).await?;

@@ -1978,6 +1978,12 @@ mod paging {
                 tx.insert_events_adding_alerts(&alerts(&disk, 1), &[(disk.id, 1)], check)
                     .await
                     .unwrap()
+            } else if expected == 9 {
+                // The event first, then its alert, known open.
+                tx.insert_events(&alerts(&disk, 1)).await.unwrap();
+                tx.insert_events_adding_alerts(&[], &[(disk.id, 1)], OpenCheck::Known)
+                    .await
+                    .unwrap()
             } else {
                 tx.insert_events(&alerts(&disk, 1)).await.unwrap();
                 tx.add_alerts(&[(disk.id, 1)]).await.unwrap()

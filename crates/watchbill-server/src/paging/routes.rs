@@ -1,12 +1,12 @@
 //! The routes intake remembers from one batch to the next.
 //!
-//! In a storm every batch names the same few routing keys, and reading their routes again was a
-//! large part of each batch's time. So they are remembered with the paging revision
-//! ([`watchbill_store::Routing::revision`]) they were read at. A batch reads the routes of the
-//! keys it does not remember only. When the revision has moved, it forgets every route, reads
-//! each key again, and checks the open incidents it remembers too. A remembered route also
-//! lapses at the next start or end of one of its service's maintenance windows, which change
-//! nothing in the database when they come.
+//! In a storm every batch names the same few routing keys, and reading their routes again is
+//! work each batch can skip. So they are remembered with the paging revision
+//! ([`watchbill_store::Routing::revision`]) they were read at, and a batch reads the routes of
+//! the keys it does not remember only. When the revision has moved, it forgets every route and
+//! reads each key again, and forgets the open incidents it remembers too (`batch.rs`). A
+//! remembered route also lapses at the next start or end of one of its service's maintenance
+//! windows, which change nothing in the database when they come.
 
 use std::collections::HashMap;
 
@@ -32,7 +32,7 @@ pub enum Revision {
 #[derive(Debug, Default)]
 pub struct RouteMemory {
     /// The paging revision at which every route here was read; `None` when the backend keeps
-    /// none, and then nothing is remembered.
+    /// none, and then the routes here serve one batch only.
     revision: Option<i64>,
     /// Each key's route; `None` for a key no integration has.
     routes: HashMap<String, Option<IntakeRoute>>,
