@@ -2240,64 +2240,56 @@ mod paging {
             return;
         }
         let mut last = revision().await.unwrap();
-        // Each step writes in a transaction of its own, and says whether the revision moves.
-        let mut tx = store.write().await.unwrap();
-        let service = course_platform(tx.as_mut(), team.id).await;
-        tx.commit().await.unwrap();
         let mut expect = |moved: bool, what: &str, now: i64| {
             assert_eq!(now != last, moved, "{what}");
             last = now;
         };
-        expect(true, "a service added", revision().await.unwrap());
+        // Runs `$body` in a transaction of its own, commits, and checks whether the revision
+        // moved; gives what `$body` gave.
+        macro_rules! committed {
+            ($moved:expr, $what:expr, |$tx:ident| $body:expr) => {{
+                let mut $tx = store.write().await.unwrap();
+                let value = $body;
+                $tx.commit().await.unwrap();
+                expect($moved, $what, revision().await.unwrap());
+                value
+            }};
+        }
 
-        let mut tx = store.write().await.unwrap();
-        let integration = events_integration(tx.as_mut(), service.id).await;
-        tx.commit().await.unwrap();
-        expect(true, "an integration added", revision().await.unwrap());
-
-        let mut tx = store.write().await.unwrap();
-        let incident = disk_full(tx.as_mut(), service.id).await;
-        tx.set_incident_status(incident.id, IncidentStatus::Acknowledged)
-            .await
-            .unwrap();
-        tx.commit().await.unwrap();
-        expect(
-            false,
-            "an incident opened and acknowledged",
-            revision().await.unwrap(),
-        );
-
-        let mut tx = store.write().await.unwrap();
-        tx.set_incident_status(incident.id, IncidentStatus::Resolved)
-            .await
-            .unwrap();
-        tx.commit().await.unwrap();
-        expect(true, "an incident resolved", revision().await.unwrap());
-
-        let mut tx = store.write().await.unwrap();
-        let mut input = paging_service(team.id, "Course platform");
-        input.default_urgency = Urgency::Low;
-        tx.update_service(service.id, &input).await.unwrap();
-        tx.commit().await.unwrap();
-        expect(true, "a service changed", revision().await.unwrap());
-
-        let mut tx = store.write().await.unwrap();
-        tx.rotate_integration_secret(integration.id).await.unwrap();
-        tx.commit().await.unwrap();
-        expect(true, "a key rotated", revision().await.unwrap());
-
-        let mut tx = store.write().await.unwrap();
-        let window = tx
-            .insert_maintenance(service.id, Timestamp::now(), None, "upgrade")
-            .await
-            .unwrap();
-        tx.commit().await.unwrap();
-        expect(true, "a window added", revision().await.unwrap());
-
-        let mut tx = store.write().await.unwrap();
-        tx.delete_maintenance(window.id).await.unwrap();
-        tx.commit().await.unwrap();
-        expect(true, "a window removed", revision().await.unwrap());
+        let service = committed!(true, "a service added", |tx| {
+            course_platform(tx.as_mut(), team.id).await
+        });
+        let integration = committed!(true, "an integration added", |tx| {
+            events_integration(tx.as_mut(), service.id).await
+        });
+        let incident = committed!(false, "an incident opened and acknowledged", |tx| {
+            let incident = disk_full(tx.as_mut(), service.id).await;
+            tx.set_incident_status(incident.id, IncidentStatus::Acknowledged)
+                .await
+                .unwrap();
+            incident
+        });
+        committed!(true, "an incident resolved", |tx| {
+            tx.set_incident_status(incident.id, IncidentStatus::Resolved)
+                .await
+                .unwrap()
+        });
+        committed!(true, "a service changed", |tx| {
+            let mut input = paging_service(team.id, "Course platform");
+            input.default_urgency = Urgency::Low;
+            tx.update_service(service.id, &input).await.unwrap()
+        });
+        committed!(true, "a key rotated", |tx| {
+            tx.rotate_integration_secret(integration.id).await.unwrap()
+        });
+        let window = committed!(true, "a window added", |tx| {
+            tx.insert_maintenance(service.id, Timestamp::now(), None, "upgrade")
+                .await
+                .unwrap()
+        });
+        committed!(true, "a window removed", |tx| {
+            tx.delete_maintenance(window.id).await.unwrap()
+        });
 
         // A transaction that rolls back leaves it as it was.
         let mut tx = store.write().await.unwrap();
@@ -2305,10 +2297,9 @@ mod paging {
         drop(tx);
         expect(false, "a deletion rolled back", revision().await.unwrap());
 
-        let mut tx = store.write().await.unwrap();
-        tx.delete_integration(integration.id).await.unwrap();
-        tx.commit().await.unwrap();
-        expect(true, "an integration removed", revision().await.unwrap());
+        committed!(true, "an integration removed", |tx| {
+            tx.delete_integration(integration.id).await.unwrap()
+        });
     }
 
     async fn due_notifications_are_claimed_once_oldest_first(backend: Backend) {
